@@ -1,0 +1,45 @@
+# identity_assets task runner. `make help` lists the targets.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export IDENTITY_LANDING_DIR ?= $(CURDIR)/data/landing
+export IDENTITY_DUCKDB_PATH ?= $(CURDIR)/data/identity.duckdb
+
+.PHONY: help setup run test lint fmt dev bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@touch $@
+
+setup: $(VENV)/.installed ## create or reuse .venv and install the project
+
+run: setup ## write the bundled sample exports and materialise every landed day
+	$(BIN)/identity-assets sample --out $(IDENTITY_LANDING_DIR)
+	$(BIN)/identity-assets run --all
+
+test: setup ## lint, format check and the test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+fmt: setup ## fix lint findings and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+dev: setup ## open the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: setup ## ingest benchmark (1,000,000 lines by default; LINES=n to change)
+	$(BIN)/python benchmarks/ingest.py --lines $${LINES:-1000000}
+
+clean: ## remove the local warehouse, sample data and Dagster home
+	rm -rf data $(DAGSTER_HOME)
