@@ -1,1 +1,1 @@
-"""identity_assets: raw customer-event exports to a resolved identity graph, journals and segments."""
+"""identity_assets: raw customer-event exports to an identity graph, journals and segments."""

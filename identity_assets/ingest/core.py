@@ -1,0 +1,333 @@
+"""Ingest: one landing day's raw export files into `raw_events` and `raw_event_rejects`.
+
+The database does the reading: DuckDB reads every line of the day's files (gzip or not) in one
+scan, parses each line's JSON once, and sorts lines into accepted events and rejects with a
+reason, so nothing is dropped silently (lines read = accepted + rejected, per file). A day is
+replaced in one transaction, which makes a re-run, a late file or a re-delivered file safe.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from identity_assets import sql
+
+LANDED_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Days are read together until their files add up to this much: compressed exports expand
+# about 7x, so this keeps one batch's working set around a few GiB at most.
+DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
+
+# Order matters: each step reads the temp tables the steps before it wrote.
+_STEPS = (
+    "ingest/number_lines",
+    "ingest/parse_lines",
+    "ingest/explode_events",
+    "ingest/judge_lines",
+)
+_INSERTS = (
+    "ingest/insert_raw_events",
+    "ingest/insert_raw_event_rejects",
+    "ingest/insert_raw_files",
+)
+_TEMP_TABLES = (
+    "batch_days",
+    "landed_lines_unnumbered",
+    "landed_lines",
+    "parsed_lines",
+    "landed_events",
+    "line_outcomes",
+    "landed_files",
+)
+
+
+class LandingError(Exception):
+    """The landing directory holds something the pipeline cannot place or read."""
+
+
+class UnreadableFileError(LandingError):
+    """A landed file cannot be read (corrupt gzip, not UTF-8): nothing of its batch is written."""
+
+
+@dataclass(frozen=True)
+class DayIngest:
+    """What ingesting one day did: the counts behind logs, metadata and the lines-balance rule."""
+
+    day: date
+    files: int
+    lines_read: int
+    lines_accepted: int
+    lines_rejected: int
+    events_accepted: int
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    events_by_source: dict[str, int] = field(default_factory=dict)
+    ignored_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchIngest:
+    """Days ingested together in one read and one transaction."""
+
+    days: tuple[DayIngest, ...]
+    seconds: float
+
+    @property
+    def lines_read(self) -> int:
+        return sum(d.lines_read for d in self.days)
+
+    @property
+    def events_accepted(self) -> int:
+        return sum(d.events_accepted for d in self.days)
+
+    @property
+    def lines_rejected(self) -> int:
+        return sum(d.lines_rejected for d in self.days)
+
+    @property
+    def files(self) -> int:
+        return sum(d.files for d in self.days)
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the ingest tables if this warehouse does not have them yet."""
+    conn.execute(sql.load("ingest/create_tables"))
+
+
+def landed_days(landing_dir: Path, first_day: date) -> list[date]:
+    """Every day folder in the landing directory, oldest first.
+
+    Folders starting with `_` or `.` are not days (the sample generator keeps its ground truth
+    in `_truth`); any other folder must be a `YYYY-MM-DD` day on or after `first_day`, or the
+    landing directory is misconfigured and we say so rather than skip data.
+    """
+    if not landing_dir.is_dir():
+        raise LandingError(f"landing directory {landing_dir} does not exist")
+    days, problems = [], []
+    for entry in sorted(landing_dir.iterdir()):
+        if entry.name.startswith(("_", ".")) or not entry.is_dir():
+            continue
+        day = _parse_day(entry.name)
+        if day is None:
+            problems.append(f"{entry.name} (not a YYYY-MM-DD day)")
+        elif day < first_day:
+            problems.append(f"{entry.name} (before IDENTITY_FIRST_DAY {first_day.isoformat()})")
+        else:
+            days.append(day)
+    if problems:
+        raise LandingError(
+            f"landing directory {landing_dir} has folders outside the daily partitions: "
+            + ", ".join(problems)
+        )
+    return days
+
+
+def day_files(landing_dir: Path, day: date) -> tuple[list[Path], list[Path]]:
+    """The export files of one day (sorted) and the other files found there (ignored)."""
+    folder = landing_dir / day.isoformat()
+    if not folder.is_dir():
+        return [], []
+    files, ignored = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.name.startswith((".", "_")):
+            continue
+        (files if path.name.endswith(LANDED_SUFFIXES) else ignored).append(path)
+    return files, ignored
+
+
+def ingest_day(conn: duckdb.DuckDBPyConnection, landing_dir: Path, day: date) -> DayIngest:
+    """Replace one day of `raw_events`, `raw_event_rejects` and `raw_files` from its files."""
+    (batch,) = ingest_days(conn, landing_dir, [day])
+    return batch.days[0]
+
+
+def ingest_days(
+    conn: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    days: Sequence[date],
+    max_batch_bytes: int = DEFAULT_BATCH_BYTES,
+) -> Iterator[BatchIngest]:
+    """Replace the given days from their files, yielding after each batch for progress.
+
+    Days are grouped into batches of at most `max_batch_bytes` of files, so a year of small
+    days costs about one read while memory stays bounded by the batch. Each batch is read and
+    judged in temp tables first; only then are its days' old rows deleted and the new ones
+    inserted, in one transaction. An unreadable file raises `UnreadableFileError` naming it,
+    before anything of its batch is written.
+    """
+    ensure_tables(conn)
+    conn.execute("set TimeZone = 'UTC'")
+    listing = {day: day_files(landing_dir, day) for day in sorted(set(days))}
+    for batch in plan_batches({d: files for d, (files, _) in listing.items()}, max_batch_bytes):
+        started = time.perf_counter()
+        files = [f for day in batch for f in listing[day][0]]
+        try:
+            _ingest_batch(conn, landing_dir, batch, files)
+            summaries = _summarise(conn, batch, {d: listing[d] for d in batch}, landing_dir)
+        finally:
+            for table in _TEMP_TABLES:
+                conn.execute(f"drop table if exists {table}")
+        yield BatchIngest(days=summaries, seconds=time.perf_counter() - started)
+
+
+def plan_batches(files_by_day: dict[date, list[Path]], max_bytes: int) -> list[list[date]]:
+    """Group consecutive days so each group's files add up to at most `max_bytes`.
+
+    A day larger than `max_bytes` gets a batch of its own: a day is never split, since its
+    rows are replaced as a whole.
+    """
+    batches: list[list[date]] = []
+    size = 0
+    for day in sorted(files_by_day):
+        day_size = sum(p.stat().st_size for p in files_by_day[day])
+        if not batches or size + day_size > max_bytes:
+            batches.append([])
+            size = 0
+        batches[-1].append(day)
+        size += day_size
+    return batches
+
+
+def _ingest_batch(
+    conn: duckdb.DuckDBPyConnection, landing_dir: Path, days: list[date], files: list[Path]
+) -> None:
+    conn.execute("create or replace temp table batch_days (day date)")
+    conn.executemany("insert into batch_days values (?)", [(d,) for d in days])
+    _stage_lines(conn, landing_dir, files)
+    _stage_file_listing(conn, landing_dir, files)
+    for step in _STEPS:
+        conn.execute(sql.load(step), _params_for(step, landing_dir))
+    conn.begin()
+    try:
+        conn.execute(sql.load("ingest/delete_batch_days"))
+        for insert in _INSERTS:
+            conn.execute(sql.load(insert))
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def _params_for(name: str, landing_dir: Path) -> dict:
+    """Only the parameters a statement names: DuckDB rejects unused ones."""
+    return {"landing_prefix": _prefix(landing_dir)} if "$landing_prefix" in sql.load(name) else {}
+
+
+def _prefix(landing_dir: Path) -> str:
+    return str(landing_dir.resolve()) + "/"
+
+
+def _stage_lines(conn: duckdb.DuckDBPyConnection, landing_dir: Path, files: list[Path]) -> None:
+    if not files:
+        conn.execute(
+            "create or replace temp table landed_lines_unnumbered (path varchar, line varchar)"
+        )
+        return
+    paths = [str(p.resolve()) for p in files]
+    query = sql.load("ingest/read_lines")
+    try:
+        conn.execute(
+            "create or replace temp table landed_lines_unnumbered as " + query, {"files": paths}
+        )
+    except duckdb.Error as error:
+        raise _unreadable(conn, landing_dir, paths, query, error) from error
+
+
+def _unreadable(
+    conn: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    paths: list[str],
+    query: str,
+    error: duckdb.Error,
+) -> UnreadableFileError:
+    """Name the file that made the day's read fail by reading each file on its own."""
+    for path in paths:
+        try:
+            conn.execute(f"select count(*) from ({query})", {"files": [path]}).fetchone()
+        except duckdb.Error as file_error:
+            name = path.removeprefix(_prefix(landing_dir))
+            first_line = str(file_error).strip().splitlines()[0]
+            return UnreadableFileError(
+                f"cannot read landed file {name}: {first_line}. Fix or remove the file and "
+                "re-run its day; nothing of that day was written."
+            )
+    return UnreadableFileError(f"cannot read the landed files: {error}")
+
+
+def _stage_file_listing(
+    conn: duckdb.DuckDBPyConnection, landing_dir: Path, files: Iterable[Path]
+) -> None:
+    conn.execute(
+        "create or replace temp table landed_files "
+        "(day date, source_file varchar, bytes bigint, modified_at timestamp)"
+    )
+    prefix = _prefix(landing_dir)
+    rows = []
+    for path in files:
+        stat = path.stat()
+        name = str(path.resolve()).removeprefix(prefix)
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+        rows.append((date.fromisoformat(name.split("/", 1)[0]), name, stat.st_size, modified))
+    if rows:
+        conn.executemany("insert into landed_files values (?, ?, ?, ?)", rows)
+
+
+def _summarise(
+    conn: duckdb.DuckDBPyConnection,
+    days: list[date],
+    listing: dict[date, tuple[list[Path], list[Path]]],
+    landing_dir: Path,
+) -> tuple[DayIngest, ...]:
+    lines = {
+        day: (read, accepted, rejected)
+        for day, read, accepted, rejected in conn.execute(
+            "select day, count(*), count(*) filter (where reason is null), "
+            "count(*) filter (where reason is not null) from line_outcomes group by day"
+        ).fetchall()
+    }
+    reasons: dict[date, dict[str, int]] = {}
+    for day, reason, count in conn.execute(
+        "select day, reason, count(*) from line_outcomes where reason is not null "
+        "group by day, reason order by day, count(*) desc, reason"
+    ).fetchall():
+        reasons.setdefault(day, {})[reason] = count
+    sources: dict[date, dict[str, int]] = {}
+    for day, source, count in conn.execute(
+        "select day, source, count(*) from raw_events where day in (select day from batch_days) "
+        "group by day, source order by day, source"
+    ).fetchall():
+        sources.setdefault(day, {})[source] = count
+    prefix = _prefix(landing_dir)
+    summaries = []
+    for day in days:
+        files, ignored = listing[day]
+        read, accepted, rejected = lines.get(day, (0, 0, 0))
+        summaries.append(
+            DayIngest(
+                day=day,
+                files=len(files),
+                lines_read=read,
+                lines_accepted=accepted,
+                lines_rejected=rejected,
+                events_accepted=sum(sources.get(day, {}).values()),
+                rejects_by_reason=reasons.get(day, {}),
+                events_by_source=sources.get(day, {}),
+                ignored_files=tuple(str(p.resolve()).removeprefix(prefix) for p in ignored),
+            )
+        )
+    return tuple(summaries)
+
+
+def _parse_day(name: str) -> date | None:
+    if not DAY_FOLDER.match(name):
+        return None
+    try:
+        return date.fromisoformat(name)
+    except ValueError:
+        return None

@@ -1,0 +1,122 @@
+-- One row per event of the lines that passed the line-level checks: a whole line, or each
+-- element of an `events` call's body array, which is one event of its own. Elements are
+-- checked here like whole lines; a bad element later rejects its whole line, so a line is
+-- always either fully accepted or rejected and lines read = accepted + rejected holds.
+create or replace temp table landed_events as
+with whole_lines as (
+    select
+        day, source_file, line_number, 0 as element_index, line_key, source, kind, event_name,
+        occurred_at_text, received_at_text, line as payload, message_id, user_id,
+        anonymous_id, previous_id, email, phone, device_id, platform, fbclid, gclid,
+        cast(null as varchar) as element_reason,
+        cast(null as varchar) as element_detail
+    from parsed_lines
+    where line_reason is null and kind <> 'events'
+),
+
+elements as (
+    select
+        day,
+        source_file,
+        line_number,
+        line_key,
+        received_at_text,
+        unnest(json_extract(j, '$.body[*]')) as element,
+        generate_subscripts(json_extract(j, '$.body[*]'), 1) as element_index
+    from parsed_lines
+    where line_reason is null and kind = 'events'
+),
+
+element_fields as (
+    select
+        *,
+        json_type(element) as root_type,
+        json_extract_string(element, [
+            '$.external_id', '$.anonymous_id', '$.email', '$.phone', '$.device_id', '$.name',
+            '$.timestamp'
+        ]) as v,
+        json_type(element, [
+            '$.external_id', '$.anonymous_id', '$.email', '$.phone', '$.device_id', '$.name',
+            '$.timestamp'
+        ]) as t
+    from elements
+),
+
+element_checks as (
+    select
+        *,
+        case
+            when root_type <> 'OBJECT' then null
+            when nullif(t[1], 'NULL') not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'external_id'
+            when nullif(t[2], 'NULL') not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'anonymous_id'
+            when nullif(t[3], 'NULL') <> 'VARCHAR' then 'email'
+            when nullif(t[4], 'NULL') not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'phone'
+            when nullif(t[5], 'NULL') not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'device_id'
+            when nullif(t[6], 'NULL') <> 'VARCHAR' then 'name'
+        end as wrong_type_field
+    from element_fields
+),
+
+element_events as (
+    select
+        day,
+        source_file,
+        line_number,
+        element_index,
+        line_key,
+        'client_api' as source,
+        'events' as kind,
+        v[6] as event_name,
+        coalesce(v[7], received_at_text) as occurred_at_text,
+        received_at_text,
+        element as payload,
+        cast(null as varchar) as message_id,
+        trim(v[1]) as user_id,
+        trim(v[2]) as anonymous_id,
+        cast(null as varchar) as previous_id,
+        v[3] as email,
+        v[4] as phone,
+        trim(v[5]) as device_id,
+        cast(null as varchar) as platform,
+        cast(null as varchar) as fbclid,
+        cast(null as varchar) as gclid,
+        case
+            when root_type <> 'OBJECT' then 'events_not_array_of_objects'
+            when wrong_type_field is not null then 'wrong_type'
+            when nullif(t[7], 'NULL') is not null and try_cast(v[7] as timestamptz) is null
+                then 'bad_timestamp'
+            when coalesce(
+                    nullif(trim(v[1]), ''), nullif(trim(v[2]), ''), nullif(trim(v[3]), ''),
+                    nullif(trim(v[4]), ''), nullif(trim(v[5]), '')
+                ) is null
+                then 'no_identifier'
+        end as element_reason,
+        'events element ' || element_index || ': ' || case
+            when root_type <> 'OBJECT' then 'a JSON ' || case root_type
+                when 'ARRAY' then 'array' when 'VARCHAR' then 'string'
+                when 'BOOLEAN' then 'boolean' when 'NULL' then 'null' else 'number'
+            end || ', not an object'
+            when wrong_type_field is not null
+                then wrong_type_field || ' has the wrong JSON type'
+            when nullif(t[7], 'NULL') is not null and try_cast(v[7] as timestamptz) is null
+                then 'timestamp is not an ISO-8601 timestamp'
+            else 'no external, anonymous, email, phone or device identifier'
+        end as element_detail
+    from element_checks
+),
+
+events as (
+    select * from whole_lines
+    union all
+    select * from element_events
+)
+
+select
+    md5(line_key || '|' || element_index) as event_id,
+    *,
+    coalesce(
+        try_cast(occurred_at_text as timestamptz) at time zone 'UTC',
+        cast(day as timestamp)
+    ) as occurred_at,
+    try_cast(received_at_text as timestamptz) at time zone 'UTC' as received_at
+from events

@@ -1,0 +1,27 @@
+-- The accepted events of the batch.
+insert into raw_events by name
+select
+    e.event_id,
+    e.day,
+    e.source_file,
+    e.line_number,
+    e.element_index,
+    e.source,
+    e.kind,
+    e.event_name,
+    e.occurred_at,
+    e.received_at,
+    cast(e.payload as json) as payload,
+    e.message_id,
+    e.user_id,
+    e.anonymous_id,
+    e.previous_id,
+    e.email,
+    e.phone,
+    e.device_id,
+    e.platform,
+    e.fbclid,
+    e.gclid
+from landed_events as e
+inner join line_outcomes as o using (source_file, line_number)
+where o.reason is null

@@ -1,0 +1,64 @@
+-- The outcome of every landed line: null reason means accepted. A line is rejected for its
+-- own fault, for its first bad `events` element, or as a duplicate: the same line (or the
+-- same Segment messageId) earlier in this batch (by day, file, line), or already stored for a
+-- day outside the batch.
+create or replace temp table line_outcomes as
+with element_failures as (
+    select
+        source_file,
+        line_number,
+        min_by(element_reason, element_index) as reason,
+        min_by(element_detail, element_index) as detail
+    from landed_events
+    where element_reason is not null
+    group by source_file, line_number
+),
+
+candidates as (
+    select p.day, p.source_file, p.line_number, p.line_key
+    from parsed_lines as p
+    left join element_failures as f using (source_file, line_number)
+    where p.line_reason is null and f.reason is null
+),
+
+repeats as (
+    select
+        source_file,
+        line_number,
+        row_number() over (
+            partition by line_key order by day, source_file, line_number
+        ) as occurrence,
+        first_value(source_file || ' line ' || line_number) over (
+            partition by line_key order by day, source_file, line_number
+        ) as first_seen_at
+    from candidates
+),
+
+stored_elsewhere as (
+    select e.source_file, e.line_number, min(r.day) as stored_day
+    from landed_events as e
+    inner join raw_events as r on r.event_id = e.event_id
+    where r.day not in (select day from batch_days)
+    group by e.source_file, e.line_number
+)
+
+select
+    p.day,
+    p.source_file,
+    p.line_number,
+    p.line,
+    case
+        when p.line_reason is not null then p.line_reason
+        when f.reason is not null then f.reason
+        when r.occurrence > 1 or s.stored_day is not null then 'duplicate'
+    end as reason,
+    case
+        when p.line_reason is not null then p.line_detail
+        when f.reason is not null then f.detail
+        when r.occurrence > 1 then 'same event as ' || r.first_seen_at
+        when s.stored_day is not null then 'same event already stored for day ' || s.stored_day
+    end as detail
+from parsed_lines as p
+left join element_failures as f using (source_file, line_number)
+left join repeats as r using (source_file, line_number)
+left join stored_elsewhere as s using (source_file, line_number)
