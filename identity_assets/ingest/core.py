@@ -252,12 +252,24 @@ def _unreadable(
             conn.execute(f"select count(*) from ({query})", {"files": [path]}).fetchone()
         except duckdb.Error as file_error:
             name = path.removeprefix(_prefix(landing_dir))
-            first_line = str(file_error).strip().splitlines()[0]
             return UnreadableFileError(
-                f"cannot read landed file {name}: {first_line}. Fix or remove the file and "
-                "re-run its day; nothing of that day was written."
+                f"cannot read landed file {name}: {_explain(file_error)}. Fix or remove the "
+                "file and re-run its day; the days of this batch were left as they were."
             )
     return UnreadableFileError(f"cannot read the landed files: {error}")
+
+
+def _explain(error: duckdb.Error) -> str:
+    """DuckDB's message without the echoed line and the generic CSV advice."""
+    kept = [
+        line.strip()
+        for line in str(error).splitlines()
+        if line.strip()
+        and not line.startswith(("Original Line", "Possible", "*", "file =", "  "))
+        and "(Set By User)" not in line
+        and "(Auto-Detected)" not in line
+    ]
+    return " ".join(kept)[:400]
 
 
 def _stage_file_listing(

@@ -35,7 +35,10 @@ repeats as (
 ),
 
 stored_elsewhere as (
-    select e.source_file, e.line_number, min(r.day) as stored_day
+    select
+        e.source_file,
+        e.line_number,
+        min_by(r.source_file || ' line ' || r.line_number, r.day) as stored_at
     from landed_events as e
     inner join raw_events as r on r.event_id = e.event_id
     where r.day not in (select day from batch_days)
@@ -50,13 +53,13 @@ select
     case
         when p.line_reason is not null then p.line_reason
         when f.reason is not null then f.reason
-        when r.occurrence > 1 or s.stored_day is not null then 'duplicate'
+        when r.occurrence > 1 or s.stored_at is not null then 'duplicate'
     end as reason,
     case
         when p.line_reason is not null then p.line_detail
         when f.reason is not null then f.detail
+        when s.stored_at is not null then 'same event as ' || s.stored_at
         when r.occurrence > 1 then 'same event as ' || r.first_seen_at
-        when s.stored_day is not null then 'same event already stored for day ' || s.stored_day
     end as detail
 from parsed_lines as p
 left join element_failures as f using (source_file, line_number)

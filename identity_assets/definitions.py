@@ -1,0 +1,26 @@
+"""The one Definitions object: every asset, check, job and resource of identity_assets.
+
+The command line, the UI and the schedules all load this, so there is one code path.
+"""
+
+import dagster as dg
+
+from identity_assets.ingest.assets import ingest_landed_days
+from identity_assets.ingest.checks import lines_balance, one_row_per_event
+from identity_assets.resources import landing_from_env, warehouse_from_env
+
+DAILY_JOB_NAME = "daily_pipeline"
+
+daily_pipeline = dg.define_asset_job(
+    DAILY_JOB_NAME,
+    selection=dg.AssetSelection.all(),
+    description="Ingest a day (or a range of days) of landed exports and everything downstream.",
+    executor_def=dg.in_process_executor,
+)
+
+defs = dg.Definitions(
+    assets=[ingest_landed_days],
+    asset_checks=[lines_balance, one_row_per_event],
+    jobs=[daily_pipeline],
+    resources={"warehouse": warehouse_from_env(), "landing": landing_from_env()},
+)

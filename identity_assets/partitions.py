@@ -1,0 +1,10 @@
+"""The daily partitions: one per landing folder day, from `IDENTITY_FIRST_DAY` to today."""
+
+import dagster as dg
+
+from identity_assets.resources import first_day
+
+# end_offset=1 includes today, so files landing during the day can be ingested the same day.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=first_day().isoformat(), end_offset=1, timezone="UTC"
+)

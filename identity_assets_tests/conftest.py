@@ -1,0 +1,46 @@
+"""Shared fixtures: a landing directory to write exports into and an in-memory warehouse."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+DAY = date(2026, 11, 20)
+
+
+class Landing:
+    """A landing directory under tmp_path that tests write export files into."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, name: str, lines: list[object], day: date = DAY, *, raw: bool = False) -> Path:
+        """Write `lines` (JSON-encoded unless `raw`) to `<day>/<name>`; `.gz` names are gzipped."""
+        path = self.root / day.isoformat() / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "".join((line if raw else json.dumps(line)) + "\n" for line in lines)
+        if name.endswith(".gz"):
+            path.write_bytes(gzip.compress(text.encode()))
+        else:
+            path.write_text(text)
+        return path
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Landing:
+    root = tmp_path / "landing"
+    root.mkdir()
+    return Landing(root)
+
+
+@pytest.fixture
+def conn() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
