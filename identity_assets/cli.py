@@ -74,7 +74,7 @@ def _day(text: str) -> date:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from identity_assets.definitions import DAILY_JOB_NAME, defs
+    from identity_assets.definitions import DAILY_JOB_NAME, build_definitions
 
     landing = landing_from_env().root
     days = landed_days(landing, first_day()) if args.all else sorted(set(args.day))
@@ -82,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"identity-assets: nothing has landed in {landing}", file=sys.stderr)
         return 1
     _check_in_partitions(days)
-    job = defs.resolve_job_def(DAILY_JOB_NAME)
+    job = build_definitions().resolve_job_def(DAILY_JOB_NAME)
     instance = _instance()
     failed = False
     for first, last in _contiguous_ranges(days):
@@ -143,12 +143,20 @@ def _report(result: dg.ExecuteInProcessResult, seconds: float) -> bool:
         print(f"  check {evaluation.asset_check_key.name:<28} {status}")
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             failed_checks.append(evaluation.asset_check_key.name)
-    failed_steps = result.get_failed_step_keys()
-    for step in failed_steps:
-        print(f"  step {step} FAILED", file=sys.stderr)
+    failed_steps = result.get_step_failure_events()
+    for event in failed_steps:
+        print(f"  step {event.step_key} FAILED: {_root_cause(event)}", file=sys.stderr)
     ok = result.success and not failed_checks
     print(f"identity-assets: run {'succeeded' if ok else 'FAILED'} in {seconds:.1f}s", flush=True)
     return not ok
+
+
+def _root_cause(event: dg.DagsterEvent) -> str:
+    """The message of the error that started a step failure, without Dagster's wrapping."""
+    error = event.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}"
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -171,3 +179,7 @@ def _sample(args: argparse.Namespace) -> int:
         f"into {args.out} in {seconds:.1f}s (ground truth in {summary.truth_dir})"
     )
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

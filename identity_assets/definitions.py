@@ -18,9 +18,15 @@ daily_pipeline = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-defs = dg.Definitions(
-    assets=[ingest_landed_days],
-    asset_checks=[lines_balance, one_row_per_event],
-    jobs=[daily_pipeline],
-    resources={"warehouse": warehouse_from_env(), "landing": landing_from_env()},
-)
+
+def build_definitions() -> dg.Definitions:
+    """All definitions, with resources configured from the current environment."""
+    return dg.Definitions(
+        assets=[ingest_landed_days],
+        asset_checks=[lines_balance, one_row_per_event],
+        jobs=[daily_pipeline],
+        resources={"warehouse": warehouse_from_env(), "landing": landing_from_env()},
+    )
+
+
+defs = build_definitions()

@@ -45,6 +45,7 @@ class Warehouse(DuckDBResource):
         if self.database != ":memory:":
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with super().get_connection() as conn:
+            conn.execute("set enable_progress_bar = false")
             yield conn
 
 
@@ -60,7 +61,7 @@ class LandingDirectory(dg.ConfigurableResource):
 
 def warehouse_from_env() -> Warehouse:
     """The warehouse as configured by the environment."""
-    config: dict[str, object] = {"enable_progress_bar": False}
+    config: dict[str, object] = {}
     memory_limit = os.getenv("IDENTITY_DUCKDB_MEMORY_LIMIT")
     if memory_limit:
         config["memory_limit"] = memory_limit

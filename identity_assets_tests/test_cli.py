@@ -1,0 +1,86 @@
+"""The `identity-assets` command line, run as a user runs it: a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from identity_assets_tests.conftest import Landing
+from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
+
+CLI = Path(sys.executable).with_name("identity-assets")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(tmp_path: Path, landing: Landing, *args: str) -> subprocess.CompletedProcess[str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    env = {
+        **os.environ,
+        "IDENTITY_LANDING_DIR": str(landing.root),
+        "IDENTITY_DUCKDB_PATH": str(tmp_path / "data" / "identity.duckdb"),
+        "DAGSTER_HOME": str(home),
+    }
+    return subprocess.run(
+        [str(CLI), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_run_all_materialises_every_landed_day(tmp_path, landing: Landing) -> None:
+    landing.write("a.jsonl", [IDENTIFY, TRACK, "x"], day=date(2026, 11, 18))
+    landing.write("b.jsonl.gz", [EVENTS, IDENTIFIER], day=date(2026, 11, 20))
+    done = run_cli(tmp_path, landing, "run", "--all")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("running daily_pipeline") == 2
+    assert "for 2026-11-18\n" in done.stdout and "for 2026-11-20\n" in done.stdout
+    assert "materialised raw_events" in done.stdout
+    assert "check lines_balance" in done.stdout and "passed" in done.stdout
+    with duckdb.connect(str(tmp_path / "data" / "identity.duckdb"), read_only=True) as conn:
+        assert conn.execute(
+            "select day, count(*) from raw_events group by 1 order by 1"
+        ).fetchall() == [
+            (date(2026, 11, 18), 2),
+            (date(2026, 11, 20), 4),
+        ]
+    assert (tmp_path / "dagster_home").is_dir()
+
+
+def test_consecutive_days_share_one_run(tmp_path, landing: Landing) -> None:
+    for day in (18, 19, 20):
+        landing.write("a.jsonl", [{**TRACK, "messageId": f"t-{day}"}], day=date(2026, 11, day))
+    done = run_cli(tmp_path, landing, "run", "--day", "2026-11-18", "--day", "2026-11-19")
+    assert done.returncode == 0, done.stderr
+    assert "running daily_pipeline for 2026-11-18..2026-11-19" in done.stdout
+
+
+def test_a_stray_landing_folder_is_named_and_nothing_runs(tmp_path, landing: Landing) -> None:
+    landing.write("a.jsonl", [IDENTIFY])
+    (landing.root / "archive").mkdir()
+    done = run_cli(tmp_path, landing, "run", "--all")
+    assert done.returncode == 2
+    assert "archive (not a YYYY-MM-DD day)" in done.stderr
+    assert not (tmp_path / "data" / "identity.duckdb").exists()
+
+
+def test_an_unreadable_file_fails_the_run_naming_the_file(tmp_path, landing: Landing) -> None:
+    landing.write("a.jsonl", [IDENTIFY])
+    (landing.root / "2026-11-20" / "bad.jsonl.gz").write_bytes(b"not gzip")
+    done = run_cli(tmp_path, landing, "run", "--day", "2026-11-20")
+    assert done.returncode == 1
+    assert "cannot read landed file 2026-11-20/bad.jsonl.gz" in done.stdout + done.stderr
+    assert "run FAILED" in done.stdout
+
+
+@pytest.mark.parametrize("day", ["2023-06-01", "2999-01-01"])
+def test_days_outside_the_partitions_are_refused(tmp_path, landing: Landing, day) -> None:
+    done = run_cli(tmp_path, landing, "run", "--day", day)
+    assert done.returncode == 2
+    assert f"outside the daily partitions 2024-01-01..{date.today().year}" in done.stderr

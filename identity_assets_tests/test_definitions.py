@@ -1,0 +1,24 @@
+"""The Definitions load, and name what the output contract fixes."""
+
+from identity_assets.definitions import DAILY_JOB_NAME, defs
+
+
+def test_definitions_load_with_the_contract_table_names() -> None:
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw_events", "raw_event_rejects"} <= keys
+
+
+def test_the_daily_job_is_partitioned_by_day_and_runs_in_process() -> None:
+    job = defs.resolve_job_def(DAILY_JOB_NAME)
+    assert job.partitions_def is not None
+    assert job.partitions_def.get_first_partition_key() == "2024-01-01"
+    assert job.executor_def.name == "in_process"
+
+
+def test_every_asset_has_a_group_description_and_column_schema() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name, key
+        assert node.description, key
+        assert "dagster/column_schema" in node.metadata, key
