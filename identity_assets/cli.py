@@ -132,11 +132,17 @@ def _instance() -> dg.DagsterInstance:
 
 def _report(result: dg.ExecuteInProcessResult, seconds: float) -> bool:
     """Print what the run did; return True when a step or a blocking check failed."""
+    # A run over a range of days records one materialization per day with the same figures.
+    reported = set()
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
+        name = materialization.asset_key.to_user_string()
+        if name in reported:
+            continue
+        reported.add(name)
         rows = materialization.metadata.get("dagster/row_count")
         count = f"{rows.value:,} rows" if rows is not None else ""
-        print(f"  materialised {materialization.asset_key.to_user_string():<20} {count}")
+        print(f"  materialised {name:<20} {count}")
     failed_checks = []
     for evaluation in result.get_asset_check_evaluations():
         status = "passed" if evaluation.passed else "FAILED"
