@@ -236,17 +236,19 @@ def _stage_lines(conn: duckdb.DuckDBPyConnection, landing_dir: Path, files: list
             "create or replace temp table landed_lines_unnumbered as " + query, {"files": paths}
         )
     except duckdb.Error as error:
-        raise _unreadable(conn, landing_dir, paths, query, error) from error
+        culprit = _unreadable_file(conn, landing_dir, paths, query)
+        if culprit is None:
+            raise
+        raise culprit from error
 
 
-def _unreadable(
-    conn: duckdb.DuckDBPyConnection,
-    landing_dir: Path,
-    paths: list[str],
-    query: str,
-    error: duckdb.Error,
-) -> UnreadableFileError:
-    """Name the file that made the day's read fail by reading each file on its own."""
+def _unreadable_file(
+    conn: duckdb.DuckDBPyConnection, landing_dir: Path, paths: list[str], query: str
+) -> UnreadableFileError | None:
+    """Name the file that made the batch's read fail by reading each file on its own.
+
+    None when every file reads on its own: the failure was not a file's (memory, say).
+    """
     for path in paths:
         try:
             conn.execute(f"select count(*) from ({query})", {"files": [path]}).fetchone()
@@ -256,7 +258,7 @@ def _unreadable(
                 f"cannot read landed file {name}: {_explain(file_error)}. Fix or remove the "
                 "file and re-run its day; the days of this batch were left as they were."
             )
-    return UnreadableFileError(f"cannot read the landed files: {error}")
+    return None
 
 
 def _explain(error: duckdb.Error) -> str:

@@ -2,11 +2,14 @@
 -- element of an `events` call's body array, which is one event of its own. Elements are
 -- checked here like whole lines; a bad element later rejects its whole line, so a line is
 -- always either fully accepted or rejected and lines read = accepted + rejected holds.
+-- payload is set for elements only; a whole line's payload is its text, joined in by rid when
+-- the accepted events are written.
 create or replace temp table landed_events as
 with whole_lines as (
     select
-        day, source_file, line_number, 0 as element_index, line_key, source, kind, event_name,
-        occurred_at_text, received_at_text, line as payload, message_id, user_id,
+        rid, day, source_file, line_number, 0 as element_index, line_key, source, kind,
+        event_name, occurred_at_text, received_at_text, cast(null as varchar) as payload,
+        message_id, user_id,
         anonymous_id, previous_id, email, phone, device_id, platform, fbclid, gclid,
         cast(null as varchar) as element_reason,
         cast(null as varchar) as element_detail
@@ -16,15 +19,17 @@ with whole_lines as (
 
 elements as (
     select
-        day,
-        source_file,
-        line_number,
-        line_key,
-        received_at_text,
-        unnest(json_extract(j, '$.body[*]')) as element,
-        generate_subscripts(json_extract(j, '$.body[*]'), 1) as element_index
-    from parsed_lines
-    where line_reason is null and kind = 'events'
+        p.rid,
+        p.day,
+        p.source_file,
+        p.line_number,
+        p.line_key,
+        p.received_at_text,
+        unnest(json_extract(u.line, '$.body[*]')) as element,
+        generate_subscripts(json_extract(u.line, '$.body[*]'), 1) as element_index
+    from parsed_lines as p
+    inner join landed_lines_unnumbered as u on u.rowid = p.rid
+    where p.line_reason is null and p.kind = 'events'
 ),
 
 element_fields as (
@@ -47,18 +52,19 @@ element_checks as (
         *,
         case
             when root_type <> 'OBJECT' then null
-            when nullif(t[1], 'NULL') not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'external_id'
-            when nullif(t[2], 'NULL') not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'anonymous_id'
-            when nullif(t[3], 'NULL') <> 'VARCHAR' then 'email'
-            when nullif(t[4], 'NULL') not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'phone'
-            when nullif(t[5], 'NULL') not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'device_id'
-            when nullif(t[6], 'NULL') <> 'VARCHAR' then 'name'
+            when t[1] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'external_id'
+            when t[2] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'anonymous_id'
+            when t[3] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'email'
+            when t[4] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'phone'
+            when t[5] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'device_id'
+            when t[6] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'name'
         end as wrong_type_field
     from element_fields
 ),
 
 element_events as (
     select
+        rid,
         day,
         source_file,
         line_number,
@@ -97,7 +103,7 @@ element_events as (
                 when 'BOOLEAN' then 'boolean' when 'NULL' then 'null' else 'number'
             end || ', not an object'
             when wrong_type_field is not null
-                then wrong_type_field || ' has the wrong JSON type'
+                then wrong_type_field || ' is an object, array or boolean'
             when nullif(t[7], 'NULL') is not null and try_cast(v[7] as timestamptz) is null
                 then 'timestamp is not an ISO-8601 timestamp'
             else 'no external, anonymous, email, phone or device identifier'

@@ -1,11 +1,12 @@
 -- The rejected lines of the batch, each with its raw text and reason.
 insert into raw_event_rejects by name
 select
-    day,
-    source_file,
-    line_number,
-    line as raw_line,
-    reason,
-    detail
-from line_outcomes
-where reason is not null
+    o.day,
+    o.source_file,
+    o.line_number,
+    u.line as raw_line,
+    o.reason,
+    o.detail
+from line_outcomes as o
+inner join landed_lines_unnumbered as u on u.rowid = o.rid
+where o.reason is not null

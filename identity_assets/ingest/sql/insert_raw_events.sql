@@ -1,4 +1,4 @@
--- The accepted events of the batch.
+-- The accepted events of the batch; a whole line's payload is its text, exactly as read.
 insert into raw_events by name
 select
     e.event_id,
@@ -11,7 +11,7 @@ select
     e.event_name,
     e.occurred_at,
     e.received_at,
-    cast(e.payload as json) as payload,
+    cast(coalesce(e.payload, u.line) as json) as payload,
     e.message_id,
     e.user_id,
     e.anonymous_id,
@@ -23,5 +23,6 @@ select
     e.fbclid,
     e.gclid
 from landed_events as e
-inner join line_outcomes as o using (source_file, line_number)
+inner join line_outcomes as o using (rid)
+inner join landed_lines_unnumbered as u on u.rowid = e.rid
 where o.reason is null

@@ -14,7 +14,7 @@ with counts as (
 events as (
     select e.source_file, count(*) as events_accepted
     from landed_events as e
-    inner join line_outcomes as o using (source_file, line_number)
+    inner join line_outcomes as o using (rid)
     where o.reason is null
     group by e.source_file
 )

@@ -5,26 +5,24 @@
 create or replace temp table line_outcomes as
 with element_failures as (
     select
-        source_file,
-        line_number,
+        rid,
         min_by(element_reason, element_index) as reason,
         min_by(element_detail, element_index) as detail
     from landed_events
     where element_reason is not null
-    group by source_file, line_number
+    group by rid
 ),
 
 candidates as (
-    select p.day, p.source_file, p.line_number, p.line_key
+    select p.rid, p.day, p.source_file, p.line_number, p.line_key
     from parsed_lines as p
-    left join element_failures as f using (source_file, line_number)
+    left join element_failures as f using (rid)
     where p.line_reason is null and f.reason is null
 ),
 
 repeats as (
     select
-        source_file,
-        line_number,
+        rid,
         row_number() over (
             partition by line_key order by day, source_file, line_number
         ) as occurrence,
@@ -36,20 +34,19 @@ repeats as (
 
 stored_elsewhere as (
     select
-        e.source_file,
-        e.line_number,
+        e.rid,
         min_by(r.source_file || ' line ' || r.line_number, r.day) as stored_at
     from landed_events as e
     inner join raw_events as r on r.event_id = e.event_id
     where r.day not in (select day from batch_days)
-    group by e.source_file, e.line_number
+    group by e.rid
 )
 
 select
+    p.rid,
     p.day,
     p.source_file,
     p.line_number,
-    p.line,
     case
         when p.line_reason is not null then p.line_reason
         when f.reason is not null then f.reason
@@ -62,6 +59,6 @@ select
         when r.occurrence > 1 then 'same event as ' || r.first_seen_at
     end as detail
 from parsed_lines as p
-left join element_failures as f using (source_file, line_number)
-left join repeats as r using (source_file, line_number)
-left join stored_elsewhere as s using (source_file, line_number)
+left join element_failures as f using (rid)
+left join repeats as r using (rid)
+left join stored_elsewhere as s using (rid)

@@ -1,135 +1,159 @@
--- One row per landed line: its shape, the top-level fields every later step needs, and the
--- line-level reason to reject it (null when the line is fine so far).
--- All fields come from two calls over one list of paths: extracting many paths in one call is
--- about twice as fast as one call per path.
+-- One row per landed line: where it is (rid points back at its text in
+-- landed_lines_unnumbered), its shape, the top-level fields every later step needs, and the
+-- line-level reason to reject it (null when the line is fine so far). The text itself is not
+-- copied: it is large, and later steps fetch it by rid only where they need it.
+--
+-- Speed: each line is parsed once, by one json_extract_string over a list of paths (one call
+-- over many paths is about twice as fast as one call per path). Objects, arrays and booleans
+-- come back as their JSON text, so only lines where a field looks like one ("suspects") are
+-- parsed a second time, by json_type, to tell a wrong type from a string that merely looks so.
 create or replace temp table parsed_lines as
 with valid as (
     select
-        day,
-        source_file,
-        line_number,
-        line,
-        case when json_valid(line) then line end as j
-    from landed_lines
+        n.rid,
+        n.day,
+        n.source_file,
+        n.line_number,
+        u.line,
+        case when json_valid(u.line) then u.line end as j
+    from landed_lines as n
+    inner join landed_lines_unnumbered as u on u.rowid = n.rid
 ),
 
 extracted as (
     select
         *,
-        json_type(j) as root_type,
         json_extract_string(j, [
             '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
             '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
             '$.traits.email', '$.traits.phone', '$.context.traits.email',
-            '$.context.traits.phone', '$.context.device.id', '$.received_at', '$.body',
+            '$.context.traits.phone', '$.context.device.id', '$.received_at',
             '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
             '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
             '$.body.fbclid', '$.body.gaclid', '$.body.gclid'
-        ]) as v,
-        json_type(j, [
-            '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
-            '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
-            '$.traits.email', '$.traits.phone', '$.context.traits.email',
-            '$.context.traits.phone', '$.context.device.id', '$.received_at', '$.body',
-            '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
-            '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-            '$.body.fbclid', '$.body.gaclid', '$.body.gclid'
-        ]) as t
+        ]) as v
     from valid
 ),
 
--- A JSON null counts as absent everywhere below.
+suspects as (
+    select
+        *,
+        -- A valid JSON text's first character says what it is, without parsing it again.
+        case left(ltrim(j), 1)
+            when '{' then 'OBJECT' when '[' then 'ARRAY' when '"' then 'VARCHAR'
+            when 't' then 'BOOLEAN' when 'f' then 'BOOLEAN' when 'n' then 'NULL'
+            else 'NUMBER'
+        end as root_type,
+        regexp_matches(
+            chr(1) || array_to_string(v, chr(1)) || chr(1),
+            '\x01([\[{]|true\x01|false\x01)'
+        ) as has_suspect
+    from extracted
+),
+
 fields as (
     select
-        day, source_file, line_number, line, j, root_type,
-        case when t[1] = 'VARCHAR' then v[1] end as type_value, nullif(t[1], 'NULL') as type_t,
-        case when t[2] = 'VARCHAR' then v[2] end as endpoint_value, nullif(t[2], 'NULL') as endpoint_t,
-        v[3] as message_id, nullif(t[3], 'NULL') as message_id_t,
-        v[4] as user_id, nullif(t[4], 'NULL') as user_id_t,
-        v[5] as anonymous_id, nullif(t[5], 'NULL') as anonymous_id_t,
-        v[6] as previous_id, nullif(t[6], 'NULL') as previous_id_t,
-        v[7] as timestamp_text, nullif(t[7], 'NULL') as timestamp_t,
-        v[8] as received_at_segment, nullif(t[8], 'NULL') as received_at_segment_t,
-        v[9] as event_value, nullif(t[9], 'NULL') as event_t,
-        v[10] as name_value, nullif(t[10], 'NULL') as name_t,
-        v[11] as traits_email, nullif(t[11], 'NULL') as traits_email_t,
-        v[12] as traits_phone, nullif(t[12], 'NULL') as traits_phone_t,
-        v[13] as context_email, nullif(t[13], 'NULL') as context_email_t,
-        v[14] as context_phone, nullif(t[14], 'NULL') as context_phone_t,
-        v[15] as context_device_id, nullif(t[15], 'NULL') as context_device_id_t,
-        v[16] as received_at_api, nullif(t[16], 'NULL') as received_at_api_t,
-        nullif(t[17], 'NULL') as body_t,
-        v[18] as body_external_id, nullif(t[18], 'NULL') as body_external_id_t,
-        v[19] as body_anonymous_id, nullif(t[19], 'NULL') as body_anonymous_id_t,
-        v[20] as body_email, nullif(t[20], 'NULL') as body_email_t,
-        v[21] as body_phone, nullif(t[21], 'NULL') as body_phone_t,
-        v[22] as body_device_id, nullif(t[22], 'NULL') as body_device_id_t,
-        v[23] as body_platform, nullif(t[23], 'NULL') as body_platform_t,
-        v[24] as body_action, nullif(t[24], 'NULL') as body_action_t,
-        v[25] as body_fbclid, nullif(t[25], 'NULL') as body_fbclid_t,
-        coalesce(v[27], v[26]) as body_gclid,
-        coalesce(nullif(t[27], 'NULL'), nullif(t[26], 'NULL')) as body_gclid_t
-    from extracted
+        rid, day, source_file, line_number, line, j, root_type,
+        v[1] as type_value,
+        v[2] as endpoint_value,
+        v[3] as message_id,
+        v[4] as user_id,
+        v[5] as anonymous_id,
+        v[6] as previous_id,
+        v[7] as timestamp_text,
+        v[8] as received_at_segment,
+        v[9] as event_value,
+        v[10] as name_value,
+        v[11] as traits_email,
+        v[12] as traits_phone,
+        v[13] as context_email,
+        v[14] as context_phone,
+        v[15] as context_device_id,
+        v[16] as received_at_api,
+        v[17] as body_external_id,
+        v[18] as body_anonymous_id,
+        v[19] as body_email,
+        v[20] as body_phone,
+        v[21] as body_device_id,
+        v[22] as body_platform,
+        v[23] as body_action,
+        v[24] as body_fbclid,
+        coalesce(v[26], v[25]) as body_gclid,
+        case
+            when has_suspect then json_type(j, [
+                '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
+                '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
+                '$.traits.email', '$.traits.phone', '$.context.traits.email',
+                '$.context.traits.phone', '$.context.device.id', '$.received_at',
+                '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
+                '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
+                '$.body.fbclid', '$.body.gaclid', '$.body.gclid'
+            ])
+        end as t
+    from suspects
 ),
 
 shaped as (
     select
         *,
         case
-            when type_t is not null then 'segment'
+            when type_value is not null then 'segment'
             when endpoint_value = 'identifier' then 'identifier_api'
-            when endpoint_t is not null then 'client_api'
+            when endpoint_value is not null then 'client_api'
         end as source,
-        coalesce(type_value, endpoint_value) as kind
+        coalesce(type_value, endpoint_value) as kind,
+        case when type_value is null and endpoint_value is not null then json_type(j, '$.body') end
+            as body_t
     from fields
 ),
 
--- The first field whose JSON type is wrong. Ids may be strings or integers (many SDKs send
--- numeric user ids); emails, names and click ids must be strings; phones strings or integers.
+-- The first field of a wrong JSON type. Identifiers, names and click ids may be strings or
+-- numbers (many SDKs send numeric user ids; numbers are kept as their text); an object, an
+-- array or a boolean where one is expected is a wrong type. t is null when no field is
+-- suspect, and then no type is wrong.
 typed as (
     select
         *,
         case
             when source = 'segment' then
                 case
-                    when message_id_t not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'messageId'
-                    when user_id_t not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'userId'
-                    when anonymous_id_t not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'anonymousId'
-                    when previous_id_t not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'previousId'
-                    when event_t <> 'VARCHAR' then 'event'
-                    when name_t <> 'VARCHAR' then 'name'
-                    when traits_email_t <> 'VARCHAR' then 'traits.email'
-                    when traits_phone_t not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'traits.phone'
-                    when context_email_t <> 'VARCHAR' then 'context.traits.email'
-                    when context_phone_t not in ('VARCHAR', 'BIGINT', 'UBIGINT')
-                        then 'context.traits.phone'
-                    when context_device_id_t not in ('VARCHAR', 'BIGINT', 'UBIGINT')
-                        then 'context.device.id'
+                    when t[3] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'messageId'
+                    when t[4] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'userId'
+                    when t[5] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'anonymousId'
+                    when t[6] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'previousId'
+                    when t[9] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'event'
+                    when t[10] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'name'
+                    when t[11] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.email'
+                    when t[12] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.phone'
+                    when t[13] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email'
+                    when t[14] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone'
+                    when t[15] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.device.id'
                 end
             when source in ('client_api', 'identifier_api') then
                 case
-                    when body_external_id_t not in ('VARCHAR', 'BIGINT', 'UBIGINT')
-                        then 'body.external_id'
-                    when body_anonymous_id_t not in ('VARCHAR', 'BIGINT', 'UBIGINT')
-                        then 'body.anonymous_id'
-                    when body_email_t <> 'VARCHAR' then 'body.email'
-                    when body_phone_t not in ('VARCHAR', 'BIGINT', 'UBIGINT') then 'body.phone'
-                    when body_device_id_t not in ('VARCHAR', 'BIGINT', 'UBIGINT')
-                        then 'body.device_id'
-                    when body_platform_t <> 'VARCHAR' then 'body.platform'
-                    when body_action_t <> 'VARCHAR' then 'body.valuation_properties.action'
-                    when body_fbclid_t <> 'VARCHAR' then 'body.fbclid'
-                    when body_gclid_t <> 'VARCHAR' then 'body.gaclid'
+                    when body_t is distinct from 'OBJECT' and kind <> 'events' then 'body'
+                    when t[17] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.external_id'
+                    when t[18] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.anonymous_id'
+                    when t[19] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.email'
+                    when t[20] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.phone'
+                    when t[21] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.device_id'
+                    when t[22] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.platform'
+                    when t[23] in ('OBJECT', 'ARRAY', 'BOOLEAN')
+                        then 'body.valuation_properties.action'
+                    when t[24] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.fbclid'
+                    when t[25] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gaclid'
+                    when t[26] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gclid'
                 end
         end as wrong_type_field,
         case
-            when source = 'segment' and timestamp_t is not null
+            when source = 'segment' and timestamp_text is not null
                 and try_cast(timestamp_text as timestamptz) is null then 'timestamp'
-            when source = 'segment' and received_at_segment_t is not null
+            when source = 'segment' and received_at_segment is not null
                 and try_cast(received_at_segment as timestamptz) is null then 'receivedAt'
-            when source in ('client_api', 'identifier_api') and received_at_api_t is not null
+            when source <> 'segment' and received_at_api is not null
                 and try_cast(received_at_api as timestamptz) is null then 'received_at'
         end as bad_timestamp_field,
+        case when body_t = 'ARRAY' then json_array_length(j, '$.body') end as events_in_body,
         coalesce(
             nullif(trim(user_id), ''), nullif(trim(anonymous_id), ''),
             nullif(trim(previous_id), ''), nullif(trim(traits_email), ''),
@@ -151,18 +175,13 @@ judged as (
             when root_type <> 'OBJECT' then 'not_an_object'
             when source is null then 'unknown_shape'
             when source = 'segment'
-                and (type_value is null
-                    or type_value not in ('identify', 'track', 'page', 'screen', 'alias', 'group'))
+                and type_value not in ('identify', 'track', 'page', 'screen', 'alias', 'group')
                 then 'unknown_type'
             when source <> 'segment'
-                and (endpoint_value is null
-                    or endpoint_value not in ('alias', 'identify', 'devices', 'events', 'identifier'))
+                and endpoint_value not in ('alias', 'identify', 'devices', 'events', 'identifier')
                 then 'unknown_endpoint'
-            when kind = 'events'
-                and (body_t is distinct from 'ARRAY' or json_array_length(j, '$.body') = 0)
+            when kind = 'events' and coalesce(events_in_body, 0) = 0
                 then 'events_not_array_of_objects'
-            when source <> 'segment' and kind <> 'events' and body_t is distinct from 'OBJECT'
-                then 'wrong_type'
             when wrong_type_field is not null then 'wrong_type'
             when bad_timestamp_field is not null then 'bad_timestamp'
             when kind = 'identifier' and nullif(trim(body_platform), '') is null
@@ -173,11 +192,10 @@ judged as (
 )
 
 select
+    rid,
     day,
     source_file,
     line_number,
-    line,
-    j,
     source,
     kind,
     line_reason,
@@ -191,18 +209,20 @@ select
         when 'unknown_shape'
             then 'neither "type" (a Segment message) nor "endpoint" (an API call)'
         when 'unknown_type'
-            then 'Segment type ' || coalesce(json_extract(j, '$.type')::varchar, 'null')
+            then 'Segment type ' || json_extract(j, '$.type')::varchar
                 || ' is not identify, track, page, screen, alias or group'
         when 'unknown_endpoint'
-            then 'endpoint ' || coalesce(json_extract(j, '$.endpoint')::varchar, 'null')
+            then 'endpoint ' || json_extract(j, '$.endpoint')::varchar
                 || ' is not alias, identify, devices, events or identifier'
         when 'events_not_array_of_objects'
             then case
                 when body_t = 'ARRAY' then 'body of an events call is an empty array'
                 else 'body of an events call is not an array'
             end
-        when 'wrong_type'
-            then coalesce(wrong_type_field, 'body') || ' has the wrong JSON type'
+        when 'wrong_type' then case
+                when wrong_type_field = 'body' then 'body must be a JSON object'
+                else wrong_type_field || ' is an object, array or boolean'
+            end
         when 'bad_timestamp'
             then bad_timestamp_field || ' is not an ISO-8601 timestamp'
         when 'missing_platform' then 'an identifier call needs body.platform'

@@ -14,5 +14,6 @@ from read_csv(
     filename = true,
     strict_mode = false,
     new_line = '\r\n',
-    max_line_size = 67108864
+    max_line_size = 16777216,  -- 16 MiB: a longer line fails its file with a clear error
+    buffer_size = 67108864
 )
