@@ -5,9 +5,20 @@ The command line, the UI and the schedules all load this, so there is one code p
 
 import dagster as dg
 
+from identity_assets.identity.assets import resolve_identity_graph
+from identity_assets.identity.checks import (
+    every_identity_summarised,
+    largest_identity_within_limit,
+    no_blocked_identifier_linked,
+    one_identity_per_identifier,
+)
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.checks import lines_balance, one_row_per_event
-from identity_assets.resources import landing_from_env, warehouse_from_env
+from identity_assets.resources import (
+    identity_rules_from_env,
+    landing_from_env,
+    warehouse_from_env,
+)
 
 DAILY_JOB_NAME = "daily_pipeline"
 
@@ -22,10 +33,21 @@ daily_pipeline = dg.define_asset_job(
 def build_definitions() -> dg.Definitions:
     """All definitions, with resources configured from the current environment."""
     return dg.Definitions(
-        assets=[ingest_landed_days],
-        asset_checks=[lines_balance, one_row_per_event],
+        assets=[ingest_landed_days, resolve_identity_graph],
+        asset_checks=[
+            lines_balance,
+            one_row_per_event,
+            one_identity_per_identifier,
+            no_blocked_identifier_linked,
+            every_identity_summarised,
+            largest_identity_within_limit,
+        ],
         jobs=[daily_pipeline],
-        resources={"warehouse": warehouse_from_env(), "landing": landing_from_env()},
+        resources={
+            "warehouse": warehouse_from_env(),
+            "landing": landing_from_env(),
+            "identity_rules": identity_rules_from_env(),
+        },
     )
 
 

@@ -18,6 +18,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from identity_assets.identity.graph import DEFAULT_MAX_LINKED, DEFAULT_PLACEHOLDERS, IdentityRules
+
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_DUCKDB_PATH = "data/identity.duckdb"
 DEFAULT_FIRST_DAY = "2024-01-01"
@@ -57,6 +59,40 @@ class LandingDirectory(dg.ConfigurableResource):
     @property
     def root(self) -> Path:
         return Path(self.path).expanduser().resolve()
+
+
+class IdentityRulesResource(dg.ConfigurableResource):
+    """How identifiers link: the phone region, placeholder values and the sharing guards."""
+
+    phone_region: str = Field(default="US", description="region for phones without +country")
+    max_linked_values: int = Field(
+        default=DEFAULT_MAX_LINKED,
+        description="an identifier seen with more distinct values of one strong type is shared",
+    )
+    max_identity_size: int = Field(
+        default=50, description="identities with more identifiers raise a warning check"
+    )
+    extra_placeholders: list[str] = Field(
+        default=[], description="values that never link, on top of the built-in list"
+    )
+
+    def rules(self) -> IdentityRules:
+        return IdentityRules(
+            placeholders=(*DEFAULT_PLACEHOLDERS, *self.extra_placeholders),
+            max_linked=self.max_linked_values,
+            phone_region=self.phone_region,
+        )
+
+
+def identity_rules_from_env() -> IdentityRulesResource:
+    """The identity rules as configured by the environment."""
+    extra = os.getenv("IDENTITY_EXTRA_PLACEHOLDERS", "")
+    return IdentityRulesResource(
+        phone_region=os.getenv("IDENTITY_PHONE_REGION", "US"),
+        max_linked_values=int(os.getenv("IDENTITY_MAX_LINKED_VALUES", str(DEFAULT_MAX_LINKED))),
+        max_identity_size=int(os.getenv("IDENTITY_MAX_IDENTITY_SIZE", "50")),
+        extra_placeholders=[v for v in extra.split(",") if v.strip()],
+    )
 
 
 def warehouse_from_env() -> Warehouse:

@@ -1,0 +1,155 @@
+"""The identity stage in Dagster: raw_events into identifiers, identity_map, identities, merges."""
+
+import dagster as dg
+
+from identity_assets.identity.graph import resolve_identities
+from identity_assets.metadata import counts_table, preview
+from identity_assets.resources import IdentityRulesResource, Warehouse
+
+_COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
+
+
+def _schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
+    return {
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, kind, description=about) for name, kind, about in columns]
+        )
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "identifiers",
+            deps=["raw_events"],
+            description=(
+                "Every normalised identifier (email by UID2 rules, phone in E.164, ids trimmed) "
+                "with first/last seen, event count and whether it links or is blocked and why."
+            ),
+            metadata=_schema(
+                ("identifier_type", "varchar", "user_id, anonymous_id, email, phone, ..."),
+                ("identifier_value", "varchar", "normalised value"),
+                ("first_seen", "timestamp", ""),
+                ("last_seen", "timestamp", ""),
+                ("event_count", "bigint", ""),
+                ("status", "varchar", "linked or blocked"),
+                ("block_reason", "varchar", "placeholder, invalid_phone, shared: ..."),
+            ),
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            "identity_map",
+            deps=["raw_events"],
+            description="One row per linked identifier: the identity it belongs to.",
+            metadata=_schema(
+                ("identifier_type", "varchar", ""),
+                ("identifier_value", "varchar", ""),
+                ("identity_id", "varchar", "derived from the identity's first-seen identifier"),
+            ),
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            "identities",
+            deps=["raw_events"],
+            description="One row per resolved person, with when they were first and last seen.",
+            metadata=_schema(
+                ("identity_id", "varchar", ""),
+                ("first_seen", "timestamp", ""),
+                ("last_seen", "timestamp", ""),
+                ("identifier_count", "bigint", ""),
+                ("event_count", "bigint", ""),
+            ),
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            "identity_merges",
+            deps=["raw_events"],
+            description="Every merge and split of identities, with the day and the reason.",
+            metadata=_schema(
+                ("identity_id", "varchar", "the identity that survives (or is split from)"),
+                ("absorbed_identity_id", "varchar", "merged into it, or split off it"),
+                ("day", "date", ""),
+                ("reason", "varchar", ""),
+            ),
+            **_COMMON,
+        ),
+    ],
+)
+def resolve_identity_graph(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, identity_rules: IdentityRulesResource
+):
+    """Resolve the days whose raw events changed, touching only the identities they reach."""
+    with warehouse.get_connection() as conn:
+        result = resolve_identities(conn, identity_rules.rules())
+        context.log.info(
+            f"identity graph: {result.changed_days} changed day(s), "
+            f"{result.touched_identifiers:,} identifiers touched, "
+            f"{result.affected_identifiers:,} re-resolved into {result.components:,} identities, "
+            f"merges {result.merges or 'none'}, {result.new_phones:,} new phones parsed, "
+            f"in {result.seconds:.1f}s"
+        )
+        counts = dict(
+            conn.execute(
+                "select 'identifiers', count(*) from identifiers union all "
+                "select 'identity_map', count(*) from identity_map union all "
+                "select 'identities', count(*) from identities union all "
+                "select 'identity_merges', count(*) from identity_merges"
+            ).fetchall()
+        )
+        by_type = dict(
+            conn.execute(
+                "select identifier_type || ' (' || status || ')', count(*) from identifiers "
+                "group by all"
+            ).fetchall()
+        )
+        blocked = dict(
+            conn.execute(
+                "select block_reason, count(*) from identifiers where status = 'blocked' "
+                "group by all"
+            ).fetchall()
+        )
+        largest = preview(
+            conn,
+            "select identity_id, identifier_count, event_count, anchor_type, first_seen "
+            "from identities order by identifier_count desc, identity_id limit 5",
+        )
+        recent_merges = preview(
+            conn,
+            "select * from identity_merges order by day desc, identity_id limit 5",
+        )
+    run = {
+        "changed_days": result.changed_days,
+        "identifiers_touched": result.touched_identifiers,
+        "identifiers_re_resolved": result.affected_identifiers,
+        "seconds": round(result.seconds, 2),
+    }
+    yield dg.MaterializeResult(
+        asset_key="identifiers",
+        metadata={
+            "dagster/row_count": counts["identifiers"],
+            "identifiers_by_type": counts_table("type (status)", by_type),
+            "blocked_by_reason": counts_table("reason", blocked),
+            "new_phones_parsed": result.new_phones,
+            **run,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="identity_map",
+        metadata={"dagster/row_count": counts["identity_map"], **run},
+    )
+    yield dg.MaterializeResult(
+        asset_key="identities",
+        metadata={
+            "dagster/row_count": counts["identities"],
+            "identities_in_run": result.components,
+            "largest_identities": largest,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="identity_merges",
+        metadata={
+            "dagster/row_count": counts["identity_merges"],
+            "merges_this_run": counts_table("kind", result.merges),
+            "latest": recent_merges,
+        },
+    )

@@ -1,0 +1,6 @@
+-- Identifiers mapped more than once. Zero rows means one identity_map row per identifier.
+select identifier_type, identifier_value, count(*) as rows, min(identity_id) as one_identity
+from identity_map
+group by identifier_type, identifier_value
+having count(*) > 1
+order by rows desc

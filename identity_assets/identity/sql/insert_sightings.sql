@@ -1,0 +1,68 @@
+-- Every identifier of every accepted event of the changed days, normalised:
+-- email trimmed and lower-cased, gmail.com dots and +suffix removed (UID2 rules); phone to
+-- E.164 through the phone_numbers look-up; ids trimmed with case kept. Placeholders and values
+-- that cannot be normalised keep their trimmed text and are marked with their problem.
+insert into identifier_sightings by name
+with events as (
+    select
+        event_id, day, occurred_at, user_id, anonymous_id, previous_id, email, phone,
+        device_id, fbclid, gclid
+    from raw_events
+    where day in (select day from changed_days)
+),
+
+raw as (
+    select event_id, day, occurred_at, 'user_id' as identifier_type, user_id as raw_value
+    from events where user_id is not null
+    union all
+    select event_id, day, occurred_at, 'anonymous_id', anonymous_id
+    from events where anonymous_id is not null
+    union all
+    select event_id, day, occurred_at, 'anonymous_id', previous_id
+    from events where previous_id is not null
+    union all
+    select event_id, day, occurred_at, 'email', email from events where email is not null
+    union all
+    select event_id, day, occurred_at, 'phone', phone from events where phone is not null
+    union all
+    select event_id, day, occurred_at, 'device_id', device_id
+    from events where device_id is not null
+    union all
+    select event_id, day, occurred_at, 'fbclid', fbclid from events where fbclid is not null
+    union all
+    select event_id, day, occurred_at, 'gclid', gclid from events where gclid is not null
+),
+
+prepared as (
+    select
+        *,
+        trim(raw_value) as trimmed,
+        lower(trim(raw_value)) as lowered,
+        split_part(lower(trim(raw_value)), '@', 1) as local_part,
+        split_part(lower(trim(raw_value)), '@', 2) as domain
+    from raw
+)
+
+select distinct
+    r.event_id,
+    r.day,
+    r.occurred_at,
+    r.identifier_type,
+    r.raw_value,
+    case
+        when r.identifier_type = 'email' and r.domain = 'gmail.com'
+            then replace(split_part(r.local_part, '+', 1), '.', '') || '@gmail.com'
+        when r.identifier_type = 'email' then r.lowered
+        when r.identifier_type = 'phone' then coalesce(p.e164, r.trimmed)
+        else r.trimmed
+    end as identifier_value,
+    case
+        when r.lowered in (select value from placeholder_values)
+            or regexp_full_match(r.lowered, '[0\-\s]*') then 'placeholder'
+        when r.identifier_type = 'email'
+            and not regexp_full_match(r.lowered, '[^@\s]+@[^@\s]+\.[^@\s]+') then 'invalid_email'
+        when r.identifier_type = 'phone' and p.e164 is null then 'invalid_phone'
+    end as problem
+from prepared as r
+left join phone_numbers as p
+    on r.identifier_type = 'phone' and p.raw_phone = r.trimmed and p.region = $region

@@ -1,0 +1,49 @@
+-- Merges and splits between the old and the new identities of the affected identifiers.
+-- merge:   an old identity's identifiers now belong to another identity that existed before;
+-- split:   part of an old identity that still exists now forms a new identity;
+-- re-anchored: an identity's anchor changed (earlier data arrived) and so did its id.
+create or replace temp table run_merges as
+with old as (
+    select m.identifier_type, m.identifier_value, m.identity_id
+    from identity_map as m
+    inner join affected_identifiers as a using (identifier_type, identifier_value)
+),
+
+old_ids as (select distinct identity_id from old),
+
+new_ids as (select distinct identity_id from new_identity_map),
+
+pairs as (
+    select distinct o.identity_id as old_id, n.identity_id as new_id
+    from old as o
+    inner join new_identity_map as n using (identifier_type, identifier_value)
+    where o.identity_id <> n.identity_id
+),
+
+newly_blocked as (
+    select
+        o.identity_id,
+        min(o.identifier_type || ' ' || o.identifier_value || ' (' || i.block_reason || ')')
+            as first_blocked
+    from old as o
+    inner join identifiers as i using (identifier_type, identifier_value)
+    where i.status = 'blocked'
+    group by o.identity_id
+)
+
+select
+    case when p.old_id in (select identity_id from new_ids) then p.old_id else p.new_id end
+        as identity_id,
+    case when p.old_id in (select identity_id from new_ids) then p.new_id else p.old_id end
+        as absorbed_identity_id,
+    (select max(day) from changed_days) as day,
+    case
+        when p.new_id in (select identity_id from old_ids)
+            and p.old_id not in (select identity_id from new_ids)
+            then 'merge: linked by events of the run'
+        when p.old_id in (select identity_id from new_ids)
+            then 'split: ' || coalesce('blocked ' || b.first_blocked, 'its links changed')
+        else 're-anchored: an earlier identifier joined it'
+    end as reason
+from pairs as p
+left join newly_blocked as b on b.identity_id = p.old_id

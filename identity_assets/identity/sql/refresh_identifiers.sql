@@ -1,0 +1,83 @@
+-- New statistics and status of the touched identifiers, from all their sightings.
+-- An identifier is blocked when it is a placeholder, cannot be normalised, is a click id (those
+-- are recorded but never link), or was seen in the same events as more than $max_linked
+-- distinct values of one strong type (user_id, email, phone): a kiosk device, a shared inbox.
+create or replace temp table refreshed_identifiers as
+with mine as (
+    select s.*
+    from identifier_sightings as s
+    inner join touched as t using (identifier_type, identifier_value)
+),
+
+stats as (
+    select
+        identifier_type,
+        identifier_value,
+        min(occurred_at) as first_seen,
+        max(occurred_at) as last_seen,
+        count(distinct event_id) as event_count,
+        max(problem) as problem
+    from mine
+    group by identifier_type, identifier_value
+),
+
+neighbours as (
+    select
+        m.identifier_type,
+        m.identifier_value,
+        o.identifier_type as other_type,
+        count(distinct o.identifier_value) as values_seen
+    from mine as m
+    inner join identifier_sightings as o
+        on o.event_id = m.event_id
+        and o.problem is null
+        and o.identifier_type in ('user_id', 'email', 'phone')
+        and not (o.identifier_type = m.identifier_type and o.identifier_value = m.identifier_value)
+    where m.identifier_type not in ('fbclid', 'gclid') and m.problem is null
+    group by m.identifier_type, m.identifier_value, o.identifier_type
+),
+
+widest as (
+    select
+        identifier_type,
+        identifier_value,
+        max(values_seen) as values_seen,
+        arg_max(other_type, values_seen) as other_type
+    from neighbours
+    group by identifier_type, identifier_value
+),
+
+keyed as (
+    select
+        s.*,
+        w.values_seen,
+        w.other_type,
+        i.identifier_key as old_key
+    from stats as s
+    left join widest as w using (identifier_type, identifier_value)
+    left join identifiers as i using (identifier_type, identifier_value)
+)
+
+select
+    coalesce(
+        old_key,
+        (select coalesce(max(identifier_key), 0) from identifiers)
+        + row_number() over (order by old_key nulls first, identifier_type, identifier_value)
+    ) as identifier_key,
+    identifier_type,
+    identifier_value,
+    first_seen,
+    last_seen,
+    event_count,
+    case
+        when problem is not null or identifier_type in ('fbclid', 'gclid')
+            or values_seen > $max_linked then 'blocked'
+        else 'linked'
+    end as status,
+    case
+        when problem is not null then problem
+        when identifier_type in ('fbclid', 'gclid') then 'click_id'
+        when values_seen > $max_linked
+            then 'shared: seen with ' || values_seen || ' ' || other_type || ' values'
+    end as block_reason
+from keyed

@@ -1,0 +1,38 @@
+-- Replace the affected identities' rows: map, then one summary row per identity.
+delete from identities
+where identity_id in (
+    select m.identity_id
+    from identity_map as m
+    inner join affected_identifiers as a using (identifier_type, identifier_value)
+)
+or identity_id in (select identity_id from new_identity_map);
+
+delete from identity_map
+using affected_identifiers as a
+where identity_map.identifier_type = a.identifier_type
+    and identity_map.identifier_value = a.identifier_value;
+
+insert into identity_map by name
+select identifier_type, identifier_value, identity_id, identifier_key
+from new_identity_map;
+
+insert into identities by name
+with events as (
+    select n.identity_id, count(distinct s.event_id) as event_count
+    from new_identity_map as n
+    inner join identifier_sightings as s using (identifier_type, identifier_value)
+    group by n.identity_id
+)
+
+select
+    n.identity_id,
+    min(i.first_seen) as first_seen,
+    max(i.last_seen) as last_seen,
+    count(*) as identifier_count,
+    any_value(e.event_count) as event_count,
+    any_value(n.anchor_type) as anchor_type,
+    any_value(n.anchor_value) as anchor_value
+from new_identity_map as n
+inner join identifiers as i using (identifier_key)
+inner join events as e using (identity_id)
+group by n.identity_id;
