@@ -1,0 +1,326 @@
+"""Identity resolution on small hand-made exports: normalisation, guards, history, stability."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import pytest
+
+from identity_assets import sql
+from identity_assets.identity.graph import (
+    IdentityRules,
+    normalise_phone,
+    rebuild_identities,
+    resolve_identities,
+)
+from identity_assets.ingest.core import ingest_day
+from identity_assets_tests.conftest import Landing
+
+D1, D2, D3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
+IDS = "select identifier_type, identifier_value, identity_id from identity_map"
+
+
+def track(n: int, day: date, **ids: str) -> dict:
+    """A Segment track message on `day` carrying the given identifiers."""
+    message = {
+        "type": "track",
+        "messageId": f"{day}-{n}",
+        "event": "Product Viewed",
+        "timestamp": f"{day}T10:{n // 60 % 60:02d}:{n % 60:02d}Z",
+    }
+    traits = {k: ids.pop(k) for k in ("email", "phone") if k in ids}
+    if "device" in ids:
+        message["context"] = {"device": {"id": ids.pop("device")}}
+    if traits:
+        message["context"] = {**message.get("context", {}), "traits": traits}
+    message.update(ids)
+    return message
+
+
+def land_and_resolve(conn, landing: Landing, day: date, events: list, rules=None, name="a.jsonl"):
+    landing.write(name, events, day=day)
+    ingest_day(conn, landing.root, day)
+    return resolve_identities(conn, rules)
+
+
+def identity_of(conn, kind: str, value: str) -> str | None:
+    rows = conn.execute(
+        "select identity_id from identity_map where identifier_type = ? and identifier_value = ?",
+        [kind, value],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def status_of(conn, kind: str, value: str) -> tuple[str, str | None]:
+    return conn.execute(
+        "select status, block_reason from identifiers "
+        "where identifier_type = ? and identifier_value = ?",
+        [kind, value],
+    ).fetchall()[0]
+
+
+def partition(conn) -> set[frozenset]:
+    groups: dict[str, set] = {}
+    for kind, value, identity in conn.execute(
+        "select identifier_type, identifier_value, identity_id from identity_map"
+    ).fetchall():
+        groups.setdefault(identity, set()).add((kind, value))
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        (" Cool.Person@Example.com ", "cool.person@example.com"),
+        ("Jane.Doe+promo@Gmail.com", "janedoe@gmail.com"),
+        ("j.a.n.e.doe@gmail.com", "janedoe@gmail.com"),
+        ("jane+tag@example.com", "jane+tag@example.com"),
+    ],
+)
+def test_emails_follow_the_uid2_rules(conn, landing, raw, normalised) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", email=raw)])
+    assert identity_of(conn, "email", normalised) == identity_of(conn, "user_id", "u-1")
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+14155550100", "+14155550100"),
+        ("(415) 555-0100", "+14155550100"),
+        ("415.555.0100", "+14155550100"),
+        ("1-415-555-0100", "+14155550100"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
+def test_phones_become_e164(conn, landing, raw, e164) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", phone=raw)])
+    assert identity_of(conn, "phone", e164) == identity_of(conn, "user_id", "u-1")
+
+
+def test_phone_region_applies_to_numbers_without_a_country_code() -> None:
+    assert normalise_phone("020 7946 0958", "GB") == ("+442079460958", None)
+    assert normalise_phone("call me", "US") == (None, "unparseable")
+
+
+def test_each_distinct_raw_phone_is_parsed_once(conn, landing) -> None:
+    phone = "(415) 555-0100"
+    first = land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", phone=phone)])
+    second = land_and_resolve(conn, landing, D2, [track(2, D2, userId="u-2", phone=phone)])
+    assert (first.new_phones, second.new_phones) == (1, 0)
+    assert conn.execute("select count(*) from phone_numbers").fetchall() == [(1,)]
+
+
+def test_ids_are_trimmed_and_keep_their_case(conn, landing) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="  AbC-1 ", anonymousId="a-1")])
+    assert identity_of(conn, "user_id", "AbC-1") == identity_of(conn, "anonymous_id", "a-1")
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value", "reason"),
+    [
+        ("anonymous_id", "anonymousId", "undefined", "placeholder"),
+        ("anonymous_id", "anonymousId", "null", "placeholder"),
+        ("device_id", "device", "00000000-0000-0000-0000-000000000000", "placeholder"),
+        ("email", "email", "test@test.com", "placeholder"),
+        ("email", "email", "not-an-email", "invalid_email"),
+        ("phone", "phone", "12345", "invalid_phone"),
+    ],
+)
+def test_junk_identifiers_are_blocked_and_link_nobody(conn, landing, kind, field, value, reason):
+    events = [
+        track(1, D1, userId="u-1", **{field: value}),
+        track(2, D1, userId="u-2", **{field: value}),
+    ]
+    land_and_resolve(conn, landing, D1, events)
+    assert status_of(conn, kind, value) == ("blocked", reason)
+    assert identity_of(conn, "user_id", "u-1") != identity_of(conn, "user_id", "u-2")
+    assert identity_of(conn, kind, value) is None
+
+
+def test_configured_placeholders_are_blocked_too(conn, landing) -> None:
+    rules = IdentityRules(placeholders=("guest-device",))
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", device="Guest-Device")], rules)
+    assert status_of(conn, "device_id", "Guest-Device") == ("blocked", "placeholder")
+
+
+def test_click_ids_are_recorded_but_do_not_link(conn, landing) -> None:
+    call = {
+        "endpoint": "identifier",
+        "body": {"platform": "web", "anonymous_id": "a-1", "fbclid": "fb-1"},
+    }
+    other = {**call, "body": {**call["body"], "anonymous_id": "a-2"}}
+    land_and_resolve(conn, landing, D1, [call, other])
+    assert status_of(conn, "fbclid", "fb-1") == ("blocked", "click_id")
+    assert identity_of(conn, "anonymous_id", "a-1") != identity_of(conn, "anonymous_id", "a-2")
+
+
+def test_a_shared_device_is_blocked_and_merges_no_strangers(conn, landing) -> None:
+    events = [track(n, D1, userId=f"u-{n}", device="kiosk-1") for n in range(5)]
+    land_and_resolve(conn, landing, D1, events)
+    assert status_of(conn, "device_id", "kiosk-1") == (
+        "blocked",
+        "shared: seen with 5 user_id values",
+    )
+    assert len({identity_of(conn, "user_id", f"u-{n}") for n in range(5)}) == 5
+
+
+def test_a_person_with_two_emails_is_not_split_by_the_guard(conn, landing) -> None:
+    events = [
+        track(1, D1, userId="u-1", email="home@example.com"),
+        track(2, D1, userId="u-1", email="work@example.com"),
+    ]
+    land_and_resolve(conn, landing, D1, events)
+    assert status_of(conn, "user_id", "u-1") == ("linked", None)
+    assert identity_of(conn, "email", "home@example.com") == identity_of(
+        conn, "email", "work@example.com"
+    )
+
+
+def test_an_alias_links_the_anonymous_visitor_to_the_user(conn, landing) -> None:
+    events = [
+        track(1, D1, anonymousId="a-77"),
+        track(2, D1, userId="u-42", email="x@example.com"),
+        {"type": "alias", "messageId": "al-1", "previousId": "a-77", "userId": "u-42"},
+        {"endpoint": "alias", "body": {"anonymous_id": "a-88", "external_id": "u-42"}},
+    ]
+    land_and_resolve(conn, landing, D1, events)
+    ids = {
+        identity_of(conn, k, v)
+        for k, v in [
+            ("anonymous_id", "a-77"),
+            ("user_id", "u-42"),
+            ("email", "x@example.com"),
+            ("anonymous_id", "a-88"),
+        ]
+    }
+    assert len(ids) == 1 and None not in ids
+
+
+def test_a_merge_keeps_the_first_seen_identity_and_is_recorded(conn, landing) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, anonymousId="a-1", email="e@example.com")])
+    land_and_resolve(conn, landing, D2, [track(1, D2, userId="u-1")])
+    first, second = identity_of(conn, "anonymous_id", "a-1"), identity_of(conn, "user_id", "u-1")
+    assert first != second
+
+    result = land_and_resolve(conn, landing, D3, [track(1, D3, userId="u-1", anonymousId="a-1")])
+    assert identity_of(conn, "user_id", "u-1") == first
+    assert result.merges == {"merge": 1}
+    assert conn.execute(
+        "select identity_id, absorbed_identity_id, day from identity_merges"
+    ).fetchall() == [(first, second, D3)]
+    assert conn.execute(
+        "select count(*) from identities where identity_id = ?", [second]
+    ).fetchall() == [(0,)]
+
+
+def test_a_newly_shared_device_splits_its_identity_and_the_split_is_recorded(conn, landing) -> None:
+    land_and_resolve(
+        conn,
+        landing,
+        D1,
+        [
+            track(1, D1, userId="u-1", device="tablet"),
+            track(2, D1, anonymousId="a-9", device="tablet"),
+        ],
+    )
+    before = identity_of(conn, "user_id", "u-1")
+    assert identity_of(conn, "anonymous_id", "a-9") == before
+
+    land_and_resolve(
+        conn, landing, D2, [track(n, D2, userId=f"u-{n}", device="tablet") for n in (2, 3, 4)]
+    )
+    assert status_of(conn, "device_id", "tablet")[0] == "blocked"
+    assert identity_of(conn, "user_id", "u-1") == before
+    split_off = identity_of(conn, "anonymous_id", "a-9")
+    assert split_off != before
+    (reason,) = conn.execute(
+        "select reason from identity_merges where identity_id = ? and absorbed_identity_id = ?",
+        [before, split_off],
+    ).fetchall()[0]
+    assert reason.startswith("split: blocked device_id tablet (shared")
+
+
+def test_ids_stay_put_when_a_late_file_adds_to_an_identity(conn, landing) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", anonymousId="a-1")])
+    land_and_resolve(conn, landing, D2, [track(1, D2, userId="u-2")])
+    before = dict(conn.execute("select identifier_value, identity_id from identity_map").fetchall())
+    landing.write("late.jsonl", [track(9, D1, userId="u-1", email="late@example.com")], day=D1)
+    ingest_day(conn, landing.root, D1)
+    result = resolve_identities(conn)
+
+    after = dict(conn.execute("select identifier_value, identity_id from identity_map").fetchall())
+    assert {k: after[k] for k in before} == before
+    assert after["late@example.com"] == before["u-1"]
+    assert result.changed_days == 1 and result.affected_identifiers == 3
+
+
+def test_a_day_that_did_not_change_is_not_read_again(conn, landing) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1")])
+    assert resolve_identities(conn).changed_days == 0
+
+
+def test_incremental_days_equal_a_rebuild_and_touch_only_what_they_reach(conn, landing) -> None:
+    rng = random.Random(3)
+    days = [D1, D2, D3]
+    results = []
+    for day in days:
+        events = [
+            track(i, day, userId=f"u-{rng.randrange(40)}", anonymousId=f"a-{rng.randrange(60)}")
+            for i in range(25)
+        ]
+        results.append(land_and_resolve(conn, landing, day, events))
+    incremental = (partition(conn), set(conn.execute(IDS).fetchall()))
+
+    rebuild_identities(conn)
+    assert (
+        partition(conn),
+        set(conn.execute(IDS).fetchall()),
+    ) == incremental
+    total = conn.execute("select count(*) from identifiers").fetchall()[0][0]
+    assert results[-1].affected_identifiers < total
+
+
+def test_partition_equals_a_union_find_reference_on_random_graphs(conn, landing) -> None:
+    rng = random.Random(11)
+    pool = [("user_id", f"u-{i}") for i in range(300)] + [
+        ("anonymous_id", f"a-{i}") for i in range(600)
+    ]
+    fields = {"user_id": "userId", "anonymous_id": "anonymousId"}
+    parent: dict = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    events = []
+    for n in range(700):
+        user, anonymous = rng.choice(pool[:300]), rng.choice(pool[300:])
+        chosen = [user, anonymous] if rng.random() < 0.6 else [rng.choice([user, anonymous])]
+        events.append(track(n, D1, **{fields[k]: v for k, v in chosen}))
+        for item in chosen[1:]:
+            parent[find(item)] = find(chosen[0])
+        find(chosen[0])
+    land_and_resolve(conn, landing, D1, events, IdentityRules(max_linked=10_000))
+
+    reference: dict = {}
+    for item in parent:
+        reference.setdefault(find(item), set()).add(item)
+    assert partition(conn) == {frozenset(g) for g in reference.values()}
+
+
+def test_checks_find_a_blocked_identifier_linked_and_a_double_mapping(conn, landing) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", anonymousId="undefined")])
+    assert conn.execute(sql.load("identity/check_no_blocked_identifier_linked")).fetchall() == []
+    assert conn.execute(sql.load("identity/check_one_identity_per_identifier")).fetchall() == []
+    conn.execute(
+        "insert into identity_map select 'anonymous_id', 'undefined', identity_id, 999 "
+        "from identity_map"
+    )
+    conn.execute("insert into identity_map select * from identity_map limit 1")
+    assert (
+        len(conn.execute(sql.load("identity/check_no_blocked_identifier_linked")).fetchall()) == 1
+    )
+    assert len(conn.execute(sql.load("identity/check_one_identity_per_identifier")).fetchall()) == 1
