@@ -20,13 +20,12 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+from common import OUT, generate_landing, measured_child
 
 
 def main() -> None:
@@ -43,8 +42,7 @@ def main() -> None:
         _run_phase(args)
         return
 
-    landing = OUT / f"landing-{args.lines}-{args.days}d"
-    lines = _generate(landing, args.lines, args.days)
+    landing, lines = generate_landing(args.lines, args.days)
     results = {}
     for phase in ("floor", "ingest", "ingest_half"):
         results[phase] = _measure(phase, landing, args)
@@ -75,20 +73,6 @@ def main() -> None:
     print(f"\nfigures written to {path}")
 
 
-def _generate(landing: Path, lines: int, days: int) -> int:
-    from identity_assets.sample import SampleConfig, write_sample
-
-    config = SampleConfig(target_lines=lines, days=days, history_days=0)
-    marker = landing / "_truth" / "benchmark.json"
-    if marker.exists() and json.loads(marker.read_text()).get("config") == repr(config):
-        return json.loads(marker.read_text())["lines"]
-    started = time.perf_counter()
-    summary = write_sample(landing, config)
-    print(f"generated {summary.total_lines:,} lines in {time.perf_counter() - started:.1f}s")
-    marker.write_text(json.dumps({"config": repr(config), "lines": summary.total_lines}))
-    return summary.total_lines
-
-
 def _measure(phase: str, landing: Path, args: argparse.Namespace) -> dict:
     """Run one phase in a child process and read its time and peak RSS from the kernel."""
     database = OUT / f"{phase}.duckdb"
@@ -108,13 +92,8 @@ def _measure(phase: str, landing: Path, args: argparse.Namespace) -> dict:
         "--threads",
         str(args.threads),
     ]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
-    output = child.stdout.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"phase {phase} failed")
-    figures = json.loads(output.strip().splitlines()[-1])
-    figures["peak_rss_mb"] = usage.ru_maxrss / 1024
+    figures, peak_rss_mb = measured_child(command)
+    figures["peak_rss_mb"] = peak_rss_mb
     database.unlink(missing_ok=True)
     return figures
 

@@ -174,14 +174,23 @@ def _stage_placeholders(conn: duckdb.DuckDBPyConnection, placeholders: Sequence[
 
 def _parse_new_phones(conn: duckdb.DuckDBPyConnection, region: str) -> int:
     """Parse the raw phones never seen before with `phonenumbers` and remember the answers."""
-    raw = [
-        row[0]
-        for row in conn.execute(sql.load("identity/new_phones"), {"region": region}).fetchall()
-    ]
-    rows = [(value, region, *normalise_phone(value, region)) for value in raw]
-    if rows:
-        conn.executemany("insert into phone_numbers values (?, ?, ?, ?)", rows)
-    return len(rows)
+    raw = conn.execute(sql.load("identity/new_phones"), {"region": region}).fetchnumpy()
+    values = [str(v) for v in raw["raw_phone"]]
+    if not values:
+        return 0
+    parsed = [normalise_phone(value, region) for value in values]
+    parsed_phones = pa.table(
+        {
+            "raw_phone": values,
+            "region": [region] * len(values),
+            "e164": [e164 for e164, _ in parsed],
+            "problem": [problem for _, problem in parsed],
+        }
+    )
+    conn.register("parsed_phones", parsed_phones)
+    conn.execute("insert into phone_numbers by name select * from parsed_phones")
+    conn.unregister("parsed_phones")
+    return len(values)
 
 
 def normalise_phone(raw: str, region: str) -> tuple[str | None, str | None]:

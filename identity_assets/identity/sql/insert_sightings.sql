@@ -19,7 +19,7 @@ raw as (
     from events where anonymous_id is not null
     union all
     select event_id, day, occurred_at, 'anonymous_id', previous_id
-    from events where previous_id is not null
+    from events where previous_id is not null and previous_id is distinct from anonymous_id
     union all
     select event_id, day, occurred_at, 'email', email from events where email is not null
     union all
@@ -43,7 +43,7 @@ prepared as (
     from raw
 )
 
-select distinct
+select
     r.event_id,
     r.day,
     r.occurred_at,
@@ -57,10 +57,16 @@ select distinct
         else r.trimmed
     end as identifier_value,
     case
-        when r.lowered in (select value from placeholder_values)
-            or regexp_full_match(r.lowered, '[0\-\s]*') then 'placeholder'
+        -- empty, all zeros and dashes (an all-zero UUID), or a listed placeholder
+        when trim(replace(replace(r.lowered, '0', ''), '-', '')) = ''
+            or r.lowered in (select value from placeholder_values) then 'placeholder'
+        -- one @, something before it, a dot after it, no spaces
         when r.identifier_type = 'email'
-            and not regexp_full_match(r.lowered, '[^@\s]+@[^@\s]+\.[^@\s]+') then 'invalid_email'
+            and not (
+                r.lowered like '_%@_%._%'
+                and length(r.lowered) - length(replace(r.lowered, '@', '')) = 1
+                and position(' ' in r.lowered) = 0
+            ) then 'invalid_email'
         when r.identifier_type = 'phone' and p.e164 is null then 'invalid_phone'
     end as problem
 from prepared as r
