@@ -5,7 +5,14 @@ from identity_assets.definitions import DAILY_JOB_NAME, defs
 
 def test_definitions_load_with_the_contract_table_names() -> None:
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"raw_events", "raw_event_rejects"} <= keys
+    assert {
+        "raw_events",
+        "raw_event_rejects",
+        "identifiers",
+        "identity_map",
+        "identities",
+        "identity_merges",
+    } <= keys
 
 
 def test_the_daily_job_is_partitioned_by_day_and_runs_in_process() -> None:

@@ -52,7 +52,7 @@ def test_webserver_lists_the_assets_over_graphql(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
-    assert {"raw_events", "raw_event_rejects", "raw_files"} <= paths
+    assert {"raw_events", "raw_event_rejects", "raw_files", "identity_map", "identities"} <= paths
 
 
 def _asset_paths(url: str, deadline: float) -> set[str]:
