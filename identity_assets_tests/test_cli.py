@@ -42,6 +42,8 @@ def test_run_all_materialises_every_landed_day(tmp_path, landing: Landing) -> No
     assert done.stdout.count("running daily_pipeline") == 2
     assert "for 2026-11-18\n" in done.stdout and "for 2026-11-20\n" in done.stdout
     assert "materialised raw_events" in done.stdout
+    assert "materialised identity_map" in done.stdout
+    assert "check no_blocked_identifier_linked" in done.stdout
     assert "check lines_balance" in done.stdout and "passed" in done.stdout
     with duckdb.connect(str(tmp_path / "data" / "identity.duckdb"), read_only=True) as conn:
         assert conn.execute(
