@@ -16,6 +16,7 @@ from identity_assets.identity.graph import (
 )
 from identity_assets.ingest.core import ingest_day
 from identity_assets_tests.conftest import Landing
+from identity_assets_tests.identity.union_find import UnionFind
 
 D1, D2, D3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
 IDS = "select identifier_type, identifier_value, identity_id from identity_map"
@@ -287,28 +288,17 @@ def test_partition_equals_a_union_find_reference_on_random_graphs(conn, landing)
         ("anonymous_id", f"a-{i}") for i in range(600)
     ]
     fields = {"user_id": "userId", "anonymous_id": "anonymousId"}
-    parent: dict = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    reference = UnionFind()
 
     events = []
     for n in range(700):
         user, anonymous = rng.choice(pool[:300]), rng.choice(pool[300:])
         chosen = [user, anonymous] if rng.random() < 0.6 else [rng.choice([user, anonymous])]
         events.append(track(n, D1, **{fields[k]: v for k, v in chosen}))
-        for item in chosen[1:]:
-            parent[find(item)] = find(chosen[0])
-        find(chosen[0])
+        reference.union_all(chosen)
     land_and_resolve(conn, landing, D1, events, IdentityRules(max_linked=10_000))
 
-    reference: dict = {}
-    for item in parent:
-        reference.setdefault(find(item), set()).add(item)
-    assert partition(conn) == {frozenset(g) for g in reference.values()}
+    assert partition(conn) == reference.groups()
 
 
 def test_checks_find_a_blocked_identifier_linked_and_a_double_mapping(conn, landing) -> None:

@@ -17,6 +17,7 @@ from identity_assets.identity.graph import (
 )
 from identity_assets.ingest.core import ingest_day, landed_days
 from identity_assets.sample import SampleConfig, write_sample
+from identity_assets_tests.identity.union_find import UnionFind
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +53,7 @@ def test_recall_of_every_deterministically_linkable_pair_is_at_least_099(resolve
             "select person_id, identifier_type, normalized_value from truth"
         ).fetchall()
     }
-    parent: dict = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    reference = UnionFind()
     by_event = collections.defaultdict(list)
     for event, kind, value in conn.execute(
         "select event_id, identifier_type, identifier_value from identifier_sightings"
@@ -67,8 +61,7 @@ def test_recall_of_every_deterministically_linkable_pair_is_at_least_099(resolve
         if (kind, value) in owner:
             by_event[event].append((kind, value))
     for items in by_event.values():
-        for item in items[1:]:
-            parent[find(item)] = find(items[0])
+        reference.union_all(items)
     ours = {
         (kind, value): identity
         for kind, value, identity in conn.execute(
@@ -79,8 +72,10 @@ def test_recall_of_every_deterministically_linkable_pair_is_at_least_099(resolve
     def pairs(counter):
         return sum(n * (n - 1) // 2 for n in counter.values())
 
-    linkable = pairs(collections.Counter((owner[k], find(k)) for k in owner))
-    found = pairs(collections.Counter((owner[k], find(k), ours.get(k)) for k in owner if k in ours))
+    linkable = pairs(collections.Counter((owner[k], reference.find(k)) for k in owner))
+    found = pairs(
+        collections.Counter((owner[k], reference.find(k), ours.get(k)) for k in owner if k in ours)
+    )
     assert linkable > 100
     assert found / linkable >= 0.99
 
