@@ -32,13 +32,20 @@ repeats as (
     from candidates
 ),
 
-stored_elsewhere as (
-    select
-        e.rid,
-        min_by(r.source_file || ' line ' || r.line_number, r.day) as stored_at
-    from landed_events as e
-    inner join raw_events as r on r.event_id = e.event_id
+-- Scan history once for this batch's event ids (a semi-join built on the batch, which is
+-- small), instead of joining the batch against all of raw_events.
+stored_ids as (
+    select r.event_id, min_by(r.source_file || ' line ' || r.line_number, r.day) as stored_at
+    from raw_events as r
     where r.day not in (select day from batch_days)
+        and r.event_id in (select event_id from landed_events)
+    group by r.event_id
+),
+
+stored_elsewhere as (
+    select e.rid, min(s.stored_at) as stored_at
+    from landed_events as e
+    inner join stored_ids as s using (event_id)
     group by e.rid
 )
 
