@@ -210,8 +210,9 @@ def _components(conn: duckdb.DuckDBPyConnection) -> int:
         "identifier_key"
     ]
     edges = conn.execute(sql.load("identity/graph_edges")).fetchnumpy()
-    a = np.searchsorted(keys, edges["a"])
-    b = np.searchsorted(keys, edges["b"])
+    # 32-bit positions halve the graph's memory; a run never re-resolves 2**31 identifiers.
+    a = np.searchsorted(keys, edges.pop("a")).astype(np.int32)
+    b = np.searchsorted(keys, edges.pop("b")).astype(np.int32)
     size = len(keys)
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(size, size))
     count, labels = connected_components(graph, directed=False)
