@@ -79,6 +79,7 @@ fields as (
         v[23] as body_action,
         v[24] as body_fbclid,
         coalesce(v[26], v[25]) as body_gclid,
+        -- the same paths in the same order as v above: t[i] is the type of v[i]
         case
             when has_suspect then json_type(j, [
                 '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
