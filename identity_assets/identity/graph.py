@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import numpy as np
@@ -115,7 +115,7 @@ def resolve_identities(
     finally:
         for table in _TEMP_TABLES:
             conn.execute(f"drop table if exists {table}")
-    return ResolveResult(**{**result.__dict__, "seconds": time.perf_counter() - started})
+    return replace(result, seconds=time.perf_counter() - started)
 
 
 def rebuild_identities(
@@ -123,10 +123,15 @@ def rebuild_identities(
 ) -> ResolveResult:
     """Forget the identity stage's state and resolve all of `raw_events` from scratch."""
     ensure_tables(conn)
-    for table in ("identifier_sightings", "identifiers", "identity_map", "identities"):
+    for table in (
+        "identifier_sightings",
+        "identifiers",
+        "identity_map",
+        "identities",
+        "identity_merges",
+        "identity_days",
+    ):
         conn.execute(f"delete from {table}")
-    conn.execute("delete from identity_merges")
-    conn.execute("delete from identity_days")
     return resolve_identities(conn, rules)
 
 
