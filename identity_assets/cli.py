@@ -1,4 +1,4 @@
-"""The `identity-assets` command line: run the pipeline and write sample exports.
+"""The `identity-assets` command line: run the pipeline, look people up, write sample exports.
 
 `run` executes the same Dagster job the schedule and the UI use, in this process, recording
 the run in the Dagster instance at $DAGSTER_HOME when one is set.
@@ -7,21 +7,24 @@ the run in the Dagster instance at $DAGSTER_HOME when one is set.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
+import duckdb
 
 from identity_assets.ingest.core import LandingError, landed_days
-from identity_assets.resources import first_day, landing_from_env
+from identity_assets.journal.lookup import IDENTIFIER_TYPES
+from identity_assets.settings import duckdb_path, first_day, landing_dir, phone_region
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (LandingError, ValueError) as error:
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) stopped early: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (LandingError, LookupUnavailable, ValueError) as error:
         print(f"identity-assets: error: {error}", file=sys.stderr)
         return 2
 
@@ -51,6 +58,25 @@ def _parser() -> argparse.ArgumentParser:
         "--day", action="append", type=_day, metavar="YYYY-MM-DD", help="a day (repeatable)"
     )
     run.set_defaults(handler=_run)
+
+    journal = commands.add_parser(
+        "journal", help="print an identity's journal in the identifier API's response shape"
+    )
+    by = journal.add_mutually_exclusive_group(required=True)
+    for identifier_type in IDENTIFIER_TYPES:
+        flag = "--" + identifier_type.replace("_", "-")
+        by.add_argument(
+            flag, dest=identifier_type, metavar="VALUE", help=f"look up by {identifier_type}"
+        )
+    journal.set_defaults(handler=_journal)
+
+    profile = commands.add_parser(
+        "profile", help="answer a profile request (the profile API's shape) from a file or stdin"
+    )
+    profile.add_argument(
+        "request", nargs="?", default="-", help="JSON request file; - or nothing reads stdin"
+    )
+    profile.set_defaults(handler=_profile)
 
     sample = commands.add_parser("sample", help="write realistic sample exports")
     sample.add_argument("--out", type=Path, required=True, help="landing directory to write")
@@ -74,9 +100,14 @@ def _day(text: str) -> date:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
     from identity_assets.definitions import DAILY_JOB_NAME, build_definitions
 
-    landing = landing_from_env().root
+    landing = Path(landing_dir()).expanduser().resolve()
     days = landed_days(landing, first_day()) if args.all else sorted(set(args.day))
     if not days:
         print(f"identity-assets: nothing has landed in {landing}", file=sys.stderr)
@@ -124,6 +155,8 @@ def _contiguous_ranges(days: list[date]) -> list[tuple[date, date]]:
 
 
 def _instance() -> dg.DagsterInstance:
+    import dagster as dg
+
     if os.getenv("DAGSTER_HOME"):
         Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         return dg.DagsterInstance.get()
@@ -132,6 +165,8 @@ def _instance() -> dg.DagsterInstance:
 
 def _report(result: dg.ExecuteInProcessResult, seconds: float) -> bool:
     """Print what the run did; return True when a step or a blocking check failed."""
+    import dagster as dg
+
     # A run over a range of days records one materialization per day with the same figures.
     reported = set()
     for event in result.get_asset_materialization_events():
@@ -144,9 +179,11 @@ def _report(result: dg.ExecuteInProcessResult, seconds: float) -> bool:
         count = f"{rows.value:,} rows" if rows is not None else ""
         print(f"  materialised {name:<20} {count}")
     failed_checks = []
-    for evaluation in result.get_asset_check_evaluations():
+    evaluations = result.get_asset_check_evaluations()
+    width = max((len(e.asset_check_key.name) for e in evaluations), default=0)
+    for evaluation in evaluations:
         status = "passed" if evaluation.passed else "FAILED"
-        print(f"  check {evaluation.asset_check_key.name:<28} {status}")
+        print(f"  check {evaluation.asset_check_key.name:<{width}} {status}")
         if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
             failed_checks.append(evaluation.asset_check_key.name)
     failed_steps = result.get_step_failure_events()
@@ -163,6 +200,62 @@ def _root_cause(event: dg.DagsterEvent) -> str:
     while error.cause is not None:
         error = error.cause
     return f"{error.cls_name}: {error.message.strip()}"
+
+
+def _journal(args: argparse.Namespace) -> int:
+    from identity_assets.journal.lookup import journal_response
+
+    identifier_type = next(t for t in IDENTIFIER_TYPES if getattr(args, t) is not None)
+    with _read_warehouse() as conn:
+        status, body = journal_response(
+            conn, identifier_type, getattr(args, identifier_type), phone_region()
+        )
+    print(body)
+    return 0 if status == 200 else 1
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from identity_assets.journal.lookup import profile_response
+
+    source = sys.stdin if args.request == "-" else open(args.request, encoding="utf-8")  # noqa: SIM115
+    with source:
+        text = source.read()
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as error:
+        status, answer = 400, {"error": f"bad request: the body is not JSON ({error})"}
+    else:
+        with _read_warehouse() as conn:
+            status, answer = profile_response(conn, body, phone_region())
+    print(json.dumps(answer, indent=2))
+    return {200: 0, 404: 1}.get(status, 2)
+
+
+@contextmanager
+def _read_warehouse() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse opened read-only, with a clear error when it is not there or not built."""
+    path = Path(duckdb_path())
+    if not path.exists():
+        raise LookupUnavailable(
+            f"no warehouse at {path}: run `identity-assets run --all` first "
+            "(or set IDENTITY_DUCKDB_PATH)"
+        )
+    try:
+        conn = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as error:
+        raise LookupUnavailable(f"cannot open {path} read-only: {error}") from error
+    try:
+        yield conn
+    except duckdb.CatalogException as error:
+        raise LookupUnavailable(
+            f"the warehouse at {path} has no journal yet: run `identity-assets run --all` ({error})"
+        ) from error
+    finally:
+        conn.close()
+
+
+class LookupUnavailable(RuntimeError):
+    """The warehouse cannot answer look-ups (missing, locked, or not built)."""
 
 
 def _sample(args: argparse.Namespace) -> int:

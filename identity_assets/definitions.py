@@ -14,6 +14,12 @@ from identity_assets.identity.checks import (
 )
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.checks import lines_balance, one_row_per_event
+from identity_assets.journal.assets import build_journals
+from identity_assets.journal.checks import (
+    journal_covers_linked_events,
+    journal_identities_exist,
+    one_profile_per_identity,
+)
 from identity_assets.resources import (
     identity_rules_from_env,
     landing_from_env,
@@ -33,7 +39,7 @@ daily_pipeline = dg.define_asset_job(
 def build_definitions() -> dg.Definitions:
     """All definitions, with resources configured from the current environment."""
     return dg.Definitions(
-        assets=[ingest_landed_days, resolve_identity_graph],
+        assets=[ingest_landed_days, resolve_identity_graph, build_journals],
         asset_checks=[
             lines_balance,
             one_row_per_event,
@@ -41,6 +47,9 @@ def build_definitions() -> dg.Definitions:
             no_blocked_identifier_linked,
             every_identity_summarised,
             largest_identity_within_limit,
+            journal_identities_exist,
+            journal_covers_linked_events,
+            one_profile_per_identity,
         ],
         jobs=[daily_pipeline],
         resources={

@@ -34,6 +34,15 @@ def preview(
     return markdown_table(headers, relation.fetchall())
 
 
+def column_schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
+    """Asset metadata declaring a table's columns as (name, type, description)."""
+    return {
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, kind, description=about) for name, kind, about in columns]
+        )
+    }
+
+
 def _cell(value: object) -> str:
     text = "" if value is None else str(value)
     text = text.replace("|", "\\|").replace("\n", " ")

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from identity_assets.resources import first_day
+from identity_assets.settings import first_day
 
 # end_offset=1 includes today, so files landing during the day can be ingested the same day.
 daily_partitions = dg.DailyPartitionsDefinition(

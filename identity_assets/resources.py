@@ -1,16 +1,14 @@
 """Configuration of the pipeline: the warehouse, the landing directory and their defaults.
 
 Every setting has a working local default and can be changed with an `IDENTITY_*` environment
-variable (the names are part of the output contract and listed in the README). This is the one
-module that reads the environment.
+variable, read in `settings` (the names are part of the output contract and listed in the
+README).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -18,20 +16,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from identity_assets import settings
 from identity_assets.identity.graph import DEFAULT_MAX_LINKED, DEFAULT_PLACEHOLDERS, IdentityRules
-
-DEFAULT_LANDING_DIR = "data/landing"
-DEFAULT_DUCKDB_PATH = "data/identity.duckdb"
-DEFAULT_FIRST_DAY = "2024-01-01"
-
-
-def first_day() -> date:
-    """The first daily partition (`IDENTITY_FIRST_DAY`, default 2024-01-01)."""
-    value = os.getenv("IDENTITY_FIRST_DAY", DEFAULT_FIRST_DAY)
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise ValueError(f"IDENTITY_FIRST_DAY must be a YYYY-MM-DD date, got {value!r}") from error
 
 
 class Warehouse(DuckDBResource):
@@ -86,29 +72,19 @@ class IdentityRulesResource(dg.ConfigurableResource):
 
 def identity_rules_from_env() -> IdentityRulesResource:
     """The identity rules as configured by the environment."""
-    extra = os.getenv("IDENTITY_EXTRA_PLACEHOLDERS", "")
     return IdentityRulesResource(
-        phone_region=os.getenv("IDENTITY_PHONE_REGION", "US"),
-        max_linked_values=int(os.getenv("IDENTITY_MAX_LINKED_VALUES", str(DEFAULT_MAX_LINKED))),
-        max_identity_size=int(os.getenv("IDENTITY_MAX_IDENTITY_SIZE", "50")),
-        extra_placeholders=[v for v in extra.split(",") if v.strip()],
+        phone_region=settings.phone_region(),
+        max_linked_values=settings.integer("IDENTITY_MAX_LINKED_VALUES", DEFAULT_MAX_LINKED),
+        max_identity_size=settings.integer("IDENTITY_MAX_IDENTITY_SIZE", 50),
+        extra_placeholders=settings.text_list("IDENTITY_EXTRA_PLACEHOLDERS"),
     )
 
 
 def warehouse_from_env() -> Warehouse:
     """The warehouse as configured by the environment."""
-    config: dict[str, object] = {}
-    memory_limit = os.getenv("IDENTITY_DUCKDB_MEMORY_LIMIT")
-    if memory_limit:
-        config["memory_limit"] = memory_limit
-    threads = os.getenv("IDENTITY_DUCKDB_THREADS")
-    if threads:
-        config["threads"] = int(threads)
-    return Warehouse(
-        database=os.getenv("IDENTITY_DUCKDB_PATH", DEFAULT_DUCKDB_PATH), connection_config=config
-    )
+    return Warehouse(database=settings.duckdb_path(), connection_config=settings.duckdb_config())
 
 
 def landing_from_env() -> LandingDirectory:
     """The landing directory as configured by the environment."""
-    return LandingDirectory(path=os.getenv("IDENTITY_LANDING_DIR", DEFAULT_LANDING_DIR))
+    return LandingDirectory(path=settings.landing_dir())

@@ -3,18 +3,10 @@
 import dagster as dg
 
 from identity_assets.identity.graph import resolve_identities
-from identity_assets.metadata import counts_table, preview
+from identity_assets.metadata import column_schema, counts_table, preview
 from identity_assets.resources import IdentityRulesResource, Warehouse
 
 _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
-
-
-def _schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
-    return {
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, kind, description=about) for name, kind, about in columns]
-        )
-    }
 
 
 @dg.multi_asset(
@@ -26,7 +18,7 @@ def _schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
                 "Every normalised identifier (email by UID2 rules, phone in E.164, ids trimmed) "
                 "with first/last seen, event count and whether it links or is blocked and why."
             ),
-            metadata=_schema(
+            metadata=column_schema(
                 ("identifier_type", "varchar", "user_id, anonymous_id, email, phone, ..."),
                 ("identifier_value", "varchar", "normalised value"),
                 ("first_seen", "timestamp", ""),
@@ -41,7 +33,7 @@ def _schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
             "identity_map",
             deps=["raw_events"],
             description="One row per linked identifier: the identity it belongs to.",
-            metadata=_schema(
+            metadata=column_schema(
                 ("identifier_type", "varchar", ""),
                 ("identifier_value", "varchar", ""),
                 ("identity_id", "varchar", "derived from the identity's first-seen identifier"),
@@ -52,7 +44,7 @@ def _schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
             "identities",
             deps=["raw_events"],
             description="One row per resolved person, with when they were first and last seen.",
-            metadata=_schema(
+            metadata=column_schema(
                 ("identity_id", "varchar", ""),
                 ("first_seen", "timestamp", ""),
                 ("last_seen", "timestamp", ""),
@@ -65,7 +57,7 @@ def _schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
             "identity_merges",
             deps=["raw_events"],
             description="Every merge and split of identities, with the day and the reason.",
-            metadata=_schema(
+            metadata=column_schema(
                 ("identity_id", "varchar", "the identity that survives (or is split from)"),
                 ("absorbed_identity_id", "varchar", "merged into it, or split off it"),
                 ("day", "date", ""),

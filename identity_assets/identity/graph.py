@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 
 import duckdb
 import numpy as np
-import phonenumbers
 import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from identity_assets import sql
+from identity_assets.identity.normalise import normalise_phone
 
 DEFAULT_PLACEHOLDERS = (
     "",
@@ -130,6 +130,7 @@ def rebuild_identities(
         "identities",
         "identity_merges",
         "identity_days",
+        "identity_changes",
     ):
         conn.execute(f"delete from {table}")
     return resolve_identities(conn, rules)
@@ -150,6 +151,7 @@ def _resolve_changed(
     components = _components(conn)
     conn.execute(sql.load("identity/new_identity_map"))
     conn.execute(sql.load("identity/record_merges"))
+    conn.execute(sql.load("identity/log_changes"))
     conn.execute("insert into identity_merges by name select * from run_merges")
     merges = dict(
         conn.execute(
@@ -196,17 +198,6 @@ def _parse_new_phones(conn: duckdb.DuckDBPyConnection, region: str) -> int:
     conn.execute("insert into phone_numbers by name select * from parsed_phones")
     conn.unregister("parsed_phones")
     return len(values)
-
-
-def normalise_phone(raw: str, region: str) -> tuple[str | None, str | None]:
-    """E.164 form of a phone written any way, or (None, reason) when it is not a valid number."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None, "unparseable"
-    if not phonenumbers.is_valid_number(number):
-        return None, "not a valid number"
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
 def _components(conn: duckdb.DuckDBPyConnection) -> int:

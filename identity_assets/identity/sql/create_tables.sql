@@ -54,5 +54,16 @@ create table if not exists identity_merges (
 
 create table if not exists identity_days (
     day         date not null,
-    ingested_at timestamp not null          -- raw_files.ingested_at the sightings were built from
+    ingested_at timestamp not null,         -- raw_files.ingested_at the sightings were built from
+    resolved_at timestamp                   -- the run that built them: later stages follow it
+);
+
+-- Warehouses made before resolved_at existed gain it; their days read as never followed.
+alter table identity_days add column if not exists resolved_at timestamp;
+
+-- The identities whose members moved in a run (merged away, split, re-anchored, lost an
+-- identifier to a block). Later stages re-derive the rows of these identities only.
+create table if not exists identity_changes (
+    changed_at  timestamp not null,         -- the run's transaction time
+    identity_id varchar not null            -- the identity as it was before the run
 );

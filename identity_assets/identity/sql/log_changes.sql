@@ -1,0 +1,8 @@
+-- Log every identity some of whose identifiers now belong elsewhere or no longer link:
+-- the rows later stages keep per identity must be re-derived for exactly these.
+insert into identity_changes
+select distinct now() as changed_at, m.identity_id
+from identity_map as m
+inner join affected_identifiers as a using (identifier_type, identifier_value)
+left join new_identity_map as n using (identifier_type, identifier_value)
+where n.identity_id is distinct from m.identity_id;

@@ -1,0 +1,124 @@
+"""The journal stage in Dagster: identity tables into identity_journal and customer_profiles."""
+
+import dagster as dg
+
+from identity_assets import sql
+from identity_assets.journal.build import update_journals
+from identity_assets.metadata import column_schema, preview
+from identity_assets.resources import Warehouse
+
+_COMMON = {"group_name": "journal", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
+_UPSTREAM = ["identity_map", "identities", "identity_merges"]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "identity_journal",
+            deps=_UPSTREAM,
+            description=(
+                "Every accepted event of every identity, each with the exact payload received; "
+                "the identifier API's journal, read most recent first."
+            ),
+            metadata=column_schema(
+                ("identity_id", "varchar", ""),
+                ("event_id", "varchar", "raw_events.event_id"),
+                ("occurred_at", "timestamp", "UTC"),
+                ("payload", "json", "the exact object received"),
+                ("day", "date", "the landing day"),
+                ("source", "varchar", "segment, client_api or identifier_api"),
+                ("kind", "varchar", "Segment type or API endpoint"),
+                ("event_name", "varchar", ""),
+                ("identifier_key", "bigint", "the linked identifier that places the event"),
+            ),
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            "customer_profiles",
+            deps=_UPSTREAM,
+            description=(
+                "One golden record per identity: the latest non-empty value of each trait from "
+                "any source (camelCase and snake_case are one trait), every known identifier by "
+                "type, first and last seen, sources."
+            ),
+            metadata=column_schema(
+                ("identity_id", "varchar", ""),
+                ("email", "varchar", "latest email trait, as received (trimmed)"),
+                ("phone", "varchar", "latest phone trait, as received (trimmed)"),
+                ("name", "varchar", "full name; first and last name when none was sent"),
+                ("first_name", "varchar", ""),
+                ("last_name", "varchar", ""),
+                ("created_at", "varchar", ""),
+                ("traits", "json", "every other trait by its snake_case name"),
+                ("identifiers", "json", '{"email": [...], "phone": [...], ...}'),
+                ("sources", "varchar[]", ""),
+                ("first_seen", "timestamp", ""),
+                ("last_seen", "timestamp", ""),
+                ("event_count", "bigint", ""),
+            ),
+            **_COMMON,
+        ),
+    ],
+)
+def build_journals(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    """Follow the identity stage: replace re-resolved days, move rows of changed identities."""
+    with warehouse.get_connection() as conn:
+        result = update_journals(conn, log=context.log.info)
+        context.log.info(
+            f"journal: {result.changed_days} changed day(s), "
+            f"{result.changed_identities:,} changed identities, "
+            f"+{result.rows_inserted:,} / -{result.rows_removed:,} rows, "
+            f"{result.rows_moved:,} moved, {result.profiles_refreshed:,} profiles refreshed, "
+            f"in {result.seconds:.1f}s"
+        )
+        journal_rows, profiles = conn.execute(
+            "select (select count(*) from identity_journal), "
+            "(select count(*) from customer_profiles)"
+        ).fetchall()[0]
+        busiest = conn.execute(
+            "select identity_id, event_count from customer_profiles "
+            "order by event_count desc, identity_id limit 1"
+        ).fetchall()
+        sample = (
+            preview(
+                conn,
+                "select occurred_at, source, kind, event_name, left(payload, 60) as payload "
+                "from identity_journal where identity_id = $id "
+                "order by occurred_at desc, event_id desc limit 10",
+                {"id": busiest[0][0]},
+            )
+            if busiest
+            else None
+        )
+        coverage = preview(conn, sql.load("journal/trait_coverage"))
+        by_source = preview(
+            conn,
+            "select source, count(*) as events, count(distinct identity_id) as identities "
+            "from identity_journal group by source order by source",
+        )
+    run = {
+        "changed_days": result.changed_days,
+        "changed_identities": result.changed_identities,
+        "seconds": round(result.seconds, 2),
+    }
+    journal_metadata = {
+        "dagster/row_count": journal_rows,
+        "rows_inserted": result.rows_inserted,
+        "rows_removed": result.rows_removed,
+        "rows_moved": result.rows_moved,
+        "events_by_source": by_source,
+        **run,
+    }
+    if busiest:
+        journal_metadata["busiest_identity"] = f"{busiest[0][0]} ({busiest[0][1]:,} events)"
+        journal_metadata["busiest_identity_journal"] = sample
+    yield dg.MaterializeResult(asset_key="identity_journal", metadata=journal_metadata)
+    yield dg.MaterializeResult(
+        asset_key="customer_profiles",
+        metadata={
+            "dagster/row_count": profiles,
+            "profiles_refreshed": result.profiles_refreshed,
+            "trait_coverage": coverage,
+            **run,
+        },
+    )

@@ -1,0 +1,121 @@
+"""Journals and profiles: each identity's events and its golden record, kept in step.
+
+The journal follows the identity stage instead of recomputing: a day the identity stage
+resolved again has its rows replaced (one SQL statement per day, so memory follows the day,
+not the history), and the rows of identities whose members moved (`identity_changes`) follow
+the identifier that placed them. Profiles are rebuilt for the identities those rows touched
+only. All the data work is SQL in `sql/`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from identity_assets import sql
+
+_TEMP_TABLES = (
+    "journal_changed_days",
+    "journal_changed_identities",
+    "profile_touched",
+    "moved_keys",
+    "orphans",
+    "replaced_orphans",
+)
+
+
+@dataclass(frozen=True)
+class JournalResult:
+    """What one journal run did, for logs and materialization metadata."""
+
+    changed_days: int
+    changed_identities: int
+    rows_inserted: int
+    rows_removed: int
+    rows_moved: int
+    profiles_refreshed: int
+    seconds: float
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the journal tables if this warehouse does not have them yet."""
+    conn.execute(sql.load("journal/create_tables"))
+
+
+def update_journals(conn: duckdb.DuckDBPyConnection, log=None) -> JournalResult:
+    """Bring `identity_journal` and `customer_profiles` in step with the identity tables."""
+    started = time.perf_counter()
+    ensure_tables(conn)
+    try:
+        conn.execute(sql.load("journal/changed_days"))
+        conn.execute(sql.load("journal/changed_identities"))
+        days = [
+            day
+            for day, removed in conn.execute(
+                "select day, removed from journal_changed_days order by day"
+            ).fetchall()
+            if not removed
+        ]
+        changed_days = _count(conn, "journal_changed_days")
+        changed_identities = _count(conn, "journal_changed_identities")
+        conn.begin()
+        try:
+            result = _update(conn, days, changed_days, changed_identities, log)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    finally:
+        for table in _TEMP_TABLES:
+            conn.execute(f"drop table if exists {table}")
+    return JournalResult(**result, seconds=time.perf_counter() - started)
+
+
+def _update(
+    conn: duckdb.DuckDBPyConnection,
+    days: list[date],
+    changed_days: int,
+    changed_identities: int,
+    log,
+) -> dict[str, int]:
+    before = _count(conn, "identity_journal")
+    conn.execute("create or replace temp table profile_touched (identity_id varchar)")
+    conn.execute("insert into profile_touched select identity_id from journal_changed_identities")
+    conn.execute(sql.load("journal/forget_changed_days"))
+    after_forget = _count(conn, "identity_journal")
+    moved = 0
+    if changed_identities:
+        moved = conn.execute(
+            "select count(*) from identity_journal as j inner join identity_map as m "
+            "using (identifier_key) where j.identity_id in "
+            "(select identity_id from journal_changed_identities) "
+            "and j.identity_id <> m.identity_id"
+        ).fetchall()[0][0]
+        conn.execute(sql.load("journal/move_rows"))
+        conn.execute(sql.load("journal/replace_orphans"))
+    after_moves = _count(conn, "identity_journal")
+    for number, day in enumerate(days, start=1):
+        conn.execute(sql.load("journal/insert_day"), {"day": day})
+        if log and (number % 10 == 0 or number == len(days)):
+            log(f"journal: {number}/{len(days)} day(s) placed")
+    conn.execute(sql.load("journal/touch_changed_days"))
+    conn.execute(
+        "create or replace temp table profile_touched as select distinct * from profile_touched"
+    )
+    conn.execute(sql.load("journal/refresh_profiles"))
+    conn.execute(sql.load("journal/mark_progress"))
+    return {
+        "changed_days": changed_days,
+        "changed_identities": changed_identities,
+        "rows_inserted": _count(conn, "identity_journal") - after_moves,
+        "rows_removed": before - after_forget + (after_forget - after_moves),
+        "rows_moved": moved,
+        "profiles_refreshed": _count(conn, "profile_touched"),
+    }
+
+
+def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:
+    return conn.execute(f"select count(*) from {table}").fetchall()[0][0]

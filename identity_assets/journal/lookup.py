@@ -1,0 +1,284 @@
+"""Look-ups users make against the warehouse: a person's journal and a person's profile.
+
+`journal_response` answers in the identifier API's journal shape and `profile_response` in the
+insider profile API's shape, so code written against those APIs can read the warehouse. Both
+take the identifier as a user would type it and normalise it by the identity stage's rules.
+Answers are (HTTP-like status, body): 200, 400 for a malformed request, 404 for nobody.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from identity_assets.identity.normalise import normalise_identifier
+
+IDENTIFIER_TYPES = ("email", "phone", "user_id", "anonymous_id", "device_id")
+
+# The profile API's identifier names, and the names of ours users know from the other APIs.
+_IDENTIFIER_ALIASES = {
+    "email": "email",
+    "phone": "phone",
+    "phone_number": "phone",
+    "user_id": "user_id",
+    "external_id": "user_id",
+    "uuid": "user_id",
+    "anonymous_id": "anonymous_id",
+    "device_id": "device_id",
+}
+# Profile attributes by the profile API's names; any other name is a profile column or a trait,
+# and `c_<name>` is always the custom trait <name>.
+_ATTRIBUTE_ALIASES = {
+    "name": "first_name",
+    "surname": "last_name",
+    "full_name": "name",
+    "phone_number": "phone",
+}
+_PROFILE_COLUMNS = ("email", "phone", "name", "first_name", "last_name", "created_at")
+NOT_FOUND = {"error": "no such user for these identifiers: no data"}
+
+
+class BadRequest(ValueError):
+    """A profile request that does not follow the profile API's contract."""
+
+
+def find_identity(
+    conn: duckdb.DuckDBPyConnection, identifier_type: str, value: str, phone_region: str = "US"
+) -> str | None:
+    """The identity a linked identifier belongs to, or None."""
+    if identifier_type not in IDENTIFIER_TYPES:
+        raise ValueError(f"unknown identifier type {identifier_type!r}")
+    rows = conn.execute(
+        "select identity_id from identity_map "
+        "where identifier_type = $type and identifier_value = $value",
+        {
+            "type": identifier_type,
+            "value": normalise_identifier(identifier_type, value, phone_region),
+        },
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def journal_response(
+    conn: duckdb.DuckDBPyConnection, identifier_type: str, value: str, phone_region: str = "US"
+) -> tuple[int, str]:
+    """The identifier API's journal answer as JSON text: every event, most recent first.
+
+    Each entry is the payload exactly as received (key order, spacing and number formatting
+    kept, so the text is assembled rather than re-encoded) with `created_at` added.
+    """
+    identity_id = find_identity(conn, identifier_type, value, phone_region)
+    if identity_id is None:
+        error = {
+            "success": False,
+            "error": {
+                "message": f"no identity has the {identifier_type} {value!r}",
+                "code": "IDENTIFIER_NOT_FOUND",
+            },
+        }
+        return 404, json.dumps(error)
+    rows = conn.execute(
+        "select payload, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') from identity_journal "
+        "where identity_id = $id order by occurred_at desc, event_id desc",
+        {"id": identity_id},
+    ).fetchall()
+    entries = ",".join(_with_created_at(payload, created_at) for payload, created_at in rows)
+    return (
+        200,
+        f'{{"success":true,"data":{{"uuid":{json.dumps(identity_id)},"journal":[{entries}]}}}}',
+    )
+
+
+def _with_created_at(payload: str, created_at: str) -> str:
+    body = payload.rstrip()
+    return f'{body[:-1].rstrip()},"created_at":"{created_at}"}}'
+
+
+@dataclass(frozen=True)
+class WantedEvent:
+    """One entry of a profile request's `events.wanted`."""
+
+    event_name: str
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    """A validated profile request."""
+
+    identifiers: tuple[tuple[str, str], ...]
+    identity_id: str | None
+    attributes: tuple[str, ...]
+    wanted: tuple[WantedEvent, ...]
+    start: datetime | None
+    end: datetime | None
+
+
+def parse_profile_request(body: object) -> ProfileRequest:
+    """Check a request against the profile API's contract; BadRequest says what is wrong."""
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    identity_id = body.get("insider_id", body.get("identity_id"))
+    raw_identifiers = body.get("identifiers")
+    if identity_id is None and raw_identifiers is None:
+        raise BadRequest("the body must have an identifiers object (or an insider_id)")
+    if identity_id is not None and not isinstance(identity_id, str):
+        raise BadRequest("insider_id must be a string")
+    identifiers = []
+    if raw_identifiers is not None:
+        if not isinstance(raw_identifiers, dict) or not raw_identifiers:
+            raise BadRequest('identifiers must be a non-empty object, e.g. {"email": "..."}')
+        for key, value in raw_identifiers.items():
+            if key not in _IDENTIFIER_ALIASES:
+                known = ", ".join(sorted(_IDENTIFIER_ALIASES))
+                raise BadRequest(f"unknown identifier {key!r}; known: {known}")
+            if not isinstance(value, str) or not value.strip():
+                raise BadRequest(f"identifier {key!r} must be a non-empty string")
+            identifiers.append((_IDENTIFIER_ALIASES[key], value))
+    attributes = body.get("attributes")
+    events = body.get("events")
+    if attributes is None and events is None:
+        raise BadRequest("the body must have attributes, events or both")
+    if attributes is not None and (
+        not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes)
+    ):
+        raise BadRequest("attributes must be an array of strings")
+    wanted: list[WantedEvent] = []
+    start = end = None
+    if events is not None:
+        if not isinstance(events, dict):
+            raise BadRequest("events must be an object with start_date, end_date and wanted")
+        start = _epoch(events, "start_date")
+        end = _epoch(events, "end_date")
+        if start > end:
+            raise BadRequest("events.start_date is after events.end_date")
+        raw_wanted = events.get("wanted")
+        if not isinstance(raw_wanted, list) or not raw_wanted:
+            raise BadRequest("events.wanted must be a non-empty array")
+        for item in raw_wanted:
+            if not isinstance(item, dict) or not isinstance(item.get("event_name"), str):
+                raise BadRequest("each events.wanted entry needs an event_name string")
+            params = item.get("params")
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+                raise BadRequest(f"params of {item['event_name']!r} must be an array of strings")
+            wanted.append(WantedEvent(item["event_name"], tuple(params)))
+    return ProfileRequest(
+        identifiers=tuple(identifiers),
+        identity_id=identity_id,
+        attributes=tuple(attributes or ()),
+        wanted=tuple(wanted),
+        start=start,
+        end=end,
+    )
+
+
+def _epoch(events: dict, key: str) -> datetime:
+    value = events.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"events.{key} must be an epoch timestamp (a number)")
+    return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+
+
+def profile_response(
+    conn: duckdb.DuckDBPyConnection, body: object, phone_region: str = "US"
+) -> tuple[int, dict]:
+    """Answer a profile request in the profile API's shape: 200, 400 or 404 with its body."""
+    try:
+        request = parse_profile_request(body)
+    except BadRequest as error:
+        return 400, {"error": f"bad request: {error}"}
+    identity_id = _resolve(conn, request, phone_region)
+    if identity_id is None:
+        return 404, dict(NOT_FOUND)
+    answer: dict[str, object] = {}
+    if request.attributes:
+        answer["attributes"] = _attributes(conn, identity_id, request.attributes)
+    if request.wanted:
+        answer["events"] = _events(conn, identity_id, request)
+    return 200, answer
+
+
+def _resolve(conn: duckdb.DuckDBPyConnection, request: ProfileRequest, region: str) -> str | None:
+    if request.identity_id is not None:
+        found = conn.execute(
+            "select identity_id from customer_profiles where identity_id = $id",
+            {"id": request.identity_id},
+        ).fetchall()
+        return found[0][0] if found else None
+    for identifier_type, value in request.identifiers:
+        identity_id = find_identity(conn, identifier_type, value, region)
+        if identity_id is not None:
+            return identity_id
+    return None
+
+
+def _attributes(conn: duckdb.DuckDBPyConnection, identity_id: str, wanted: tuple[str, ...]):
+    columns = ", ".join(_PROFILE_COLUMNS)
+    row = conn.execute(
+        f"select {columns}, traits from customer_profiles where identity_id = $id",
+        {"id": identity_id},
+    ).fetchall()[0]
+    profile = dict(zip(_PROFILE_COLUMNS, row[:-1], strict=True))
+    traits = json.loads(row[-1] or "{}")
+    answer: dict[str, object] = {}
+    for name in wanted:
+        if name.startswith("c_"):
+            value = traits.get(_snake(name[2:]))
+        else:
+            key = _ATTRIBUTE_ALIASES.get(name, _snake(name))
+            value = profile[key] if key in profile else traits.get(key)
+        if value is not None:
+            answer[name] = value
+    answer["iid"] = identity_id
+    return answer
+
+
+def _events(conn: duckdb.DuckDBPyConnection, identity_id: str, request: ProfileRequest):
+    by_name = {_snake(w.event_name): w for w in request.wanted}
+    rows = conn.execute(
+        "select event_name, source, payload, epoch_ms(occurred_at) // 1000, "
+        "strftime(occurred_at, '%Y-%m-%dT%H:%M:%SZ') from identity_journal "
+        "where identity_id = $id and occurred_at between $start and $end "
+        "and event_name is not null order by occurred_at desc, event_id desc",
+        {"id": identity_id, "start": request.start, "end": request.end},
+    ).fetchall()
+    answer: dict[str, list] = {w.event_name: [] for w in request.wanted}
+    for event_name, source, payload, epoch, created in rows:
+        wanted = by_name.get(_snake(event_name))
+        if wanted is None:
+            continue
+        properties, event = _properties(source, json.loads(payload))
+        entry = {}
+        for param in wanted.params:
+            if param == "timestamp":
+                entry[param] = epoch
+            elif param in properties:
+                entry[param] = properties[param]
+            elif param in event:
+                entry[param] = event[param]
+        entry["created_date"] = created
+        answer[wanted.event_name].append(entry)
+    return answer
+
+
+def _properties(source: str, event: dict) -> tuple[dict, dict]:
+    """An event's parameters where each source keeps them, and the event object itself."""
+    if source == "segment":
+        found = event.get("properties")
+    elif source == "client_api":
+        found = event.get("data")
+    else:
+        body = event.get("body") or {}
+        event = body
+        found = (body.get("valuation_properties") or {}).get("properties")
+    return (found if isinstance(found, dict) else {}), event
+
+
+def _snake(name: str) -> str:
+    """`Order Completed`, `orderCompleted` and `order_completed` all read order_completed."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")

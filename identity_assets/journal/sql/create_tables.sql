@@ -1,0 +1,38 @@
+-- Tables of the journal stage. identity_journal and customer_profiles are the output contract;
+-- journal_days and journal_progress remember which identity runs they already follow.
+create table if not exists identity_journal (
+    identity_id    varchar not null,
+    event_id       varchar not null,
+    occurred_at    timestamp not null,
+    payload        json not null using compression zstd,  -- the exact object received
+    day            date not null,
+    source         varchar not null,
+    kind           varchar not null,
+    event_name     varchar,
+    identifier_key bigint not null     -- the event's smallest linked identifier: why it is here
+);
+
+create table if not exists customer_profiles (
+    identity_id varchar not null,
+    email       varchar,                -- reserved traits: the latest non-empty value received
+    phone       varchar,
+    name        varchar,                -- or first and last name, when no name was sent
+    first_name  varchar,
+    last_name   varchar,
+    created_at  varchar,
+    traits      json,                   -- every other trait by its snake_case name
+    identifiers json,                   -- every known identifier, grouped by type
+    sources     varchar[],
+    first_seen  timestamp not null,
+    last_seen   timestamp not null,
+    event_count bigint not null
+);
+
+create table if not exists journal_days (
+    day         date not null,
+    resolved_at timestamp               -- identity_days.resolved_at the rows were built from
+);
+
+create table if not exists journal_progress (
+    changes_applied_through timestamp   -- identity_changes up to here are reflected
+);
