@@ -21,9 +21,9 @@ _TEMP_TABLES = (
     "journal_changed_days",
     "journal_changed_identities",
     "profile_touched",
-    "moved_keys",
-    "orphans",
-    "replaced_orphans",
+    "changed_rows",
+    "replaced_placements",
+    "followed_rows",
 )
 
 
@@ -88,14 +88,10 @@ def _update(
     after_forget = _count(conn, "identity_journal")
     moved = 0
     if changed_identities:
+        conn.execute(sql.load("journal/follow_changed_identities"))
         moved = conn.execute(
-            "select count(*) from identity_journal as j inner join identity_map as m "
-            "using (identifier_key) where j.identity_id in "
-            "(select identity_id from journal_changed_identities) "
-            "and j.identity_id <> m.identity_id"
+            "select count(*) from followed_rows where identity_id <> previous_identity_id"
         ).fetchall()[0][0]
-        conn.execute(sql.load("journal/move_rows"))
-        conn.execute(sql.load("journal/replace_orphans"))
     after_moves = _count(conn, "identity_journal")
     for number, day in enumerate(days, start=1):
         conn.execute(sql.load("journal/insert_day"), {"day": day})
@@ -111,7 +107,7 @@ def _update(
         "changed_days": changed_days,
         "changed_identities": changed_identities,
         "rows_inserted": _count(conn, "identity_journal") - after_moves,
-        "rows_removed": before - after_forget + (after_forget - after_moves),
+        "rows_removed": before - after_moves,
         "rows_moved": moved,
         "profiles_refreshed": _count(conn, "profile_touched"),
     }

@@ -1,5 +1,9 @@
--- One changed day's events, each placed by its smallest linked identifier. All linked
--- identifiers of one event belong to one identity, since the event links them.
+-- One changed day's events, each placed by its smallest linked identifier (all linked
+-- identifiers of one event belong to one identity, since the event links them), with the
+-- traits the event carries, read once here so profiles never re-parse payloads.
+-- Trait sources: Segment `traits` and `context.traits`, the client API's identify body and its
+-- `data`, the identifier API's email and phone. `firstName` and `first_name` are one trait
+-- (the Customer.io identify spec), so names are kept in snake_case.
 insert into identity_journal by name
 with placed as (
     select
@@ -10,10 +14,67 @@ with placed as (
     inner join identity_map as m using (identifier_type, identifier_value)
     where s.day = $day
     group by s.event_id
+),
+
+events as (
+    select e.*, p.identity_id, p.identifier_key
+    from raw_events as e
+    inner join placed as p using (event_id)
+    where e.day = $day
+),
+
+trait_objects as (
+    select event_id, 1 as rank, false as is_api_body, payload -> '$.traits' as traits
+    from events
+    where source = 'segment' and kind = 'identify'
+    union all
+    select event_id, 2, false, payload -> '$.context.traits'
+    from events
+    where source = 'segment' and contains(payload, '"traits"')
+    union all
+    select event_id, 1, true, payload -> '$.body'
+    from events
+    where source = 'client_api' and kind = 'identify'
+    union all
+    select event_id, 2, false, payload -> '$.body.data'
+    from events
+    where source = 'client_api' and kind = 'identify'
+    union all
+    select
+        event_id, 1, false,
+        json_object('email', payload -> '$.body.email', 'phone', payload -> '$.body.phone')
+    from events
+    where source = 'identifier_api'
+),
+
+received as (
+    select
+        o.event_id,
+        t.value,
+        trim(
+            regexp_replace(
+                lower(regexp_replace(t.key, '([a-z0-9])([A-Z])', '\1_\2', 'g')),
+                '[^a-z0-9]+', '_', 'g'
+            ),
+            '_'
+        ) as trait
+    from trait_objects as o, json_each(o.traits) as t
+    where json_type(o.traits) = 'OBJECT'
+        -- the client API's identify body also carries the ids and `data`: not traits
+        and not (o.is_api_body and t.key in ('external_id', 'anonymous_id', 'device_id', 'data'))
+        and t.type <> 'NULL'
+        and not (t.type = 'VARCHAR' and trim(t.value ->> '$') = '')
+    qualify row_number() over (partition by o.event_id, trait order by o.rank, t.key) = 1
+),
+
+event_traits as (
+    select event_id, to_json(map(list(trait order by trait), list(value order by trait))) as traits
+    from received
+    group by event_id
 )
 
 select
-    p.identity_id,
+    e.identity_id,
     e.event_id,
     e.occurred_at,
     e.payload,
@@ -21,7 +82,7 @@ select
     e.source,
     e.kind,
     e.event_name,
-    p.identifier_key
-from raw_events as e
-inner join placed as p using (event_id)
-where e.day = $day;
+    e.identifier_key,
+    t.traits
+from events as e
+left join event_traits as t using (event_id)

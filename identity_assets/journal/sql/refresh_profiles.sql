@@ -1,8 +1,6 @@
 -- Rebuild the profiles of the touched identities from their journals. A trait is the latest
--- non-empty value received from any source; `firstName` and `first_name` are one trait (the
--- Customer.io identify spec), so names are compared in snake_case. Traits come from Segment
--- `traits` and `context.traits`, the client API's identify body and its `data`, and the
--- identifier API's email and phone.
+-- non-empty value received from any source (each journal row carries its event's traits, read
+-- from the payload once when the row was placed).
 delete from customer_profiles
 where identity_id in (select identity_id from profile_touched);
 
@@ -14,58 +12,15 @@ with members as (
 ),
 
 journal as (
-    select j.*
+    select j.identity_id, j.event_id, j.day, j.occurred_at, j.source, j.traits
     from identity_journal as j
     where j.identity_id in (select identity_id from members)
 ),
 
-trait_objects as (
-    select
-        identity_id, occurred_at, event_id, 1 as rank, false as is_api_body,
-        payload -> '$.traits' as traits
-    from journal
-    where source = 'segment' and kind = 'identify'
-    union all
-    select identity_id, occurred_at, event_id, 2, false, payload -> '$.context.traits'
-    from journal
-    where source = 'segment'
-    union all
-    select identity_id, occurred_at, event_id, 1, true, payload -> '$.body'
-    from journal
-    where source = 'client_api' and kind = 'identify'
-    union all
-    select identity_id, occurred_at, event_id, 2, false, payload -> '$.body.data'
-    from journal
-    where source = 'client_api' and kind = 'identify'
-    union all
-    select
-        identity_id, occurred_at, event_id, 1, false,
-        json_object('email', payload -> '$.body.email', 'phone', payload -> '$.body.phone')
-    from journal
-    where source = 'identifier_api'
-),
-
 received as (
-    select
-        o.identity_id,
-        o.occurred_at,
-        o.event_id,
-        o.rank,
-        t.key,
-        t.value,
-        trim(
-            regexp_replace(
-                lower(regexp_replace(t.key, '([a-z0-9])([A-Z])', '\1_\2', 'g')),
-                '[^a-z0-9]+', '_', 'g'
-            ),
-            '_'
-        ) as trait
-    from trait_objects as o, json_each(o.traits) as t
-    where json_type(o.traits) = 'OBJECT'
-        -- the client API's identify body also carries the ids and `data`: not traits
-        and not (o.is_api_body and t.key in ('external_id', 'anonymous_id', 'device_id', 'data'))
-        and t.type <> 'NULL'
-        and not (t.type = 'VARCHAR' and trim(t.value ->> '$') = '')
+    select j.identity_id, j.occurred_at, j.event_id, t.key as trait, t.value
+    from journal as j, json_each(j.traits) as t
+    where j.traits is not null
 ),
 
 latest as (
@@ -73,7 +28,7 @@ latest as (
     from received
     qualify row_number() over (
         partition by identity_id, trait
-        order by occurred_at desc, event_id desc, rank, key
+        order by occurred_at desc, event_id desc
     ) = 1
 ),
 
