@@ -124,6 +124,7 @@ def _run(args: argparse.Namespace) -> dict:
         "rows": result.rows_inserted,
         "profiles": result.profiles_refreshed,
     }
+    _check_complete(conn)
 
     last_day = landed_days(args.landing, date(2000, 1, 1))[-1]
     list(ingest_days(conn, args.landing, [last_day]))
@@ -139,6 +140,7 @@ def _run(args: argparse.Namespace) -> dict:
         "moved": result.rows_moved,
         "profiles": result.profiles_refreshed,
     }
+    _check_complete(conn)
 
     emails = [
         row[0]
@@ -171,6 +173,15 @@ def _run(args: argparse.Namespace) -> dict:
     }
     conn.close()
     return figures
+
+
+def _check_complete(conn) -> None:
+    """Fast figures mean nothing over incomplete tables: every identity must have a profile."""
+    identities, profiles = conn.execute(
+        "select (select count(*) from identities), (select count(*) from customer_profiles)"
+    ).fetchall()[0]
+    if identities != profiles:
+        raise SystemExit(f"{identities:,} identities but {profiles:,} profiles")
 
 
 def _day_floor(conn, day: date) -> dict:

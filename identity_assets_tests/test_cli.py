@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +19,9 @@ CLI = Path(sys.executable).with_name("identity-assets")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(tmp_path: Path, landing: Landing, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    tmp_path: Path, landing: Landing, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
@@ -29,7 +32,13 @@ def run_cli(tmp_path: Path, landing: Landing, *args: str) -> subprocess.Complete
         "DAGSTER_HOME": str(home),
     }
     return subprocess.run(
-        [str(CLI), *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [str(CLI), *args],
+        env=env,
+        cwd=tmp_path,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -86,3 +95,44 @@ def test_days_outside_the_partitions_are_refused(tmp_path, landing: Landing, day
     done = run_cli(tmp_path, landing, "run", "--day", day)
     assert done.returncode == 2
     assert f"outside the daily partitions 2024-01-01..{date.today().year}" in done.stderr
+
+
+def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(tmp_path, landing: Landing) -> None:
+    landing.write("a.jsonl", [IDENTIFY, TRACK], day=date(2026, 11, 20))
+    assert run_cli(tmp_path, landing, "run", "--all").returncode == 0
+
+    found = run_cli(tmp_path, landing, "journal", "--email", "cool.person@example.com")
+    assert found.returncode == 0, found.stderr
+    answer = json.loads(found.stdout)
+    assert [entry["type"] for entry in answer["data"]["journal"]] == ["track", "identify"]
+    by_phone = run_cli(tmp_path, landing, "journal", "--phone", "(415) 555-0100")
+    assert json.loads(by_phone.stdout)["data"]["uuid"] == answer["data"]["uuid"]
+
+    missing = run_cli(tmp_path, landing, "journal", "--device-id", "nope")
+    assert missing.returncode == 1
+    assert json.loads(missing.stdout)["error"]["code"] == "IDENTIFIER_NOT_FOUND"
+
+    request = {"identifiers": {"user_id": "97980cfea0067"}, "attributes": ["name", "email"]}
+    request_file = tmp_path / "request.json"
+    request_file.write_text(json.dumps(request))
+    profile = run_cli(tmp_path, landing, "profile", str(request_file))
+    assert profile.returncode == 0, profile.stderr
+    assert json.loads(profile.stdout)["attributes"] == {
+        "name": "Cool",
+        "email": "Cool.Person@Example.com",
+        "iid": answer["data"]["uuid"],
+    }
+    unknown = run_cli(
+        tmp_path, landing, "profile", stdin='{"identifiers": {"email": "x@y.z"}, "attributes": []}'
+    )
+    assert unknown.returncode == 1
+    assert json.loads(unknown.stdout) == {"error": "no such user for these identifiers: no data"}
+    malformed = run_cli(tmp_path, landing, "profile", "-", stdin="{not json")
+    assert malformed.returncode == 2
+    assert json.loads(malformed.stdout)["error"].startswith("bad request: the body is not JSON")
+
+
+def test_a_look_up_before_any_run_says_what_to_do(tmp_path, landing: Landing) -> None:
+    done = run_cli(tmp_path, landing, "journal", "--email", "a@b.c")
+    assert done.returncode == 2
+    assert "run `identity-assets run --all` first" in done.stderr

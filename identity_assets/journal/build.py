@@ -10,6 +10,8 @@ only. All the data work is SQL in `sql/`.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,6 +22,7 @@ from identity_assets import sql
 _TEMP_TABLES = (
     "journal_changed_days",
     "journal_changed_identities",
+    "touched_identities",
     "profile_touched",
     "changed_rows",
     "replaced_placements",
@@ -61,31 +64,44 @@ def update_journals(conn: duckdb.DuckDBPyConnection, log=None) -> JournalResult:
         ]
         changed_days = _count(conn, "journal_changed_days")
         changed_identities = _count(conn, "journal_changed_identities")
-        conn.begin()
-        try:
-            result = _update(conn, days, changed_days, changed_identities, log)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+        with _transaction(conn):
+            result = _place_rows(conn, days, changed_identities, log)
+        with _transaction(conn):
+            result |= _refresh_profiles(conn)
     finally:
         for table in _TEMP_TABLES:
             conn.execute(f"drop table if exists {table}")
-    return JournalResult(**result, seconds=time.perf_counter() - started)
+    return JournalResult(
+        changed_days=changed_days,
+        changed_identities=changed_identities,
+        **result,
+        seconds=time.perf_counter() - started,
+    )
 
 
-def _update(
-    conn: duckdb.DuckDBPyConnection,
-    days: list[date],
-    changed_days: int,
-    changed_identities: int,
-    log,
+@contextmanager
+def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    conn.begin()
+    try:
+        yield
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def _place_rows(
+    conn: duckdb.DuckDBPyConnection, days: list[date], changed_identities: int, log
 ) -> dict[str, int]:
+    """First transaction: the journal rows. Profiles follow in a second one, which reads them
+    committed; were a run stopped in between, the next run redoes both (progress is marked
+    last), so the split loses nothing."""
     before = _count(conn, "identity_journal")
-    conn.execute("create or replace temp table profile_touched (identity_id varchar)")
-    conn.execute("insert into profile_touched select identity_id from journal_changed_identities")
+    conn.execute(
+        "create or replace temp table touched_identities as "
+        "select identity_id from journal_changed_identities"
+    )
     conn.execute(sql.load("journal/forget_changed_days"))
-    after_forget = _count(conn, "identity_journal")
     moved = 0
     if changed_identities:
         conn.execute(sql.load("journal/follow_changed_identities"))
@@ -97,20 +113,23 @@ def _update(
         conn.execute(sql.load("journal/insert_day"), {"day": day})
         if log and (number % 10 == 0 or number == len(days)):
             log(f"journal: {number}/{len(days)} day(s) placed")
-    conn.execute(sql.load("journal/touch_changed_days"))
-    conn.execute(
-        "create or replace temp table profile_touched as select distinct * from profile_touched"
-    )
-    conn.execute(sql.load("journal/refresh_profiles"))
-    conn.execute(sql.load("journal/mark_progress"))
     return {
-        "changed_days": changed_days,
-        "changed_identities": changed_identities,
         "rows_inserted": _count(conn, "identity_journal") - after_moves,
         "rows_removed": before - after_moves,
         "rows_moved": moved,
-        "profiles_refreshed": _count(conn, "profile_touched"),
     }
+
+
+def _refresh_profiles(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Second transaction: the touched identities' profiles, then the progress mark."""
+    conn.execute(sql.load("journal/touch_changed_days"))
+    conn.execute(
+        "create or replace temp table profile_touched as "
+        "select distinct identity_id from touched_identities"
+    )
+    conn.execute(sql.load("journal/refresh_profiles"))
+    conn.execute(sql.load("journal/mark_progress"))
+    return {"profiles_refreshed": _count(conn, "profile_touched")}
 
 
 def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:

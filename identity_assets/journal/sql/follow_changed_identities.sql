@@ -42,5 +42,5 @@ where identity_id in (select identity_id from journal_changed_identities);
 insert into identity_journal by name
 select * exclude (previous_identity_id) from followed_rows;
 
-insert into profile_touched
+insert into touched_identities
 select distinct identity_id from followed_rows;
