@@ -12,6 +12,8 @@ def test_definitions_load_with_the_contract_table_names() -> None:
         "identity_map",
         "identities",
         "identity_merges",
+        "identity_journal",
+        "customer_profiles",
     } <= keys
 
 

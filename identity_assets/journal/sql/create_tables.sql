@@ -37,3 +37,9 @@ create table if not exists journal_days (
 create table if not exists journal_progress (
     changes_applied_through timestamp   -- identity_changes up to here are reflected
 );
+
+-- Look-ups ask for one identity's rows: an index answers in milliseconds where a scan of a
+-- 10M-row journal takes ~70 ms. Keeping them up costs little next to writing the rows.
+create index if not exists identity_journal_by_identity on identity_journal (identity_id);
+
+create index if not exists customer_profiles_by_identity on customer_profiles (identity_id);
