@@ -239,11 +239,16 @@ def _attributes(conn: duckdb.DuckDBPyConnection, identity_id: str, wanted: tuple
 
 def _events(conn: duckdb.DuckDBPyConnection, identity_id: str, request: ProfileRequest):
     by_name = {_snake(w.event_name): w for w in request.wanted}
+    # Only a filter on identity_id alone lets DuckDB use the journal's index: the date range
+    # and name filters apply to that identity's rows afterwards.
     rows = conn.execute(
+        "with rows as materialized ("
+        "select event_id, event_name, source, payload, occurred_at from identity_journal "
+        "where identity_id = $id) "
         "select event_name, source, payload, epoch_ms(occurred_at) // 1000, "
-        "strftime(occurred_at, '%Y-%m-%dT%H:%M:%SZ') from identity_journal "
-        "where identity_id = $id and occurred_at between $start and $end "
-        "and event_name is not null order by occurred_at desc, event_id desc",
+        "strftime(occurred_at, '%Y-%m-%dT%H:%M:%SZ') from rows "
+        "where occurred_at between $start and $end and event_name is not null "
+        "order by occurred_at desc, event_id desc",
         {"id": identity_id, "start": request.start, "end": request.end},
     ).fetchall()
     answer: dict[str, list] = {w.event_name: [] for w in request.wanted}
