@@ -20,9 +20,16 @@ from identity_assets.journal.checks import (
     journal_identities_exist,
     one_profile_per_identity,
 )
+from identity_assets.metrics.assets import value_customers
+from identity_assets.metrics.checks import (
+    one_metrics_row_per_identity,
+    predictions_valid,
+    purchase_values_usable,
+)
 from identity_assets.resources import (
     identity_rules_from_env,
     landing_from_env,
+    value_rules_from_env,
     warehouse_from_env,
 )
 
@@ -39,7 +46,7 @@ daily_pipeline = dg.define_asset_job(
 def build_definitions() -> dg.Definitions:
     """All definitions, with resources configured from the current environment."""
     return dg.Definitions(
-        assets=[ingest_landed_days, resolve_identity_graph, build_journals],
+        assets=[ingest_landed_days, resolve_identity_graph, build_journals, value_customers],
         asset_checks=[
             lines_balance,
             one_row_per_event,
@@ -50,12 +57,16 @@ def build_definitions() -> dg.Definitions:
             journal_identities_exist,
             journal_covers_linked_events,
             one_profile_per_identity,
+            predictions_valid,
+            one_metrics_row_per_identity,
+            purchase_values_usable,
         ],
         jobs=[daily_pipeline],
         resources={
             "warehouse": warehouse_from_env(),
             "landing": landing_from_env(),
             "identity_rules": identity_rules_from_env(),
+            "value_rules": value_rules_from_env(),
         },
     )
 

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from identity_assets import settings
 from identity_assets.identity.graph import DEFAULT_MAX_LINKED, DEFAULT_PLACEHOLDERS, IdentityRules
+from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules, load_purchase_rules
 
 
 class Warehouse(DuckDBResource):
@@ -68,6 +69,39 @@ class IdentityRulesResource(dg.ConfigurableResource):
             max_linked=self.max_linked_values,
             phone_region=self.phone_region,
         )
+
+
+class ValueRulesResource(dg.ConfigurableResource):
+    """What counts as a purchase and how far ahead value is predicted."""
+
+    purchase_rules_file: str | None = Field(
+        default=None,
+        description="JSON file of purchase rules replacing the built-in ones (see README)",
+    )
+    horizon_days: int = Field(default=90, description="days ahead the value is predicted for")
+    min_repeat_buyers: int = Field(
+        default=20, description="fewer repeat buyers than this and a model is not fitted"
+    )
+
+    def rules(self) -> ValueRules:
+        purchases = (
+            load_purchase_rules(self.purchase_rules_file)
+            if self.purchase_rules_file
+            else DEFAULT_PURCHASE_RULES
+        )
+        return ValueRules(
+            purchases=purchases,
+            horizon_days=self.horizon_days,
+            min_repeat_buyers=self.min_repeat_buyers,
+        )
+
+
+def value_rules_from_env() -> ValueRulesResource:
+    """The value rules as configured by the environment."""
+    return ValueRulesResource(
+        purchase_rules_file=settings.text("IDENTITY_PURCHASE_RULES"),
+        min_repeat_buyers=settings.integer("IDENTITY_MIN_REPEAT_BUYERS", 20),
+    )
 
 
 def identity_rules_from_env() -> IdentityRulesResource:

@@ -60,6 +60,11 @@ def integer(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from error
 
 
+def text(name: str) -> str | None:
+    """A text setting, or None when it is unset or empty."""
+    return os.getenv(name) or None
+
+
 def text_list(name: str) -> list[str]:
     """A comma-separated setting as a list of its non-empty items."""
     return [v for v in os.getenv(name, "").split(",") if v.strip()]

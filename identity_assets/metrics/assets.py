@@ -1,0 +1,136 @@
+"""The metrics stage in Dagster: journals into customer_metrics and customer_value."""
+
+import dagster as dg
+
+from identity_assets import sql
+from identity_assets.metadata import column_schema, counts_table, markdown_table, preview
+from identity_assets.metrics.value import update_values
+from identity_assets.resources import ValueRulesResource, Warehouse
+
+_COMMON = {"group_name": "metrics", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
+_UPSTREAM = ["identity_journal", "identities"]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "customer_metrics",
+            deps=_UPSTREAM,
+            description=(
+                "Per identity: purchases, spend (main currency only), average order value, "
+                "first/last purchase, purchase frequency, engagement and its score (the seed's "
+                "metrics), recency, tenure, RFM and the BG/NBD and Gamma-Gamma summaries."
+            ),
+            metadata=column_schema(
+                ("identity_id", "varchar", ""),
+                ("total_purchases", "bigint", "good purchases, every currency"),
+                ("total_spend", "double", "in `currency` only"),
+                ("avg_order_value", "double", "in `currency`"),
+                ("first_purchase_at", "timestamp", ""),
+                ("last_purchase_at", "timestamp", ""),
+                ("purchase_frequency", "double", "purchases per day between first and last"),
+                ("engagement_events", "bigint", "page views, product views, adds to cart"),
+                ("engagement_score", "double", "0.3 * engagement_events + 0.7 * purchases"),
+                ("currency", "varchar", "main currency: most purchases"),
+                ("spend_by_currency", "json", "every currency apart"),
+                ("bad_purchase_events", "bigint", "purchases whose value was unusable"),
+                ("recency_days", "double", "days since the last purchase"),
+                ("tenure_days", "double", "days since first seen"),
+                ("repeat_purchases", "bigint", "purchase days after the first"),
+                ("purchase_span_days", "double", "first to last purchase day"),
+                ("customer_age_days", "double", "first purchase day to as_of"),
+                ("repeat_order_value", "double", "mean spend of repeat purchase days"),
+                ("rfm_recency", "integer", "quintile 1-5, 5 most recent"),
+                ("rfm_frequency", "integer", "quintile 1-5"),
+                ("rfm_monetary", "integer", "quintile 1-5"),
+                ("as_of", "timestamp", "midnight after the last event"),
+            ),
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            "customer_value",
+            deps=["customer_metrics"],
+            description=(
+                "Predicted 90-day value per identity: BG/NBD purchases times Gamma-Gamma order "
+                "value, or the seed's formula where the model cannot score, as `method` says."
+            ),
+            metadata=column_schema(
+                ("identity_id", "varchar", ""),
+                ("predicted_90d_value", "double", "in the identity's main currency"),
+                ("method", "varchar", "bg_nbd_gamma_gamma, bg_nbd_own_average, baseline: ..."),
+                ("predicted_purchases", "double", "BG/NBD expected purchases in 90 days"),
+                ("predicted_order_value", "double", "expected value of one purchase"),
+                ("baseline_90d_value", "double", "the seed's formula"),
+                ("currency", "varchar", ""),
+                ("as_of", "timestamp", ""),
+            ),
+            **_COMMON,
+        ),
+    ],
+)
+def value_customers(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, value_rules: ValueRulesResource
+):
+    """Metrics over whole tables in SQL, then the value model fitted on the buyers."""
+    with warehouse.get_connection() as conn:
+        result = update_values(conn, value_rules.rules())
+        fit = result.fit
+        context.log.info(
+            f"metrics: {result.identities:,} identities, {result.buyers:,} buyers, "
+            f"{result.purchases:,} purchases, unusable {result.bad_purchases or 'none'}; "
+            f"BG/NBD {fit.bg_nbd or fit.unfitted_reason}; "
+            f"Gamma-Gamma fitted for {sorted(fit.gamma_gamma) or 'no currency'}; "
+            f"in {result.seconds:.1f}s"
+        )
+        by_method = dict(
+            conn.execute("select method, count(*) from customer_value group by 1").fetchall()
+        )
+        histogram = preview(conn, sql.load("metrics/value_histogram"))
+        top_decile = preview(conn, sql.load("metrics/top_decile"))
+        currencies = dict(
+            conn.execute(
+                "select coalesce(currency, 'none'), count(*) from customer_metrics group by 1"
+            ).fetchall()
+        )
+        top = preview(
+            conn,
+            "select identity_id, round(predicted_90d_value, 2) as predicted_90d_value, method, "
+            "round(baseline_90d_value, 2) as baseline from customer_value "
+            "order by predicted_90d_value desc, identity_id limit 5",
+        )
+    params = [("BG/NBD", k, round(v, 4)) for k, v in (fit.bg_nbd or {}).items()]
+    params += [
+        (f"Gamma-Gamma {currency}", k, round(v, 4))
+        for currency, values in fit.gamma_gamma.items()
+        for k, v in values.items()
+    ]
+    yield dg.MaterializeResult(
+        asset_key="customer_metrics",
+        metadata={
+            "dagster/row_count": result.identities,
+            "buyers": result.buyers,
+            "purchases": result.purchases,
+            "unusable_purchases": counts_table("problem", result.bad_purchases),
+            "identities_by_main_currency": counts_table("currency", currencies),
+            "as_of": result.as_of.isoformat(),
+            "seconds": round(result.seconds, 2),
+        },
+    )
+    total = sum(by_method.values()) or 1
+    yield dg.MaterializeResult(
+        asset_key="customer_value",
+        metadata={
+            "dagster/row_count": result.identities,
+            "share_by_method": markdown_table(
+                ["method", "identities", "percent"],
+                [
+                    (method, f"{count:,}", f"{100 * count / total:.1f}")
+                    for method, count in sorted(by_method.items(), key=lambda kv: -kv[1])
+                ],
+            ),
+            "predicted_value_histogram": histogram,
+            "top_decile": top_decile,
+            "highest_predicted": top,
+            "model_parameters": markdown_table(["model", "parameter", "value"], params),
+        },
+    )

@@ -1,0 +1,134 @@
+"""What counts as a purchase, where its value sits, and what counts as engagement.
+
+Sources put a purchase's value in different places: Segment `Order Completed` carries
+`properties.value` or `properties.revenue`, the identifier API `valuation_properties.properties
+.value` under the action `purchase`, the client API `data.price` times `data.quantity`. The
+mapping is data, not code: the defaults below, or a JSON file named by
+`IDENTITY_PURCHASE_RULES` holding a list of objects with the same fields.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class PurchaseRule:
+    """Events of `source` named one of `event_names` (case-insensitive) are purchases.
+
+    The amount is the first of `value_paths` present in the payload (JSON paths), times the
+    value at `quantity_path` when there is one (absent: 1). The currency is read at
+    `currency_path`, or is `default_currency` when the event has none (Segment's spec defaults
+    to USD).
+    """
+
+    name: str
+    source: str
+    event_names: tuple[str, ...]
+    value_paths: tuple[str, ...]
+    currency_path: str
+    quantity_path: str | None = None
+    default_currency: str = "USD"
+
+
+DEFAULT_PURCHASE_RULES = (
+    PurchaseRule(
+        name="segment_order",
+        source="segment",
+        event_names=("Order Completed", "purchase"),
+        value_paths=("$.properties.value", "$.properties.revenue", "$.properties.total"),
+        currency_path="$.properties.currency",
+    ),
+    PurchaseRule(
+        name="identifier_api_purchase",
+        source="identifier_api",
+        event_names=("purchase",),
+        value_paths=(
+            "$.body.valuation_properties.properties.value",
+            "$.body.valuation_properties.properties.revenue",
+        ),
+        currency_path="$.body.valuation_properties.properties.currency",
+    ),
+    PurchaseRule(
+        name="client_api_purchase",
+        source="client_api",
+        event_names=("Product Purchased", "Order Completed", "purchase"),
+        value_paths=("$.data.price", "$.data.value"),
+        quantity_path="$.data.quantity",
+        currency_path="$.data.currency",
+    ),
+)
+
+# Engagement as the seed counts it (page views, product views, adds to cart), by event name in
+# snake_case, whatever the source calls them; Segment `page` and `screen` calls count too.
+DEFAULT_ENGAGEMENT_EVENTS = (
+    "page_view",
+    "pageview",
+    "product_view",
+    "product_viewed",
+    "add_to_cart",
+    "added_to_cart",
+    "product_added",
+)
+
+
+@dataclass(frozen=True)
+class ValueRules:
+    """Everything the metrics stage needs to know about a business's events."""
+
+    purchases: tuple[PurchaseRule, ...] = DEFAULT_PURCHASE_RULES
+    engagement_events: tuple[str, ...] = DEFAULT_ENGAGEMENT_EVENTS
+    horizon_days: int = 90
+    min_repeat_buyers: int = field(default=20)
+
+
+def load_purchase_rules(path: str | Path) -> tuple[PurchaseRule, ...]:
+    """Purchase rules from a JSON file: a list of objects with PurchaseRule's fields."""
+    try:
+        items = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"cannot read purchase rules from {path}: {error}") from error
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"purchase rules in {path} must be a non-empty JSON list")
+    rules = []
+    for number, item in enumerate(items, start=1):
+        try:
+            rules.append(
+                PurchaseRule(
+                    **{
+                        **item,
+                        "event_names": tuple(item["event_names"]),
+                        "value_paths": tuple(item["value_paths"]),
+                    }
+                )
+            )
+        except (TypeError, KeyError) as error:
+            raise ValueError(f"purchase rule {number} in {path} is not valid: {error}") from error
+    return tuple(rules)
+
+
+def rule_parameters(rule: PurchaseRule) -> dict[str, object]:
+    """A purchase rule as the parameters of `sql/insert_purchases.sql`."""
+    return {
+        "rule": rule.name,
+        "source": rule.source,
+        "event_names": [name.lower() for name in rule.event_names],
+        "value_paths": list(rule.value_paths),
+        "has_quantity": rule.quantity_path is not None,
+        "quantity_path": rule.quantity_path or "$.quantity",
+        "currency_path": rule.currency_path,
+        "default_currency": rule.default_currency.upper(),
+    }
+
+
+def stage_engagement(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> None:
+    """Put the engagement event names where the SQL reads them: temp table engagement_events."""
+    conn.execute("create or replace temp table engagement_events (event_name varchar)")
+    conn.register("engagement_arrow", pa.table({"event_name": list(rules.engagement_events)}))
+    conn.execute("insert into engagement_events select event_name from engagement_arrow")
+    conn.unregister("engagement_arrow")

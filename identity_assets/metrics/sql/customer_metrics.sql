@@ -1,0 +1,160 @@
+-- One row per identity first seen before $as_of: the seed's metrics (purchases, spend, average
+-- order value, first and last purchase, purchases per active day, engagement and its score
+-- with the seed's weights 0.3 and 0.7), plus what a value model needs: recency, tenure, and
+-- the BG/NBD and Gamma-Gamma summary by purchase day (repeat days x, span t_x, age T, mean
+-- repeat spend m), and RFM quintiles. Spend is summed in the identity's main currency only
+-- (most purchases, then most spend); `spend_by_currency` shows every currency apart.
+delete from customer_metrics;
+
+insert into customer_metrics by name
+with people as (
+    select identity_id, first_seen
+    from identities
+    where first_seen < $as_of
+),
+
+good as (
+    select identity_id, occurred_at, amount, currency
+    from purchases
+    where problem is null and occurred_at < $as_of
+),
+
+bad as (
+    select identity_id, count(*) as bad_purchase_events
+    from purchases
+    where problem is not null and occurred_at < $as_of
+    group by identity_id
+),
+
+by_currency as (
+    select identity_id, currency, count(*) as purchases, sum(amount) as spend
+    from good
+    group by identity_id, currency
+),
+
+main_currency as (
+    select identity_id, currency
+    from by_currency
+    qualify row_number() over (
+        partition by identity_id order by purchases desc, spend desc, currency
+    ) = 1
+),
+
+currencies as (
+    select
+        identity_id,
+        to_json(map(list(currency order by currency), list(round(spend, 2) order by currency)))
+            as spend_by_currency
+    from by_currency
+    group by identity_id
+),
+
+bought as (
+    select
+        g.identity_id,
+        count(*) as total_purchases,
+        min(g.occurred_at) as first_purchase_at,
+        max(g.occurred_at) as last_purchase_at,
+        sum(g.amount) filter (where g.currency = m.currency) as total_spend,
+        avg(g.amount) filter (where g.currency = m.currency) as avg_order_value,
+        any_value(m.currency) as currency
+    from good as g
+    inner join main_currency as m using (identity_id)
+    group by g.identity_id
+),
+
+purchase_days as (
+    select
+        g.identity_id,
+        g.occurred_at::date as day,
+        sum(g.amount) filter (where g.currency = m.currency) as spend
+    from good as g
+    inner join main_currency as m using (identity_id)
+    group by g.identity_id, g.occurred_at::date
+),
+
+summary as (
+    select
+        identity_id,
+        count(*) - 1 as repeat_purchases,
+        date_diff('day', min(day), max(day)) as purchase_span_days,
+        date_diff('day', min(day), $as_of::date) as customer_age_days,
+        avg(spend) filter (where day > first_day) as repeat_order_value
+    from (
+        select *, min(day) over (partition by identity_id) as first_day from purchase_days
+    )
+    group by identity_id
+),
+
+engagement_names as (
+    select distinct event_name
+    from identity_journal
+    where event_name is not null
+),
+
+engaging as (
+    select event_name
+    from engagement_names
+    where trim(
+        regexp_replace(
+            lower(regexp_replace(event_name, '([a-z0-9])([A-Z])', '\1_\2', 'g')),
+            '[^a-z0-9]+', '_', 'g'
+        ),
+        '_'
+    ) in (select event_name from engagement_events)
+),
+
+engagement as (
+    select identity_id, count(*) as engagement_events
+    from identity_journal
+    where occurred_at < $as_of
+        and (kind in ('page', 'screen') or event_name in (select event_name from engaging))
+    group by identity_id
+),
+
+metrics as (
+    select
+        p.identity_id,
+        coalesce(b.total_purchases, 0) as total_purchases,
+        coalesce(b.total_spend, 0) as total_spend,
+        coalesce(b.avg_order_value, 0) as avg_order_value,
+        b.first_purchase_at,
+        b.last_purchase_at,
+        coalesce(
+            b.total_purchases
+            / nullif(floor((epoch(b.last_purchase_at) - epoch(b.first_purchase_at)) / 86400), 0),
+            0
+        ) as purchase_frequency,
+        coalesce(e.engagement_events, 0) as engagement_events,
+        coalesce(e.engagement_events, 0) * 0.3 + coalesce(b.total_purchases, 0) * 0.7
+            as engagement_score,
+        b.currency,
+        c.spend_by_currency,
+        coalesce(x.bad_purchase_events, 0) as bad_purchase_events,
+        (epoch($as_of) - epoch(b.last_purchase_at)) / 86400 as recency_days,
+        (epoch($as_of) - epoch(p.first_seen)) / 86400 as tenure_days,
+        coalesce(s.repeat_purchases, 0) as repeat_purchases,
+        coalesce(s.purchase_span_days, 0) as purchase_span_days,
+        s.customer_age_days,
+        s.repeat_order_value,
+        $as_of as as_of
+    from people as p
+    left join bought as b using (identity_id)
+    left join currencies as c using (identity_id)
+    left join bad as x using (identity_id)
+    left join summary as s using (identity_id)
+    left join engagement as e using (identity_id)
+)
+
+select
+    *,
+    case when total_purchases > 0
+        then ntile(5) over (partition by total_purchases > 0 order by recency_days desc) end
+        as rfm_recency,
+    case when total_purchases > 0
+        then ntile(5) over (partition by total_purchases > 0 order by total_purchases) end
+        as rfm_frequency,
+    case when total_purchases > 0
+        then ntile(5) over (partition by total_purchases > 0 order by total_spend) end
+        as rfm_monetary
+from metrics;

@@ -1,0 +1,54 @@
+-- The journal events one purchase rule matches, with their amount and currency (run once per
+-- rule: JSON paths must be constants). A value that is missing, not a number or negative is
+-- kept with its problem, never read as 0.
+insert into purchases by name
+with matched as (
+    select
+        j.identity_id,
+        j.event_id,
+        j.occurred_at,
+        $rule as rule,
+        list_filter(json_extract_string(j.payload, $value_paths), lambda v: v is not null)[1]
+            as raw_value,
+        case when $has_quantity
+            then json_extract_string(j.payload, $quantity_path) end as raw_quantity,
+        coalesce(
+            nullif(upper(trim(json_extract_string(j.payload, $currency_path))), ''),
+            $default_currency
+        ) as currency
+    from identity_journal as j
+    where j.source = $source and lower(j.event_name) in $event_names
+),
+
+judged as (
+    select
+        *,
+        try_cast(raw_value as double) as value,
+        coalesce(try_cast(raw_quantity as double), case when raw_quantity is null then 1 end)
+            as quantity
+    from matched
+),
+
+problems as (
+    select
+        *,
+        case
+            when raw_value is null then 'missing_value'
+            when value is null or isnan(value) or isinf(value) then 'non_numeric_value'
+            when value < 0 then 'negative_value'
+            when quantity is null or isnan(quantity) or isinf(quantity) or quantity < 0
+                then 'non_numeric_quantity'
+        end as problem
+    from judged
+)
+
+select
+    identity_id,
+    event_id,
+    occurred_at,
+    rule,
+    raw_value,
+    case when problem is null then round(value * quantity, 2) end as amount,
+    currency,
+    problem
+from problems;
