@@ -1,0 +1,67 @@
+"""The metrics assets and checks run through Dagster after the stages they read."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from identity_assets.identity.assets import resolve_identity_graph
+from identity_assets.ingest.assets import ingest_landed_days
+from identity_assets.journal.assets import build_journals
+from identity_assets.metrics.assets import value_customers
+from identity_assets.metrics.checks import (
+    one_metrics_row_per_identity,
+    predictions_valid,
+    purchase_values_usable,
+)
+from identity_assets.resources import (
+    IdentityRulesResource,
+    LandingDirectory,
+    ValueRulesResource,
+    Warehouse,
+)
+from identity_assets_tests.conftest import Landing
+from identity_assets_tests.metrics.test_value import D3, order
+
+CHECKS = [predictions_valid, one_metrics_row_per_identity, purchase_values_usable]
+
+
+def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, landing: Landing):
+    lines = [order(n, D3, 1 + n % 20, {"value": 10 + n}, user=f"u-{n % 7}") for n in range(30)] + [
+        order(99, D3, 23, {"value": "n/a"})
+    ]
+    landing.write("a.jsonl", lines, day=D3)
+    result = dg.materialize(
+        [ingest_landed_days, resolve_identity_graph, build_journals, value_customers, *CHECKS],
+        resources={
+            "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
+            "landing": LandingDirectory(path=str(landing.root)),
+            "identity_rules": IdentityRulesResource(),
+            "value_rules": ValueRulesResource(),
+        },
+        partition_key=D3.isoformat(),
+    )
+    assert result.success
+    metadata = {
+        m.materialization.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+    }
+    metrics, value = metadata["customer_metrics"], metadata["customer_value"]
+    assert metrics["dagster/row_count"].value == 7
+    assert metrics["purchases"].value == 30
+    assert "| non_numeric_value | 1 |" in metrics["unusable_purchases"].value
+    assert "| baseline: too few repeat buyers to fit (0 < 20) | 7 | 100.0 |" in (
+        value["share_by_method"].value
+    )
+    assert "| band | identities | predicted_value |" in value["predicted_value_histogram"].value
+    assert "percent_of_predicted_value" in value["top_decile"].value
+    checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert checks["predictions_valid"].passed and checks["one_metrics_row_per_identity"].passed
+    warning = checks["purchase_values_usable"]
+    assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
+    assert warning.metadata["failing_rows"].value == 1
+    blocking = {spec.name: spec.blocking for check in CHECKS for spec in check.check_specs}
+    assert blocking == {
+        "predictions_valid": True,
+        "one_metrics_row_per_identity": True,
+        "purchase_values_usable": False,
+    }

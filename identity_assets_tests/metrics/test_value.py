@@ -1,0 +1,281 @@
+"""Customer metrics and values on hand-made events, and the model on a published case."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import lifetimes
+import numpy as np
+import pandas as pd
+import pytest
+
+from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules, load_purchase_rules
+from identity_assets.metrics.value import (
+    expected_purchases,
+    fit_bg_nbd,
+    fit_gamma_gamma,
+    update_values,
+)
+from identity_assets_tests.conftest import Landing
+from identity_assets_tests.journal.test_build import identity_of, land
+
+DATASETS = Path(lifetimes.__file__).parent / "datasets"
+D1, D2, D3 = date(2026, 11, 10), date(2026, 11, 15), date(2026, 11, 20)
+
+
+def order(n: int, day: date, hour: int, properties: dict, user: str = "u-1") -> dict:
+    return {
+        "type": "track",
+        "messageId": f"o-{day}-{n}",
+        "userId": user,
+        "event": "Order Completed",
+        "properties": properties,
+        "timestamp": f"{day}T{hour:02d}:00:00Z",
+    }
+
+
+def identifier_call(day: date, hour: int, action: str, properties: dict) -> dict:
+    return {
+        "endpoint": "identifier",
+        "received_at": f"{day}T{hour:02d}:00:00Z",
+        "body": {
+            "platform": "web",
+            "anonymous_id": "a-1",
+            "email": "ann@example.com",
+            "valuation_properties": {"action": action, "properties": properties},
+        },
+    }
+
+
+def app_events(day: date, hour: int, *events: dict) -> dict:
+    return {
+        "endpoint": "events",
+        "received_at": f"{day}T{hour:02d}:00:00Z",
+        "body": [{"external_id": "u-1", **event} for event in events],
+    }
+
+
+def row(conn, table: str, identity_id: str) -> dict:
+    relation = conn.execute(f"select * from {table} where identity_id = ?", [identity_id])
+    names = [c[0] for c in relation.description]
+    return dict(zip(names, relation.fetchall()[0], strict=True))
+
+
+@pytest.fixture
+def shop(conn, landing: Landing):
+    """Ann (u-1 = a-1 = ann@example.com) buys on three days through all three sources."""
+    land(
+        conn,
+        landing,
+        D1,
+        [
+            order(1, D1, 10, {"value": 40.0, "currency": "usd"}),
+            {"type": "alias", "previousId": "a-1", "userId": "u-1", "timestamp": f"{D1}T09:00:00Z"},
+            {"type": "page", "userId": "u-1", "name": "Home", "timestamp": f"{D1}T09:30:00Z"},
+            {"type": "track", "userId": "u-1", "event": "Product Viewed",
+             "timestamp": f"{D1}T09:40:00Z"},
+        ],
+    )  # fmt: skip
+    land(
+        conn,
+        landing,
+        D2,
+        [
+            identifier_call(D2, 8, "pageview", {"page_url": "/"}),
+            identifier_call(D2, 9, "purchase", {"value": 25.5, "currency": "USD"}),
+            order(2, D2, 11, {"revenue": "10", "currency": "EUR"}),
+        ],
+    )
+    land(
+        conn,
+        landing,
+        D3,
+        [
+            app_events(
+                D3,
+                12,
+                {"name": "Added to Cart", "data": {"product_id": 1}},
+                {"name": "Product Purchased", "data": {"price": 12.5, "quantity": 2}},
+            ),
+            order(3, D3, 13, {"value": 99}, user="u-2"),
+        ],
+    )
+    return conn
+
+
+def test_the_seeds_metrics_and_the_models_inputs(shop) -> None:
+    result = update_values(shop)
+    assert result.as_of == datetime(2026, 11, 21)
+    ann = row(shop, "customer_metrics", identity_of(shop, "user_id", "u-1"))
+    assert ann["total_purchases"] == 4  # every currency counts as a purchase...
+    assert ann["currency"] == "USD"  # ...but spend is summed in the main currency only
+    assert ann["total_spend"] == pytest.approx(40 + 25.5 + 25)
+    assert json.loads(ann["spend_by_currency"]) == {"EUR": 10.0, "USD": 90.5}
+    assert ann["avg_order_value"] == pytest.approx(90.5 / 3)
+    assert ann["first_purchase_at"] == datetime(2026, 11, 10, 10)
+    assert ann["last_purchase_at"] == datetime(2026, 11, 20, 12)
+    assert ann["purchase_frequency"] == pytest.approx(4 / 10)  # purchases per whole active day
+    assert ann["engagement_events"] == 4  # page, Product Viewed, pageview, Added to Cart
+    assert ann["engagement_score"] == pytest.approx(4 * 0.3 + 4 * 0.7)
+    assert ann["recency_days"] == pytest.approx(0.5)
+    assert ann["tenure_days"] == pytest.approx(11 - 9 / 24)
+    assert ann["repeat_purchases"] == 2  # purchase days after the first
+    assert ann["purchase_span_days"] == 10
+    assert ann["customer_age_days"] == 11
+    assert ann["repeat_order_value"] == pytest.approx((25.5 + 25) / 2)  # USD days after the first
+    assert ann["bad_purchase_events"] == 0
+    u2 = row(shop, "customer_metrics", identity_of(shop, "user_id", "u-2"))
+    assert (u2["total_purchases"], u2["currency"], u2["repeat_purchases"]) == (1, "USD", 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "rule", "amount", "currency"),
+    [
+        (order(1, D1, 10, {"value": 12.5}), "segment_order", 12.5, "USD"),
+        (order(1, D1, 10, {"revenue": 7, "currency": " eur "}), "segment_order", 7.0, "EUR"),
+        (
+            {**order(1, D1, 10, {"value": 3}), "event": "purchase"},
+            "segment_order",
+            3.0,
+            "USD",
+        ),
+        (
+            identifier_call(D1, 10, "purchase", {"value": "19.99", "currency": "GBP"}),
+            "identifier_api_purchase",
+            19.99,
+            "GBP",
+        ),
+        (
+            app_events(
+                D1, 10, {"name": "Product Purchased", "data": {"price": 4.5, "quantity": 3}}
+            ),
+            "client_api_purchase",
+            13.5,
+            "USD",
+        ),
+        (
+            app_events(D1, 10, {"name": "Product Purchased", "data": {"price": 4.5}}),
+            "client_api_purchase",
+            4.5,
+            "USD",
+        ),
+    ],
+)
+def test_each_source_maps_to_a_purchase(conn, landing, line, rule, amount, currency) -> None:
+    land(conn, landing, D1, [line])
+    update_values(conn)
+    assert conn.execute("select rule, amount, currency, problem from purchases").fetchall() == [
+        (rule, amount, currency, None)
+    ]
+
+
+def test_unusable_values_are_counted_not_zeroed(conn, landing: Landing) -> None:
+    land(
+        conn,
+        landing,
+        D1,
+        [
+            order(1, D1, 10, {"value": "abc"}),
+            order(2, D1, 11, {"currency": "USD"}),
+            order(3, D1, 12, {"value": -5}),
+            app_events(
+                D1, 13, {"name": "Product Purchased", "data": {"price": 2, "quantity": "x"}}
+            ),
+            order(4, D1, 14, {"value": 20}),
+        ],
+    )
+    result = update_values(conn)
+    assert result.bad_purchases == {
+        "non_numeric_value": 1,
+        "missing_value": 1,
+        "negative_value": 1,
+        "non_numeric_quantity": 1,
+    }
+    assert conn.execute(
+        "select count(*) from purchases where problem is not null and amount is null"
+    ).fetchall() == [(4,)]
+    ann = row(conn, "customer_metrics", identity_of(conn, "user_id", "u-1"))
+    assert (ann["total_purchases"], ann["total_spend"], ann["bad_purchase_events"]) == (1, 20, 4)
+
+
+def test_the_baseline_is_the_seeds_formula(shop) -> None:
+    update_values(shop)
+    ann = identity_of(shop, "user_id", "u-1")
+    metrics, value = row(shop, "customer_metrics", ann), row(shop, "customer_value", ann)
+    seed = (
+        metrics["avg_order_value"]
+        * metrics["purchase_frequency"]
+        * 90
+        * (1 + metrics["engagement_score"] * 0.1)
+    )
+    assert value["baseline_90d_value"] == pytest.approx(seed)
+    # two buyers cannot fit a model: everyone gets the formula, and the method says why
+    assert value["predicted_90d_value"] == pytest.approx(seed)
+    assert value["method"] == "baseline: too few repeat buyers to fit (1 < 20)"
+
+
+def test_non_buyers_get_the_baseline_and_buyers_the_model(conn, landing: Landing) -> None:
+    lines = []
+    for person in range(40):
+        for visit in range(1 + person % 4):
+            day = date(2026, 11, 1 + visit * 5 + person % 3)
+            lines.append(order(person * 10 + visit, day, 10, {"value": 10 + person}, f"u-{person}"))
+    lines.append({"type": "page", "userId": "browser", "timestamp": "2026-11-20T10:00:00Z"})
+    land(conn, landing, D3, lines)
+    result = update_values(conn, ValueRules(min_repeat_buyers=5))
+    assert result.fit.bg_nbd is not None and set(result.fit.gamma_gamma) == {"USD"}
+    methods = dict(
+        conn.execute("select method, count(*) from customer_value group by 1").fetchall()
+    )
+    assert methods == {"bg_nbd_gamma_gamma": 40, "baseline: no purchases": 1}
+    values = conn.execute(
+        "select predicted_90d_value from customer_value where method = 'bg_nbd_gamma_gamma'"
+    ).fetchall()
+    assert all(v > 0 for (v,) in values)
+
+
+def test_bg_nbd_and_gamma_gamma_reproduce_the_published_cdnow_fit() -> None:
+    # Fader, Hardie and Lee (2005) on CDNOW: r 0.243, alpha 4.414, a 0.793, b 2.426;
+    # Gamma-Gamma (Fader and Hardie 2013): p 6.25, q 3.74, v 15.44.
+    summary = pd.read_csv(DATASETS / "cdnow_customers_summary_with_transactions.csv")
+    x, t_x, age = (summary[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    bg_nbd = fit_bg_nbd(x, t_x, age)
+    assert bg_nbd == pytest.approx({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, abs=2e-3)
+    repeat = x > 0
+    gamma_gamma = fit_gamma_gamma(x[repeat], summary["zbar"].to_numpy(float)[repeat])
+    assert gamma_gamma == pytest.approx({"p": 6.25, "q": 3.74, "v": 15.44}, abs=1e-2)
+    # the paper's example: a customer with 2 repeat purchases, the last in week 30.43 of 38.86,
+    # expects about 1.23 purchases in the next 39 weeks (more than one with no repeat purchase)
+    expected = expected_purchases(bg_nbd, 39, np.array([2.0, 0.0]), np.array([30.43, 0.0]),
+                                  np.array([38.86, 38.86]))  # fmt: skip
+    assert expected[0] == pytest.approx(1.23, abs=0.02)
+    assert expected[0] > expected[1] > 0
+
+
+def test_purchase_rules_load_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "checkout",
+                    "source": "segment",
+                    "event_names": ["Checkout Done"],
+                    "value_paths": ["$.properties.total"],
+                    "currency_path": "$.properties.ccy",
+                    "default_currency": "EUR",
+                }
+            ]
+        )
+    )
+    (rule,) = load_purchase_rules(path)
+    assert rule.event_names == ("Checkout Done",) and rule.default_currency == "EUR"
+    path.write_text('[{"name": "x"}]')
+    with pytest.raises(ValueError, match="purchase rule 1 .* is not valid"):
+        load_purchase_rules(path)
+    path.write_text("{")
+    with pytest.raises(ValueError, match="cannot read purchase rules"):
+        load_purchase_rules(path)
+    assert len(DEFAULT_PURCHASE_RULES) == 3
