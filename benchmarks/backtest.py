@@ -98,10 +98,12 @@ def _load_cdnow(conn: duckdb.DuckDBPyConnection) -> None:
     path = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_master.txt"
     conn.execute(sql.load("identity/create_tables"))
     conn.execute(sql.load("journal/create_tables"))
+    # columns are padded with a varying number of spaces: split each line on whitespace
     conn.execute(
-        "create temp table cdnow as select * from read_csv($path, delim = ' ', header = true, "
-        "columns = {'customer_id': 'varchar', 'date': 'varchar', 'number_of_cds': 'integer', "
-        "'dollar_value': 'double'})",
+        "create temp table cdnow as "
+        "select parts[1] as customer_id, parts[2] as date, parts[4]::double as dollar_value "
+        "from (select string_split_regex(trim(line), '\\s+') as parts from read_csv($path, "
+        "header = true, delim = '\t', columns = {'line': 'varchar'}))",
         {"path": str(path)},
     )
     conn.execute(
