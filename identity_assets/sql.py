@@ -15,3 +15,20 @@ def load(name: str) -> str:
     if not stage or not table:
         raise ValueError(f"SQL name must look like 'stage/table', got {name!r}")
     return resources.files("identity_assets").joinpath(stage, "sql", f"{table}.sql").read_text()
+
+
+def insert_arrow(conn, table: str, rows, *, replace_temp: bool = False) -> None:
+    """Write an Arrow table of rows computed in Python into `table` (or a new temp table).
+
+    Arrow is how small Python results (parsed phones, graph labels, model predictions) enter
+    DuckDB in one step; row-by-row inserts would be orders of magnitude slower.
+    """
+    view = f"{table}_arrow"
+    conn.register(view, rows)
+    try:
+        if replace_temp:
+            conn.execute(f"create or replace temp table {table} as select * from {view}")
+        else:
+            conn.execute(f"insert into {table} by name select * from {view}")
+    finally:
+        conn.unregister(view)

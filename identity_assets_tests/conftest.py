@@ -44,3 +44,11 @@ def conn() -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect()
     yield connection
     connection.close()
+
+
+def materialized_metadata(result) -> dict[str, dict]:
+    """Each materialized asset's metadata, by asset name, from a Dagster execution result."""
+    return {
+        m.materialization.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+    }

@@ -194,9 +194,7 @@ def _parse_new_phones(conn: duckdb.DuckDBPyConnection, region: str) -> int:
             "problem": [problem for _, problem in parsed],
         }
     )
-    conn.register("parsed_phones", parsed_phones)
-    conn.execute("insert into phone_numbers by name select * from parsed_phones")
-    conn.unregister("parsed_phones")
+    sql.insert_arrow(conn, "phone_numbers", parsed_phones)
     return len(values)
 
 
@@ -213,9 +211,5 @@ def _components(conn: duckdb.DuckDBPyConnection) -> int:
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(size, size))
     count, labels = connected_components(graph, directed=False)
     components = pa.table({"identifier_key": keys, "component": labels.astype(np.int64)})
-    conn.register("graph_components_arrow", components)
-    conn.execute(
-        "create or replace temp table graph_components as select * from graph_components_arrow"
-    )
-    conn.unregister("graph_components_arrow")
+    sql.insert_arrow(conn, "graph_components", components, replace_temp=True)
     return int(count)

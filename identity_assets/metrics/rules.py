@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from identity_assets import sql
+
 
 @dataclass(frozen=True)
 class PurchaseRule:
@@ -128,7 +130,5 @@ def rule_parameters(rule: PurchaseRule) -> dict[str, object]:
 
 def stage_engagement(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> None:
     """Put the engagement event names where the SQL reads them: temp table engagement_events."""
-    conn.execute("create or replace temp table engagement_events (event_name varchar)")
-    conn.register("engagement_arrow", pa.table({"event_name": list(rules.engagement_events)}))
-    conn.execute("insert into engagement_events select event_name from engagement_arrow")
-    conn.unregister("engagement_arrow")
+    names = pa.table({"event_name": pa.array(rules.engagement_events, pa.string())})
+    sql.insert_arrow(conn, "engagement_events", names, replace_temp=True)

@@ -132,14 +132,10 @@ def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> Mode
         fit = ModelFit(bg_nbd=bg_nbd)
     if fit.bg_nbd is None:
         x = t_x = age = np.array([], dtype=float)
-    conn.register(
-        "expected_arrow", pa.table({"x": x, "t_x": t_x, "age": age, "expected_purchases": expected})
+    expected_rows = pa.table(
+        {"x": x.astype(np.int64), "t_x": t_x, "age": age, "expected_purchases": expected}
     )
-    conn.execute(
-        "create or replace temp table expected_purchases as select x::bigint as x, "
-        "t_x, age, expected_purchases from expected_arrow"
-    )
-    conn.unregister("expected_arrow")
+    sql.insert_arrow(conn, "expected_purchases", expected_rows, replace_temp=True)
 
     fits: dict[str, dict[str, float]] = {}
     if fit.bg_nbd is not None:
@@ -158,23 +154,13 @@ def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> Mode
                 params = fit_gamma_gamma(np.asarray(data["x"], float), np.asarray(data["m"], float))
                 if params is not None:
                     fits[currency] = params
-    conn.register(
-        "gamma_gamma_arrow",
-        pa.table(
-            {
-                "currency": list(fits),
-                "p": [f["p"] for f in fits.values()],
-                "q": [f["q"] for f in fits.values()],
-                "v": [f["v"] for f in fits.values()],
-            },
-            schema=pa.schema(
-                [("currency", pa.string()), ("p", pa.float64()), ("q", pa.float64()),
-                 ("v", pa.float64())]
-            ),
-        ),
-    )  # fmt: skip
-    conn.execute("create or replace temp table gamma_gamma_fits as select * from gamma_gamma_arrow")
-    conn.unregister("gamma_gamma_arrow")
+    fitted = pa.table(
+        {
+            "currency": pa.array(list(fits), pa.string()),
+            **{k: pa.array([f[k] for f in fits.values()], pa.float64()) for k in ("p", "q", "v")},
+        }
+    )
+    sql.insert_arrow(conn, "gamma_gamma_fits", fitted, replace_temp=True)
     return ModelFit(bg_nbd=fit.bg_nbd, gamma_gamma=fits, unfitted_reason=fit.unfitted_reason)
 
 

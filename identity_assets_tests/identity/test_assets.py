@@ -14,7 +14,7 @@ from identity_assets.identity.checks import (
 )
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.resources import IdentityRulesResource, LandingDirectory, Warehouse
-from identity_assets_tests.conftest import Landing
+from identity_assets_tests.conftest import Landing, materialized_metadata
 from identity_assets_tests.identity.test_graph import track
 
 CHECKS = [
@@ -47,10 +47,7 @@ def test_identity_assets_materialise_with_their_story_and_checks(tmp_path: Path,
         partition_key="2026-11-20",
     )
     assert result.success
-    metadata = {
-        m.materialization.asset_key.to_user_string(): m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-    }
+    metadata = materialized_metadata(result)
     assert metadata["identities"]["dagster/row_count"].value == 5
     assert "| placeholder | 1 |" in metadata["identifiers"]["blocked_by_reason"].value
     assert (

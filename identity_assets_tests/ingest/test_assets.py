@@ -13,7 +13,7 @@ from dagster._core.storage.tags import (
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.checks import lines_balance, one_row_per_event
 from identity_assets.resources import LandingDirectory, Warehouse
-from identity_assets_tests.conftest import Landing
+from identity_assets_tests.conftest import Landing, materialized_metadata
 from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
 
 
@@ -37,10 +37,7 @@ def test_a_partition_range_is_one_run_with_story_metadata(landing: Landing, reso
         },
     )
     assert result.success
-    by_asset = {
-        m.materialization.asset_key.to_user_string(): m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-    }
+    by_asset = materialized_metadata(result)
     events = by_asset["raw_events"]
     assert events["dagster/row_count"].value == 6
     assert events["lines_read"].value == 6

@@ -13,7 +13,7 @@ from identity_assets.journal.checks import (
     one_profile_per_identity,
 )
 from identity_assets.resources import IdentityRulesResource, LandingDirectory, Warehouse
-from identity_assets_tests.conftest import Landing
+from identity_assets_tests.conftest import Landing, materialized_metadata
 from identity_assets_tests.identity.test_graph import D1, track
 from identity_assets_tests.journal.test_build import identify
 
@@ -41,10 +41,7 @@ def test_journal_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
         partition_key=D1.isoformat(),
     )
     assert result.success
-    metadata = {
-        m.materialization.asset_key.to_user_string(): m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-    }
+    metadata = materialized_metadata(result)
     journal = metadata["identity_journal"]
     assert journal["dagster/row_count"].value == 5
     assert journal["rows_inserted"].value == 5

@@ -19,7 +19,7 @@ from identity_assets.resources import (
     ValueRulesResource,
     Warehouse,
 )
-from identity_assets_tests.conftest import Landing
+from identity_assets_tests.conftest import Landing, materialized_metadata
 from identity_assets_tests.metrics.test_value import D3, order
 
 CHECKS = [predictions_valid, one_metrics_row_per_identity, purchase_values_usable]
@@ -41,10 +41,7 @@ def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
         partition_key=D3.isoformat(),
     )
     assert result.success
-    metadata = {
-        m.materialization.asset_key.to_user_string(): m.materialization.metadata
-        for m in result.get_asset_materialization_events()
-    }
+    metadata = materialized_metadata(result)
     metrics, value = metadata["customer_metrics"], metadata["customer_value"]
     assert metrics["dagster/row_count"].value == 7
     assert metrics["purchases"].value == 30
