@@ -1,0 +1,208 @@
+"""Segment membership and the outbox of changes to send, and their delivery.
+
+Membership is recomputed from the metrics each run; the changes since what was last queued go
+into `segment_updates` once, with their full request. Delivery sends pending rows and writes
+each outcome back as it completes, so a run stopped half-way resumes where it stopped: a row
+marked in flight (`dispatched_at`) when the run died is looked up in the API's journal before
+it is sent again, so the update is not sent twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+
+from identity_assets import sql
+from identity_assets.segments.client import IdentifierClient, Outcome
+from identity_assets.segments.rules import SegmentRule
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    """What one membership run changed."""
+
+    members: dict[str, int]
+    queued: dict[str, int]
+
+
+@dataclass
+class DeliveryResult:
+    """What one delivery run did."""
+
+    sent: int = 0
+    failed: int = 0
+    failed_by_status: Counter = field(default_factory=Counter)
+    requests: int = 0
+    rate_limited: int = 0
+    reconciled: int = 0
+    seconds: float = 0.0
+
+    @property
+    def retries(self) -> int:
+        return self.requests - self.sent - self.failed
+
+    @property
+    def per_second(self) -> float:
+        return (self.sent + self.failed) / self.seconds if self.seconds else 0.0
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the segment tables if this warehouse does not have them yet."""
+    conn.execute(sql.load("segments/create_tables"))
+
+
+def queue_updates(
+    conn: duckdb.DuckDBPyConnection, segments: tuple[SegmentRule, ...], platform: str
+) -> QueueResult:
+    """Recompute membership and queue one update per change, in one transaction."""
+    ensure_tables(conn)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    conn.execute(
+        "create or replace temp table new_membership (identity_id varchar, segment varchar)"
+    )
+    conn.begin()
+    try:
+        for segment in segments:
+            query = sql.load("segments/segment_members").replace("{where}", segment.where)
+            try:
+                conn.execute(query, {"segment": segment.name})
+            except duckdb.Error as error:
+                raise ValueError(
+                    f"segment {segment.name!r}: its condition {segment.where!r} does not run: "
+                    f"{error}"
+                ) from error
+        conn.execute(sql.load("segments/refresh_membership"), {"now": now})
+        conn.execute(sql.load("segments/swap_membership"))
+        before = conn.execute("select coalesce(max(queue_seq), 0) from segment_updates").fetchall()
+        conn.execute(sql.load("segments/queue_updates"), {"platform": platform, "now": now})
+        queued = conn.execute(
+            "select segment || ' ' || change, count(*) from segment_updates "
+            "where queue_seq > $before group by 1 order by 1",
+            {"before": before[0][0]},
+        ).fetchall()
+        members = conn.execute(
+            "select segment, count(*) from segment_membership group by 1 order by 1"
+        ).fetchall()
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.execute("drop table if exists new_membership")
+        conn.execute("drop table if exists next_membership")
+    sizes = {segment.name: 0 for segment in segments} | dict(members)
+    return QueueResult(members=sizes, queued=dict(queued))
+
+
+def deliver_updates(
+    conn: duckdb.DuckDBPyConnection,
+    client: IdentifierClient,
+    concurrency: int = 8,
+    log: Callable[[str], None] | None = None,
+    batch: int = 500,
+) -> DeliveryResult:
+    """Send every deliverable pending (and previously failed) update; record each outcome."""
+    ensure_tables(conn)
+    result = DeliveryResult()
+    started = time.perf_counter()
+    result.reconciled = _reconcile_in_flight(conn, client)
+    conn.execute("update segment_updates set status = 'pending' where status = 'failed'")
+    total = conn.execute(
+        "select count(*) from segment_updates where status = 'pending'"
+    ).fetchall()[0][0]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        while True:
+            rows = conn.execute(sql.load("segments/next_deliveries"), {"batch": batch}).fetchall()
+            if not rows:
+                break
+            ids = [row[0] for row in rows]
+            conn.execute(
+                "update segment_updates set dispatched_at = now() where update_id in "
+                "(select unnest($ids))",
+                {"ids": ids},
+            )
+            futures = {
+                pool.submit(client.post, json.loads(payload)): (update_id, attempts)
+                for update_id, payload, attempts in rows
+            }
+            try:
+                while futures:
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        update_id, attempts = futures.pop(future)
+                        _record(conn, update_id, attempts, future.result(), result)
+            finally:
+                for future in futures:
+                    future.cancel()
+            if log:
+                log(
+                    f"segment updates: {result.sent + result.failed:,}/{total:,} done, "
+                    f"{result.sent:,} sent, {result.failed:,} failed"
+                )
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _record(
+    conn: duckdb.DuckDBPyConnection,
+    update_id: str,
+    attempts: int,
+    outcome: Outcome,
+    result: DeliveryResult,
+) -> None:
+    """Write one outcome back at once: a sent row is never sent again."""
+    conn.execute(
+        "update segment_updates set status = $status, attempts = $attempts, "
+        "last_http_status = $http_status, last_error = $error, "
+        "sent_at = case when $ok then now() end, dispatched_at = null "
+        "where update_id = $id",
+        {
+            "status": "sent" if outcome.ok else "failed",
+            "attempts": attempts + outcome.attempts,
+            "http_status": outcome.status,
+            "error": outcome.error,
+            "ok": outcome.ok,
+            "id": update_id,
+        },
+    )
+    result.requests += outcome.attempts
+    result.rate_limited += outcome.rate_limited
+    if outcome.ok:
+        result.sent += 1
+    else:
+        result.failed += 1
+        result.failed_by_status[str(outcome.status or "no answer")] += 1
+
+
+def _reconcile_in_flight(conn: duckdb.DuckDBPyConnection, client: IdentifierClient) -> int:
+    """Rows a stopped run left in flight: mark sent the ones the API's journal already holds."""
+    rows = conn.execute(
+        "select update_id, payload from segment_updates "
+        "where dispatched_at is not null and status <> 'sent'"
+    ).fetchall()
+    found = 0
+    for update_id, payload in rows:
+        journal = client.journal(json.loads(payload))
+        entries = ((journal or {}).get("data") or {}).get("journal") or []
+        delivered = any(
+            ((entry.get("valuation_properties") or {}).get("properties") or {}).get("update_id")
+            == update_id
+            for entry in entries
+            if isinstance(entry, dict)
+        )
+        conn.execute(
+            "update segment_updates set dispatched_at = null, "
+            "status = case when $delivered then 'sent' else status end, "
+            "sent_at = case when $delivered then now() else sent_at end "
+            "where update_id = $id",
+            {"delivered": delivered, "id": update_id},
+        )
+        found += delivered
+    return found

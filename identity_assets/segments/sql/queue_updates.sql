@@ -1,0 +1,82 @@
+-- Queue one update per change since the last queued one: entered for a member whose last
+-- queued change was not `entered`, exited for a former member whose last one was. Each
+-- payload is in the seed's shape, naming the identity by its most recently seen email and
+-- anonymous id (the identity id stands in when it has no anonymous id).
+insert into segment_updates by name
+with last_queued as (
+    select identity_id, segment, arg_max(change, queue_seq) as change, count(*) as changes
+    from segment_updates
+    group by identity_id, segment
+),
+
+changes as (
+    select m.identity_id, m.segment, 'entered' as change, coalesce(l.changes, 0) as earlier
+    from segment_membership as m
+    left join last_queued as l using (identity_id, segment)
+    where l.change is distinct from 'entered'
+    union all
+    select l.identity_id, l.segment, 'exited', l.changes
+    from last_queued as l
+    anti join segment_membership as m using (identity_id, segment)
+    where l.change = 'entered'
+),
+
+best as (
+    select
+        m.identity_id,
+        arg_max(m.identifier_value, i.last_seen) filter (where m.identifier_type = 'email')
+            as email,
+        arg_max(m.identifier_value, i.last_seen) filter (
+            where m.identifier_type = 'anonymous_id'
+        ) as anonymous_id
+    from identity_map as m
+    inner join identifiers as i using (identifier_key)
+    where m.identity_id in (select identity_id from changes)
+    group by m.identity_id
+),
+
+updates as (
+    select
+        c.*,
+        'upd-' || left(md5(c.identity_id || ':' || c.segment || ':' || c.change || ':'
+            || (c.earlier + 1)), 24) as update_id,
+        b.email,
+        coalesce(b.anonymous_id, c.identity_id) as anonymous_id,
+        round(coalesce(v.predicted_90d_value, 0), 2) as predicted_value,
+        row_number() over (order by c.identity_id, c.segment) as position
+    from changes as c
+    left join best as b using (identity_id)
+    left join customer_value as v using (identity_id)
+)
+
+select
+    update_id,
+    identity_id,
+    segment,
+    change,
+    json_merge_patch(
+        json_object(
+            'platform', $platform,
+            'count_prev_visits', true,
+            'anonymous_id', anonymous_id
+        ),
+        case when email is not null then json_object('email', email) else '{}' end,
+        json_object(
+            'valuation_properties',
+            json_object(
+                'action', 'segment_update',
+                'properties', json_object(
+                    'segment', segment,
+                    'change', change,
+                    'identity_id', identity_id,
+                    'predicted_value', predicted_value,
+                    'update_id', update_id
+                )
+            )
+        )
+    ) as payload,
+    'pending' as status,
+    0 as attempts,
+    $now as queued_at,
+    (select coalesce(max(queue_seq), 0) from segment_updates) + position as queue_seq
+from updates
