@@ -22,9 +22,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/uv
 
 setup: $(VENV)/.installed ## create or reuse .venv and install the project
 
-run: setup ## write the bundled sample exports and materialise every landed day
+run: setup ## write the sample exports, start the stand-in API, materialise every landed day
 	$(BIN)/identity-assets sample --out $(IDENTITY_LANDING_DIR)
-	$(BIN)/identity-assets run --all
+	@$(BIN)/identity-assets dev-endpoint --port 8787 --token dev-token & endpoint=$$!; \
+	trap 'kill $$endpoint 2>/dev/null' EXIT; sleep 1; \
+	IDENTITY_API_TOKEN=dev-token $(BIN)/identity-assets run --all
 
 test: setup ## lint, format check and the test suite
 	$(BIN)/ruff check .

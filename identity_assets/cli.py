@@ -78,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     profile.set_defaults(handler=_profile)
 
+    endpoint = commands.add_parser(
+        "dev-endpoint", help="run a local stand-in for the identifier API (for offline runs)"
+    )
+    endpoint.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    endpoint.add_argument("--port", type=int, default=8787, help="port (default 8787)")
+    endpoint.add_argument("--token", help="the only bearer token accepted (default: any)")
+    endpoint.add_argument("--rate-limit", type=int, default=0, help="requests/s, then 429")
+    endpoint.add_argument("--fail-rate", type=float, default=0.0, help="share answered 500")
+    endpoint.add_argument(
+        "--fail-after-record-rate", type=float, default=0.0, help="share recorded, then 500"
+    )
+    endpoint.add_argument("--slow-rate", type=float, default=0.0, help="share answered slowly")
+    endpoint.add_argument("--slow-seconds", type=float, default=2.0, help="how slowly")
+    endpoint.add_argument("--seed", type=int, default=7, help="seed of the injected faults")
+    endpoint.set_defaults(handler=_dev_endpoint)
+
     sample = commands.add_parser("sample", help="write realistic sample exports")
     sample.add_argument("--out", type=Path, required=True, help="landing directory to write")
     sample.add_argument("--people", type=int, help="number of people (default 2000)")
@@ -256,6 +272,35 @@ def _read_warehouse() -> Iterator[duckdb.DuckDBPyConnection]:
 
 class LookupUnavailable(RuntimeError):
     """The warehouse cannot answer look-ups (missing, locked, or not built)."""
+
+
+def _dev_endpoint(args: argparse.Namespace) -> int:
+    from identity_assets.segments.endpoint import Faults, IdentifierStandIn
+
+    faults = Faults(
+        rate_limit=args.rate_limit,
+        fail_rate=args.fail_rate,
+        fail_after_record_rate=args.fail_after_record_rate,
+        slow_rate=args.slow_rate,
+        slow_seconds=args.slow_seconds,
+        seed=args.seed,
+    )
+    server = IdentifierStandIn(args.host, args.port, args.token, faults)
+    host, port = server.server_address[:2]
+    print(
+        f"identity-assets: identifier API stand-in on http://{host}:{port}/api/v1 "
+        f"(token {'required' if args.token else 'any'}; rate limit {args.rate_limit or 'none'}; "
+        f"500s {args.fail_rate:.0%}, after recording {args.fail_after_record_rate:.0%}; "
+        f"slow {args.slow_rate:.0%})",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
 
 
 def _sample(args: argparse.Namespace) -> int:

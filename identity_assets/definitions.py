@@ -27,10 +27,17 @@ from identity_assets.metrics.checks import (
     purchase_values_usable,
 )
 from identity_assets.resources import (
+    identifier_api_from_env,
     identity_rules_from_env,
     landing_from_env,
+    segment_rules_from_env,
     value_rules_from_env,
     warehouse_from_env,
+)
+from identity_assets.segments.assets import push_segment_updates
+from identity_assets.segments.checks import (
+    one_membership_per_identity_and_segment,
+    segment_updates_delivered,
 )
 
 DAILY_JOB_NAME = "daily_pipeline"
@@ -46,7 +53,13 @@ daily_pipeline = dg.define_asset_job(
 def build_definitions() -> dg.Definitions:
     """All definitions, with resources configured from the current environment."""
     return dg.Definitions(
-        assets=[ingest_landed_days, resolve_identity_graph, build_journals, value_customers],
+        assets=[
+            ingest_landed_days,
+            resolve_identity_graph,
+            build_journals,
+            value_customers,
+            push_segment_updates,
+        ],
         asset_checks=[
             lines_balance,
             one_row_per_event,
@@ -60,6 +73,8 @@ def build_definitions() -> dg.Definitions:
             predictions_valid,
             one_metrics_row_per_identity,
             purchase_values_usable,
+            one_membership_per_identity_and_segment,
+            segment_updates_delivered,
         ],
         jobs=[daily_pipeline],
         resources={
@@ -67,6 +82,8 @@ def build_definitions() -> dg.Definitions:
             "landing": landing_from_env(),
             "identity_rules": identity_rules_from_env(),
             "value_rules": value_rules_from_env(),
+            "segment_rules": segment_rules_from_env(),
+            "identifier_api": identifier_api_from_env(),
         },
     )
 

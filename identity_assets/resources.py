@@ -19,6 +19,13 @@ from pydantic import Field
 from identity_assets import settings
 from identity_assets.identity.graph import DEFAULT_MAX_LINKED, DEFAULT_PLACEHOLDERS, IdentityRules
 from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules, load_purchase_rules
+from identity_assets.segments.client import IdentifierClient
+from identity_assets.segments.rules import (
+    DEFAULT_SEGMENTS,
+    SegmentRule,
+    check_segments,
+    load_segments,
+)
 
 
 class Warehouse(DuckDBResource):
@@ -94,6 +101,59 @@ class ValueRulesResource(dg.ConfigurableResource):
             horizon_days=self.horizon_days,
             min_repeat_buyers=self.min_repeat_buyers,
         )
+
+
+class SegmentRulesResource(dg.ConfigurableResource):
+    """Which segments exist: the built-in ones, or those of a JSON file."""
+
+    segments_file: str | None = Field(
+        default=None, description="JSON file of segments replacing the built-in ones (README)"
+    )
+
+    def segments(self) -> tuple[SegmentRule, ...]:
+        if self.segments_file:
+            return load_segments(self.segments_file)
+        return check_segments(DEFAULT_SEGMENTS)
+
+
+class IdentifierApi(dg.ConfigurableResource):
+    """The identifier API segment updates are pushed to (`POST {url}/identifier`)."""
+
+    url: str = Field(default=settings.DEFAULT_API_URL, description="base URL of the API")
+    token: str | None = Field(
+        default=None, description="bearer token (IDENTITY_API_TOKEN); never logged or stored"
+    )
+    platform: str = Field(default="identity-assets", description="`platform` of each request")
+    timeout_seconds: float = Field(default=10.0, description="per request")
+    max_attempts: int = Field(default=6, description="tries per update within one run")
+    concurrency: int = Field(default=8, description="requests in flight at once")
+
+    def client(self) -> IdentifierClient:
+        if not self.token:
+            raise ValueError("IDENTITY_API_TOKEN is not set")
+        return IdentifierClient(
+            self.url,
+            self.token,
+            timeout_seconds=self.timeout_seconds,
+            max_attempts=self.max_attempts,
+            pool_size=self.concurrency,
+        )
+
+
+def segment_rules_from_env() -> SegmentRulesResource:
+    """The segments as configured by the environment."""
+    return SegmentRulesResource(segments_file=settings.text("IDENTITY_SEGMENTS"))
+
+
+def identifier_api_from_env() -> IdentifierApi:
+    """The identifier API as configured by the environment; the token stays an EnvVar."""
+    token = dg.EnvVar("IDENTITY_API_TOKEN") if settings.text("IDENTITY_API_TOKEN") else None
+    return IdentifierApi(
+        url=settings.text("IDENTITY_API_URL") or settings.DEFAULT_API_URL,
+        token=token,
+        platform=settings.text("IDENTITY_API_PLATFORM") or "identity-assets",
+        concurrency=settings.integer("IDENTITY_API_CONCURRENCY", 8),
+    )
 
 
 def value_rules_from_env() -> ValueRulesResource:

@@ -13,6 +13,7 @@ DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_DUCKDB_PATH = "data/identity.duckdb"
 DEFAULT_FIRST_DAY = "2024-01-01"
 DEFAULT_PHONE_REGION = "US"
+DEFAULT_API_URL = "http://127.0.0.1:8787/api/v1"
 
 
 def first_day() -> date:
