@@ -37,23 +37,63 @@ class Outcome:
 
 
 class RateGate:
-    """Shared by all workers: nobody sends before `open_at` (an epoch second)."""
+    """Permits shared by all workers, following the API's own counters.
 
-    def __init__(self) -> None:
+    Once the API has said its limit, each request takes a permit from what the current window
+    has left; when none are left, workers wait for the window's reset instead of spending
+    requests on 429s. A 429 (or `Retry-After`) closes the gate until the reset it names.
+    """
+
+    def __init__(self, max_wait: float = 60.0) -> None:
         self._lock = threading.Lock()
-        self._open_at = 0.0
+        self._limit: int | None = None
+        self._remaining: int | None = None
+        self._reset_at = 0.0
+        self._max_wait = max_wait
 
-    def wait(self) -> None:
+    def acquire(self) -> None:
+        """Block until a request may go out, and count it."""
         while True:
             with self._lock:
-                delay = self._open_at - time.time()
-            if delay <= 0:
-                return
-            time.sleep(min(delay, 1.0))
+                now = time.time()
+                if self._reset_at and now >= self._reset_at:
+                    self._remaining, self._reset_at = self._limit, 0.0
+                if self._remaining is None or self._remaining > 0:
+                    if self._remaining is not None:
+                        self._remaining -= 1
+                    return
+                delay = self._reset_at - now
+            time.sleep(min(max(delay, 0.01), 1.0))
 
-    def close_until(self, epoch: float) -> None:
+    def observe(self, status: int, headers) -> None:
+        """Learn the window from an answer's X-RateLimit headers (and Retry-After on 429)."""
+        now = time.time()
+        limit = _number(headers.get("X-RateLimit-Limit"))
+        remaining = _number(headers.get("X-RateLimit-Remaining"))
+        reset = _number(headers.get("X-RateLimit-Reset"))
+        if reset is not None and reset < 10**9:  # seconds from now rather than an epoch second
+            reset = now + reset
+        retry_after = _number(headers.get("Retry-After"))
         with self._lock:
-            self._open_at = max(self._open_at, epoch)
+            if limit is not None:
+                self._limit = int(limit)
+            if reset is not None and remaining is not None:
+                reset = min(reset, now + self._max_wait)
+                if reset > self._reset_at + 0.5:  # a newer window: its count replaces ours
+                    self._reset_at, self._remaining = reset, int(remaining)
+                elif self._remaining is None or remaining < self._remaining:
+                    self._reset_at, self._remaining = max(self._reset_at, reset), int(remaining)
+            if status == 429:
+                until = now + min(retry_after, self._max_wait) if retry_after else now + 1.0
+                self._reset_at = max(self._reset_at, until)
+                self._remaining = 0
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 class IdentifierClient:
@@ -78,7 +118,8 @@ class IdentifierClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_reset_wait = max_reset_wait
-        self.gate = RateGate()
+        self.gate = RateGate(max_reset_wait)
+        self._refused: str | None = None
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self._session = requests.Session()
@@ -99,7 +140,9 @@ class IdentifierClient:
         status: int | None = None
         error: str | None = None
         for attempt in range(1, self.max_attempts + 1):
-            self.gate.wait()
+            if self._refused:  # another worker's answer already says no request can succeed
+                raise ApiRefused(self._refused)
+            self.gate.acquire()
             try:
                 response = self._session.post(self.url, data=body, timeout=self.timeout)
             except requests.Timeout:
@@ -108,15 +151,16 @@ class IdentifierClient:
                 status, error = None, f"connection failed: {type(failure).__name__}"
             else:
                 status = response.status_code
-                self._respect_limits(response)
+                self.gate.observe(status, response.headers)
                 if 200 <= status < 300:
                     return Outcome(True, status, None, attempt, rate_limited)
                 error = _message(response)
                 if status in (401, 403):
-                    raise ApiRefused(
+                    self._refused = (
                         f"the identifier API refused the token ({status}: {error}); "
                         "check IDENTITY_API_TOKEN"
                     )
+                    raise ApiRefused(self._refused)
                 if status not in RETRIED_STATUSES:
                     return Outcome(False, status, error, attempt, rate_limited)
                 if status == 429:
@@ -129,32 +173,15 @@ class IdentifierClient:
         """The API's journal for the person a payload names (the payload minus
         `count_prev_visits`), or None when it cannot be read."""
         query = {k: v for k, v in payload.items() if k != "count_prev_visits"}
+        self.gate.acquire()
         try:
             response = self._session.post(self.url, data=json.dumps(query), timeout=self.timeout)
         except requests.RequestException:
             return None
-        self._respect_limits(response)
+        self.gate.observe(response.status_code, response.headers)
         if response.status_code != 200:
             return None
         return response.json()
-
-    def _respect_limits(self, response: requests.Response) -> None:
-        """Close the gate until the window resets when the API says it is spent."""
-        headers = response.headers
-        remaining = headers.get("X-RateLimit-Remaining")
-        reset = headers.get("X-RateLimit-Reset")
-        retry_after = headers.get("Retry-After")
-        now = time.time()
-        if response.status_code == 429 and retry_after and retry_after.isdigit():
-            self.gate.close_until(now + min(int(retry_after), self.max_reset_wait))
-        if remaining is not None and reset and remaining.strip() in ("0", "-1"):
-            try:
-                until = float(reset)
-            except ValueError:
-                return
-            # a Reset that is a small number is seconds from now, a large one an epoch second
-            until = now + until if until < 10**9 else until
-            self.gate.close_until(min(until, now + self.max_reset_wait))
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: a uniform wait up to base * 2^attempt, capped."""

@@ -124,7 +124,7 @@ def deliver_updates(
                 break
             ids = [row[0] for row in rows]
             conn.execute(
-                "update segment_updates set dispatched_at = now() where update_id in "
+                "update segment_updates set dispatched_at = now()::timestamp where update_id in "
                 "(select unnest($ids))",
                 {"ids": ids},
             )
@@ -182,7 +182,19 @@ def _record(
 
 
 def _reconcile_in_flight(conn: duckdb.DuckDBPyConnection, client: IdentifierClient) -> int:
-    """Rows a stopped run left in flight: mark sent the ones the API's journal already holds."""
+    """Rows a stopped run left in flight: mark sent the ones the API's journal already holds.
+
+    A request can still be on its way for as long as the client's timeout, so the journal is
+    read only once the youngest in-flight row is that old.
+    """
+    youngest = conn.execute(
+        "select min(epoch(now()::timestamp) - epoch(dispatched_at)) from segment_updates "
+        "where dispatched_at is not null and status <> 'sent'"
+    ).fetchall()[0][0]
+    if youngest is None:
+        return 0
+    if youngest < client.timeout:
+        time.sleep(client.timeout - youngest)
     rows = conn.execute(
         "select update_id, payload from segment_updates "
         "where dispatched_at is not null and status <> 'sent'"
