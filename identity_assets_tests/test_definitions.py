@@ -14,6 +14,10 @@ def test_definitions_load_with_the_contract_table_names() -> None:
         "identity_merges",
         "identity_journal",
         "customer_profiles",
+        "customer_metrics",
+        "customer_value",
+        "segment_membership",
+        "segment_updates",
     } <= keys
 
 

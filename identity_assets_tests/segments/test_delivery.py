@@ -162,3 +162,17 @@ def test_a_condition_that_does_not_run_names_its_segment(conn) -> None:
     broken = (SegmentRule("broken", "m.no_such_column > 1"),)
     with pytest.raises(ValueError, match="segment 'broken': its condition"):
         queue_updates(conn, broken, "web")
+
+
+def test_the_stand_in_answers_the_seeds_journal(stand_in) -> None:
+    api = stand_in()
+    sender = client(api.url)
+    for action in ("pageview", "form_submit"):
+        body = {"platform": "web", "anonymous_id": "anon-1", "count_prev_visits": True,
+                "valuation_properties": {"action": action, "properties": {}}}  # fmt: skip
+        assert sender.post(body).ok
+    answer = sender.journal({"platform": "web", "anonymous_id": "anon-1"})
+    assert answer["success"] is True and answer["data"]["uuid"]
+    entries = answer["data"]["journal"]
+    assert [e["valuation_properties"]["action"] for e in entries] == ["form_submit", "pageview"]
+    assert all(e["created_at"].endswith("Z") and e["anonymous_id"] == "anon-1" for e in entries)

@@ -1,0 +1,78 @@
+"""The segment assets through Dagster: updates pushed, the story told, the token kept secret."""
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
+from identity_assets.segments.assets import push_segment_updates
+from identity_assets.segments.checks import (
+    one_membership_per_identity_and_segment,
+    segment_updates_delivered,
+)
+from identity_assets_tests.conftest import materialized_metadata
+from identity_assets_tests.segments.conftest import TOKEN, valued_warehouse
+
+CHECKS = [one_membership_per_identity_and_segment, segment_updates_delivered]
+
+
+def materialize(tmp_path: Path, api: IdentifierApi) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [push_segment_updates, *CHECKS],
+        resources={
+            "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
+            "segment_rules": SegmentRulesResource(),
+            "identifier_api": api,
+        },
+        raise_on_error=False,
+    )
+
+
+def test_updates_are_pushed_and_the_token_is_never_logged_or_stored(
+    tmp_path: Path, stand_in, capfd
+) -> None:
+    server = stand_in("--fail-rate", "0.2")
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        valued_warehouse(conn, [1500, 2500, 20])
+    result = materialize(tmp_path, IdentifierApi(url=server.url, token=TOKEN))
+    assert result.success
+    metadata = materialized_metadata(result)
+    assert "| high_value_predicted | 2 |" in metadata["segment_membership"]["segment_sizes"].value
+    updates = metadata["segment_updates"]
+    assert updates["sent"].value == 2 and updates["failed"].value == 0
+    assert {"retries", "rate_limited_429s", "updates_per_second"} <= set(updates)
+    checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {
+        "one_membership_per_identity_and_segment": True,
+        "segment_updates_delivered": True,
+    }
+    logged = "\n".join(str(event) for event in result.all_events) + str(capfd.readouterr())
+    assert TOKEN not in logged
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        for (table,) in conn.execute("select table_name from duckdb_tables()").fetchall():
+            assert TOKEN not in str(conn.execute(f"select * from {table}").fetchall()), table
+
+
+def test_without_a_token_updates_wait_and_the_check_warns(tmp_path: Path, capfd) -> None:
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        valued_warehouse(conn, [1500])
+    result = materialize(tmp_path, IdentifierApi(url="http://127.0.0.1:9/api/v1"))
+    assert result.success
+    assert "IDENTITY_API_TOKEN is not set" in capfd.readouterr().err
+    (waiting,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert waiting.asset_check_key.name == "segment_updates_delivered"
+    assert waiting.severity == dg.AssetCheckSeverity.WARN
+    assert waiting.metadata["failing_rows"].value == 1
+
+
+def test_a_refused_token_fails_the_step_with_the_apis_message(
+    tmp_path: Path, stand_in, capfd
+) -> None:
+    server = stand_in()
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        valued_warehouse(conn, [1500])
+    result = materialize(tmp_path, IdentifierApi(url=server.url, token="not-it"))
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert "refused the token (401" in failure.step_failure_data.error.message
