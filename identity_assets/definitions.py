@@ -34,6 +34,7 @@ from identity_assets.resources import (
     value_rules_from_env,
     warehouse_from_env,
 )
+from identity_assets.schedules import build_late_files_sensor, build_schedule
 from identity_assets.segments.assets import push_segment_updates
 from identity_assets.segments.checks import (
     one_membership_per_identity_and_segment,
@@ -77,6 +78,8 @@ def build_definitions() -> dg.Definitions:
             segment_updates_delivered,
         ],
         jobs=[daily_pipeline],
+        schedules=[build_schedule(DAILY_JOB_NAME)],
+        sensors=[build_late_files_sensor(DAILY_JOB_NAME)],
         resources={
             "warehouse": warehouse_from_env(),
             "landing": landing_from_env(),

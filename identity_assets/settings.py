@@ -25,6 +25,16 @@ def first_day() -> date:
         raise ValueError(f"IDENTITY_FIRST_DAY must be a YYYY-MM-DD date, got {value!r}") from error
 
 
+def timezone() -> str:
+    """Time zone of the daily partitions and the schedule (`IDENTITY_TIMEZONE`, default UTC)."""
+    return os.getenv("IDENTITY_TIMEZONE", "UTC")
+
+
+def schedule_cron() -> str:
+    """When the daily run starts, as cron (`IDENTITY_SCHEDULE_CRON`, default 03:00)."""
+    return os.getenv("IDENTITY_SCHEDULE_CRON", "0 3 * * *")
+
+
 def duckdb_path() -> str:
     """The warehouse file (`IDENTITY_DUCKDB_PATH`)."""
     return os.getenv("IDENTITY_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)

@@ -30,15 +30,15 @@ def every_identity_summarised(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="identities")
+@dg.asset_check(asset="identities", blocking=True)
 def largest_identity_within_limit(
     warehouse: Warehouse, identity_rules: IdentityRulesResource
 ) -> dg.AssetCheckResult:
-    """Warns, naming them, about identities with more identifiers than the configured size."""
+    """An over-merge stops the run: identities with more identifiers than the configured size
+    (a shared identifier the guards missed) never reach journals, metrics or segments."""
     return failing_rows_check(
         warehouse,
         "identity/check_largest_identity",
         f"identities with more than {identity_rules.max_identity_size} identifiers",
         params={"max_size": identity_rules.max_identity_size},
-        severity=dg.AssetCheckSeverity.WARN,
     )

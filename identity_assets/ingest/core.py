@@ -275,13 +275,8 @@ def _explain(error: duckdb.Error) -> str:
     return " ".join(kept)[:400]
 
 
-def _stage_file_listing(
-    conn: duckdb.DuckDBPyConnection, landing_dir: Path, files: Iterable[Path]
-) -> None:
-    conn.execute(
-        "create or replace temp table landed_files "
-        "(day date, source_file varchar, bytes bigint, modified_at timestamp)"
-    )
+def _file_rows(landing_dir: Path, files: Iterable[Path]) -> list[tuple[date, str, int, datetime]]:
+    """(day, path relative to the landing directory, bytes, modified at UTC) of each file."""
     prefix = _prefix(landing_dir)
     rows = []
     for path in files:
@@ -289,6 +284,47 @@ def _stage_file_listing(
         name = str(path.resolve()).removeprefix(prefix)
         modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
         rows.append((date.fromisoformat(name.split("/", 1)[0]), name, stat.st_size, modified))
+    return rows
+
+
+def changed_since_ingest(
+    conn: duckdb.DuckDBPyConnection, landing_dir: Path, first_day: date
+) -> dict[date, list[str]]:
+    """Already-ingested days whose files changed since: each with the files new, changed or
+    gone. A late file is the usual case; such a day must be ingested again."""
+    recorded: dict[date, set[tuple[str, int, datetime]]] = {}
+    for day, name, size, modified in conn.execute(
+        "select day, source_file, bytes, modified_at from raw_files"
+    ).fetchall():
+        recorded.setdefault(day, set()).add((name, size, modified))
+    changed: dict[date, list[str]] = {}
+    for day in landed_days(landing_dir, first_day):
+        if day not in recorded:
+            continue
+        files, _ = day_files(landing_dir, day)
+        now = {(name, size, modified) for _, name, size, modified in _file_rows(landing_dir, files)}
+        before = {entry[0] for entry in recorded[day]}
+        after = {entry[0] for entry in now}
+        differing = sorted({entry[0] for entry in now ^ recorded[day]})
+        if differing:
+            changed[day] = [f"{name} ({_how(name, before, after)})" for name in differing]
+    return changed
+
+
+def _how(name: str, before: set[str], after: set[str]) -> str:
+    if name not in before:
+        return "new"
+    return "gone" if name not in after else "changed"
+
+
+def _stage_file_listing(
+    conn: duckdb.DuckDBPyConnection, landing_dir: Path, files: Iterable[Path]
+) -> None:
+    conn.execute(
+        "create or replace temp table landed_files "
+        "(day date, source_file varchar, bytes bigint, modified_at timestamp)"
+    )
+    rows = _file_rows(landing_dir, files)
     if rows:
         conn.executemany("insert into landed_files values (?, ?, ?, ?)", rows)
 
