@@ -34,6 +34,19 @@ def preview(
     return markdown_table(headers, relation.fetchall())
 
 
+def row_count_change(context: dg.AssetExecutionContext, asset: str, rows: int) -> dict:
+    """The asset's row count and its change since the previous materialization."""
+    previous = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    before = None
+    if previous is not None and previous.asset_materialization is not None:
+        entry = previous.asset_materialization.metadata.get("dagster/row_count")
+        before = entry.value if entry is not None else None
+    metadata: dict[str, object] = {"dagster/row_count": rows}
+    if isinstance(before, int):
+        metadata["row_count_change"] = rows - before
+    return metadata
+
+
 def column_schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
     """Asset metadata declaring a table's columns as (name, type, description)."""
     return {

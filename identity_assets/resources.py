@@ -64,7 +64,7 @@ class IdentityRulesResource(dg.ConfigurableResource):
         description="an identifier seen with more distinct values of one strong type is shared",
     )
     max_identity_size: int = Field(
-        default=50, description="identities with more identifiers raise a warning check"
+        default=50, description="an identity with more identifiers fails a blocking check"
     )
     extra_placeholders: list[str] = Field(
         default=[], description="values that never link, on top of the built-in list"

@@ -1,71 +1,40 @@
-"""The Dagster webserver serves the project: started for real on 127.0.0.1, read over GraphQL."""
+"""The Dagster UI for real: a webserver on 127.0.0.1 launches the whole graph for one day."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from identity_assets.definitions import DAILY_JOB_NAME
+from identity_assets.sample import SampleConfig, write_sample
+from identity_assets_tests.dagster_ui import dagster_ui
 
 
 @pytest.mark.slow
-def test_webserver_lists_the_assets_over_graphql(tmp_path: Path) -> None:
-    port = free_port()
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+def test_a_day_launched_from_the_ui_materialises_everything_with_its_checks(
+    tmp_path: Path,
+) -> None:
+    landing = tmp_path / "landing"
+    write_sample(landing, SampleConfig(people=80, days=2, history_days=20))
     env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "IDENTITY_LANDING_DIR": str(tmp_path / "landing"),
+        "IDENTITY_LANDING_DIR": str(landing),
         "IDENTITY_DUCKDB_PATH": str(tmp_path / "identity.duckdb"),
+        "IDENTITY_API_TOKEN": "",
     }
-    server = subprocess.Popen(
-        [str(WEBSERVER), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        paths = _asset_paths(f"http://127.0.0.1:{port}/graphql", deadline=time.monotonic() + 120)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-    assert {"raw_events", "raw_event_rejects", "raw_files", "identity_map", "identities"} <= paths
-
-
-def _asset_paths(url: str, deadline: float) -> set[str]:
-    query = {"query": "{ assetNodes { assetKey { path } } }"}
-    while True:
-        try:
-            answer = requests.post(url, json=query, timeout=5)
-            if answer.ok and answer.json().get("data", {}).get("assetNodes"):
-                return {
-                    "/".join(n["assetKey"]["path"]) for n in answer.json()["data"]["assetNodes"]
-                }
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"dagster-webserver did not answer GraphQL at {url}")
-        time.sleep(0.5)
+    with dagster_ui(tmp_path, env) as ui:
+        paths = {
+            "/".join(n["assetKey"]["path"])
+            for n in ui.query("{ assetNodes { assetKey { path } } }")["assetNodes"]
+        }
+        assert {"raw_events", "identity_map", "identity_journal", "customer_value",
+                "segment_updates"} <= paths  # fmt: skip
+        run_id = ui.launch_partition(DAILY_JOB_NAME, "2026-11-20")
+        assert ui.wait_for_run(run_id) == "SUCCESS"
+        checks = ui.check_results()
+        identities = ui.latest_metadata("identities")
+        value = ui.latest_metadata("customer_value")
+    blocking = {name: ok for name, (ok, severity) in checks.items() if severity == "ERROR"}
+    assert len(blocking) >= 10 and all(blocking.values()), checks
+    assert identities["dagster/row_count"] > 0
+    assert "| method | identities | percent |" in value["share_by_method"]

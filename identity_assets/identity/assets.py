@@ -3,7 +3,7 @@
 import dagster as dg
 
 from identity_assets.identity.graph import resolve_identities
-from identity_assets.metadata import column_schema, counts_table, preview
+from identity_assets.metadata import column_schema, counts_table, preview, row_count_change
 from identity_assets.resources import IdentityRulesResource, Warehouse
 
 _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
@@ -118,7 +118,7 @@ def resolve_identity_graph(
     yield dg.MaterializeResult(
         asset_key="identifiers",
         metadata={
-            "dagster/row_count": counts["identifiers"],
+            **row_count_change(context, "identifiers", counts["identifiers"]),
             "identifiers_by_type": counts_table("type (status)", by_type),
             "blocked_by_reason": counts_table("reason", blocked),
             "new_phones_parsed": result.new_phones,
@@ -127,12 +127,12 @@ def resolve_identity_graph(
     )
     yield dg.MaterializeResult(
         asset_key="identity_map",
-        metadata={"dagster/row_count": counts["identity_map"], **run},
+        metadata={**row_count_change(context, "identity_map", counts["identity_map"]), **run},
     )
     yield dg.MaterializeResult(
         asset_key="identities",
         metadata={
-            "dagster/row_count": counts["identities"],
+            **row_count_change(context, "identities", counts["identities"]),
             "identities_in_run": result.components,
             "largest_identities": largest,
         },
@@ -140,7 +140,7 @@ def resolve_identity_graph(
     yield dg.MaterializeResult(
         asset_key="identity_merges",
         metadata={
-            "dagster/row_count": counts["identity_merges"],
+            **row_count_change(context, "identity_merges", counts["identity_merges"]),
             "merges_this_run": counts_table("kind", result.merges),
             "latest": recent_merges,
         },

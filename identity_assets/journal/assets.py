@@ -4,7 +4,7 @@ import dagster as dg
 
 from identity_assets import sql
 from identity_assets.journal.build import update_journals
-from identity_assets.metadata import column_schema, preview
+from identity_assets.metadata import column_schema, preview, row_count_change
 from identity_assets.resources import Warehouse
 
 _COMMON = {"group_name": "journal", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
@@ -102,7 +102,7 @@ def build_journals(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "seconds": round(result.seconds, 2),
     }
     journal_metadata = {
-        "dagster/row_count": journal_rows,
+        **row_count_change(context, "identity_journal", journal_rows),
         "rows_inserted": result.rows_inserted,
         "rows_removed": result.rows_removed,
         "rows_moved": result.rows_moved,
@@ -116,7 +116,7 @@ def build_journals(context: dg.AssetExecutionContext, warehouse: Warehouse):
     yield dg.MaterializeResult(
         asset_key="customer_profiles",
         metadata={
-            "dagster/row_count": profiles,
+            **row_count_change(context, "customer_profiles", profiles),
             "profiles_refreshed": result.profiles_refreshed,
             "trait_coverage": coverage,
             **run,

@@ -3,7 +3,13 @@
 import dagster as dg
 
 from identity_assets import sql
-from identity_assets.metadata import column_schema, counts_table, markdown_table, preview
+from identity_assets.metadata import (
+    column_schema,
+    counts_table,
+    markdown_table,
+    preview,
+    row_count_change,
+)
 from identity_assets.metrics.value import update_values
 from identity_assets.resources import ValueRulesResource, Warehouse
 
@@ -107,7 +113,7 @@ def value_customers(
     yield dg.MaterializeResult(
         asset_key="customer_metrics",
         metadata={
-            "dagster/row_count": result.identities,
+            **row_count_change(context, "customer_metrics", result.identities),
             "buyers": result.buyers,
             "purchases": result.purchases,
             "unusable_purchases": counts_table("problem", result.bad_purchases),
@@ -120,7 +126,7 @@ def value_customers(
     yield dg.MaterializeResult(
         asset_key="customer_value",
         metadata={
-            "dagster/row_count": result.identities,
+            **row_count_change(context, "customer_value", result.identities),
             "share_by_method": markdown_table(
                 ["method", "identities", "percent"],
                 [

@@ -2,7 +2,12 @@
 
 import dagster as dg
 
-from identity_assets.metadata import column_schema, counts_table, markdown_table
+from identity_assets.metadata import (
+    column_schema,
+    counts_table,
+    markdown_table,
+    row_count_change,
+)
 from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
 from identity_assets.segments.client import ApiRefused
 from identity_assets.segments.outbox import deliver_updates, queue_updates
@@ -80,13 +85,13 @@ def push_segment_updates(
     yield dg.MaterializeResult(
         asset_key="segment_membership",
         metadata={
-            "dagster/row_count": total,
+            **row_count_change(context, "segment_membership", total),
             "segment_sizes": counts_table("segment", queued.members),
             "changes_queued": counts_table("segment and change", queued.queued),
         },
     )
     metadata: dict[str, object] = {
-        "dagster/row_count": sum(statuses.values()),
+        **row_count_change(context, "segment_updates", sum(statuses.values())),
         "by_status": counts_table("status", statuses),
         "api_url": identifier_api.url,
     }

@@ -103,3 +103,23 @@ def test_the_journal_checks_block_and_find_a_broken_journal(tmp_path: Path, land
     }
     blocking = {spec.name: spec.blocking for check in CHECKS for spec in check.check_specs}
     assert all(blocking.values())
+
+
+def test_each_run_reports_how_rows_changed_since_the_last(tmp_path: Path, landing: Landing):
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {
+        "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
+        "landing": LandingDirectory(path=str(landing.root)),
+        "identity_rules": IdentityRulesResource(),
+    }
+    assets = [ingest_landed_days, resolve_identity_graph, build_journals]
+    landing.write("a.jsonl", [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")], day=D1)
+    first = dg.materialize(assets, resources=resources, partition_key=D1.isoformat(),
+                           instance=instance)  # fmt: skip
+    assert "row_count_change" not in materialized_metadata(first)["identities"]
+    landing.write("b.jsonl", [track(3, D1, userId="u-3"), track(4, D1, userId="u-1")], day=D1)
+    second = dg.materialize(assets, resources=resources, partition_key=D1.isoformat(),
+                            instance=instance)  # fmt: skip
+    metadata = materialized_metadata(second)
+    assert metadata["identities"]["row_count_change"].value == 1
+    assert metadata["identity_journal"]["row_count_change"].value == 2
