@@ -128,8 +128,11 @@ def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> Mode
         )
     else:
         bg_nbd = fit_bg_nbd(x, t_x, age, weights)
-        expected = expected_purchases(bg_nbd, rules.horizon_days, x, t_x, age)
-        fit = ModelFit(bg_nbd=bg_nbd)
+        if bg_nbd is None:
+            fit = ModelFit(bg_nbd=None, unfitted_reason="BG/NBD did not converge on this data")
+        else:
+            expected = expected_purchases(bg_nbd, rules.horizon_days, x, t_x, age)
+            fit = ModelFit(bg_nbd=bg_nbd)
     if fit.bg_nbd is None:
         x = t_x = age = np.array([], dtype=float)
     expected_rows = pa.table(
@@ -166,15 +169,27 @@ def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> Mode
 
 def fit_bg_nbd(
     x: np.ndarray, t_x: np.ndarray, age: np.ndarray, weights: np.ndarray | None = None
-) -> dict[str, float]:
-    """Maximum-likelihood BG/NBD parameters (r, alpha, a, b) for buyers summarised by day."""
-    from lifetimes import BetaGeoFitter
+) -> dict[str, float] | None:
+    """Maximum-likelihood BG/NBD parameters (r, alpha, a, b) for buyers summarised by day.
 
-    model = BetaGeoFitter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(x, t_x, age, weights=weights)
-    return {name: float(value) for name, value in model.params_.items()}
+    When the optimiser does not converge (little history, few repeat buyers) it tries again
+    with a growing L2 penalty, as lifetimes suggests; None when no attempt converges.
+    """
+    from lifetimes import BetaGeoFitter
+    from lifetimes.utils import ConvergenceError
+
+    for penalizer in (0.0, 0.001, 0.01, 0.1):
+        model = BetaGeoFitter(penalizer_coef=penalizer)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            try:
+                model.fit(x, t_x, age, weights=weights)
+            except ConvergenceError:
+                continue
+        params = {name: float(value) for name, value in model.params_.items()}
+        if np.isfinite(list(params.values())).all():
+            return params
+    return None
 
 
 def expected_purchases(

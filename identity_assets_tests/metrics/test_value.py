@@ -279,3 +279,24 @@ def test_purchase_rules_load_from_a_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read purchase rules"):
         load_purchase_rules(path)
     assert len(DEFAULT_PURCHASE_RULES) == 3
+
+
+def test_a_model_that_does_not_converge_leaves_the_baseline(conn, landing, monkeypatch) -> None:
+    from lifetimes import BetaGeoFitter
+    from lifetimes.utils import ConvergenceError
+
+    def never(*args, **kwargs):
+        raise ConvergenceError("did not converge")
+
+    monkeypatch.setattr(BetaGeoFitter, "fit", never)
+    lines = [
+        order(p * 10 + v, date(2026, 11, 1 + v * 5), 10, {"value": 10 + p}, f"u-{p}")
+        for p in range(30)
+        for v in range(2)
+    ]
+    land(conn, landing, D3, lines)
+    result = update_values(conn, ValueRules(min_repeat_buyers=5))
+    assert result.fit.bg_nbd is None
+    assert conn.execute("select distinct method from customer_value").fetchall() == [
+        ("baseline: BG/NBD did not converge on this data",)
+    ]

@@ -1,0 +1,249 @@
+"""End-to-end benchmark: the whole pipeline through the CLI, stage by stage, against floors.
+
+Usage:
+    python benchmarks/pipeline.py [--lines 1000000] [--days 30] [--memory-limit 3GB]
+
+It writes (or reuses) sample exports of about --lines lines, gzip JSON lines over --days
+folders, then:
+  floor        DuckDB reading the same raw files into a table once (`read_json_auto`);
+  full         `identity-assets run` over every day but the last: one run over the range;
+  incremental  `identity-assets run --day <last day>` on top of that history;
+  stage floors on the resulting warehouse: the identity floor (the identifier columns of
+               raw_events written one row per identifier) and the journal floor (event_id,
+               occurred_at and payload copied into a table).
+Per stage it prints seconds (from the run's step events), rows, rows/s, peak RSS (the CLI
+process sampled while the stage ran) and the ratio to its floor. Segment updates are queued
+but not delivered (no token): delivery is bound by the API's rate limit, and
+benchmarks/delivery.py measures it. Figures go to benchmarks/out/pipeline-<lines>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import psutil
+from common import OUT, generate_landing, measured_child
+from identity import FLOOR as IDENTITY_FLOOR
+from journal import FLOOR as JOURNAL_FLOOR
+
+CLI = Path(sys.executable).with_name("identity-assets")
+STAGES = {
+    "ingest_landed_days": "ingest",
+    "resolve_identity_graph": "identity",
+    "build_journals": "journal",
+    "value_customers": "metrics",
+    "push_segment_updates": "segments",
+}
+ROWS = {
+    "ingest": "select count(*) from raw_events",
+    "identity": "select count(*) from identifier_sightings",
+    "journal": "select count(*) from identity_journal",
+    "metrics": "select count(*) from customer_metrics",
+    "segments": "select count(*) from segment_updates",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--memory-limit", default="3GB")
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--landing", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(_child_step(args)))
+        return
+
+    landing, lines = generate_landing(args.lines, args.days)
+    days = sorted(p.name for p in landing.iterdir() if p.name[:1].isdigit())
+    report: dict = {
+        "date": date.today().isoformat(),
+        "lines": lines,
+        "days": len(days),
+        "memory_limit": args.memory_limit,
+        "cpus": os.cpu_count(),
+    }
+    with tempfile.TemporaryDirectory(dir=OUT) as scratch:
+        work = Path(scratch)
+        common = ["--landing", str(landing), "--memory-limit", args.memory_limit]
+        floor, floor_rss = measured_child(
+            [sys.executable, __file__, "--step", "floor", "--database", str(work / "floor.duckdb"),
+             *common]
+        )  # fmt: skip
+        report["floor"] = {**floor, "peak_rss_mb": floor_rss}
+        print(f"floor: read {floor['rows']:,} lines into a table in {floor['seconds']:.1f}s")
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(work / "dagster_home"),
+            "IDENTITY_LANDING_DIR": str(landing),
+            "IDENTITY_DUCKDB_PATH": str(work / "identity.duckdb"),
+            "IDENTITY_DUCKDB_MEMORY_LIMIT": args.memory_limit,
+            "IDENTITY_FIRST_DAY": days[0],
+            "IDENTITY_API_TOKEN": "",
+        }
+        (work / "dagster_home").mkdir()
+        history = [a for day in days[:-1] for a in ("--day", day)]
+        report["full"] = _run_cli(env, history, work)
+        print(f"full: {report['full']['seconds']:.1f}s")
+        report["incremental"] = _run_cli(env, ["--day", days[-1]], work)
+        print(f"incremental: {report['incremental']['seconds']:.1f}s")
+        stage_floors, _ = measured_child(
+            [sys.executable, __file__, "--step", "stage_floors", "--database",
+             str(work / "identity.duckdb"), *common]
+        )  # fmt: skip
+        report["stage_floors"] = stage_floors
+    _print(report)
+    path = OUT / f"pipeline-{args.lines}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"figures written to {path}")
+
+
+def _run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
+    """One `identity-assets run`, its RSS sampled; stage times from the run's step events."""
+    started = time.time()
+    child = subprocess.Popen(
+        [str(CLI), "run", *day_args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    samples: list[tuple[float, float]] = []
+    watcher = threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True)
+    watcher.start()
+    output = child.stdout.read()
+    child.wait()
+    watcher.join(timeout=2)
+    seconds = time.time() - started
+    if child.returncode != 0:
+        raise SystemExit(f"identity-assets run failed:\n{output[-3000:]}")
+    steps = _step_windows(env["DAGSTER_HOME"])
+    stages: dict[str, dict] = {}
+    for step, (begin, end) in steps.items():
+        name = STAGES.get(step, "checks")
+        window = [rss for t, rss in samples if begin <= t <= end]
+        stage = stages.setdefault(name, {"seconds": 0.0, "peak_rss_mb": 0.0})
+        stage["seconds"] += end - begin
+        stage["peak_rss_mb"] = max(stage["peak_rss_mb"], max(window, default=0.0))
+    rows, _ = measured_child(
+        [sys.executable, __file__, "--step", "rows", "--database", env["IDENTITY_DUCKDB_PATH"],
+         "--landing", env["IDENTITY_LANDING_DIR"]]
+    )  # fmt: skip
+    for name, count in rows.items():
+        stages.setdefault(name, {})["rows"] = count
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": max((rss for _, rss in samples), default=0.0),
+        "stages": stages,
+    }
+
+
+def _sample_rss(pid: int, samples: list[tuple[float, float]]) -> None:
+    try:
+        process = psutil.Process(pid)
+        while process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+            rss = process.memory_info().rss + sum(
+                c.memory_info().rss for c in process.children(recursive=True)
+            )
+            samples.append((time.time(), rss / 2**20))
+            time.sleep(0.2)
+    except psutil.Error:
+        return
+
+
+def _step_windows(dagster_home: str) -> dict[str, tuple[float, float]]:
+    """Start and end time of each step of the latest run, from the Dagster event log."""
+    os.environ["DAGSTER_HOME"] = dagster_home
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        windows: dict[str, list[float]] = {}
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event
+            if event is None or event.step_key is None:
+                continue
+            if event.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+                windows.setdefault(event.step_key, []).append(entry.timestamp)
+    return {step: (min(times), max(times)) for step, times in windows.items()}
+
+
+def _child_step(args: argparse.Namespace) -> dict:
+    import duckdb
+
+    from identity_assets.ingest.core import day_files, landed_days
+
+    conn = duckdb.connect(str(args.database), config={"memory_limit": args.memory_limit})
+    conn.execute("set enable_progress_bar = false")
+    if args.step == "rows":
+        return {name: conn.execute(query).fetchall()[0][0] for name, query in ROWS.items()}
+    if args.step == "floor":
+        files = [
+            str(p) for d in landed_days(args.landing, date(2000, 1, 1))
+            for p in day_files(args.landing, d)[0]
+        ]  # fmt: skip
+        started = time.perf_counter()
+        conn.execute(
+            "create table floor as select * from read_json_auto($files, "
+            "format = 'newline_delimited', ignore_errors = true)",
+            {"files": files},
+        )
+        conn.execute("checkpoint")
+        seconds = time.perf_counter() - started
+        return {
+            "seconds": seconds,
+            "rows": conn.execute("select count(*) from floor").fetchall()[0][0],
+        }
+    floors = {}
+    for name, query in (("identity", IDENTITY_FLOOR), ("journal", JOURNAL_FLOOR)):
+        started = time.perf_counter()
+        conn.execute(query)
+        conn.execute("checkpoint")
+        floors[name] = time.perf_counter() - started
+        conn.execute("drop table floor")
+    return floors
+
+
+def _print(report: dict) -> None:
+    full, incremental = report["full"], report["incremental"]
+    floors = {
+        "ingest": report["floor"]["seconds"],
+        **report["stage_floors"],
+    }
+    print(
+        f"\n{report['lines']:,} lines over {report['days']} days, memory_limit "
+        f"{report['memory_limit']}, {report['cpus']} cores"
+    )
+    print(
+        f"{'stage':<10} {'seconds':>8} {'rows':>12} {'rows/s':>10} {'peak RSS':>10} "
+        f"{'floor':>7} {'x floor':>8} {'next day':>9} {'x full':>7}"
+    )
+    for name in ("ingest", "identity", "journal", "metrics", "segments", "checks"):
+        stage = full["stages"].get(name, {})
+        seconds = stage.get("seconds", 0.0)
+        rows = stage.get("rows", 0)
+        floor = floors.get(name)
+        day = incremental["stages"].get(name, {}).get("seconds", 0.0)
+        print(
+            f"{name:<10} {seconds:>8.1f} {rows:>12,} {rows / seconds if seconds else 0:>10,.0f} "
+            f"{stage.get('peak_rss_mb', 0):>7,.0f} MB "
+            f"{f'{floor:.1f}' if floor else '':>7} {f'{seconds / floor:.2f}' if floor else '':>8} "
+            f"{day:>9.1f} {day / seconds if seconds else 0:>7.2f}"
+        )
+    print(
+        f"{'pipeline':<10} {full['seconds']:>8.1f} {'':>23} {full['peak_rss_mb']:>7,.0f} MB "
+        f"{floors['ingest']:>7.1f} {full['seconds'] / floors['ingest']:>8.2f} "
+        f"{incremental['seconds']:>9.1f} {incremental['seconds'] / full['seconds']:>7.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
