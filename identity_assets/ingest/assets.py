@@ -100,7 +100,7 @@ def ingest_landed_days(
     context.log.info(f"ingesting {len(days)} day(s) from {landing.root}")
     batches: list[BatchIngest] = []
     with warehouse.get_connection() as conn:
-        for batch in ingest_days(conn, landing.root, days):
+        for batch in ingest_days(conn, landing.root, days, skip_unchanged=True):
             batches.append(batch)
             context.log.info(_progress_line(batch))
         day_params = {"first": min(days), "last": max(days)}
@@ -134,6 +134,11 @@ def ingest_landed_days(
 def _progress_line(batch: BatchIngest) -> str:
     first, last = batch.days[0].day, batch.days[-1].day
     span = first.isoformat() if first == last else f"{first}..{last}"
+    if batch.unchanged:
+        return (
+            f"kept {len(batch.days)} day(s) in {span} as they are: their {batch.files} files are "
+            "the ones already ingested"
+        )
     rate = batch.lines_read / batch.seconds if batch.seconds else 0.0
     return (
         f"ingested {span}: {batch.files} files, {batch.lines_read:,} lines, "

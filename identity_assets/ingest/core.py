@@ -74,7 +74,8 @@ class DayIngest:
 
 @dataclass(frozen=True)
 class BatchIngest:
-    """Days ingested together in one read and one transaction."""
+    """Days ingested together in one read and one transaction (or, `unchanged`, days whose
+    files are exactly those already ingested, kept as they are)."""
 
     days: tuple[DayIngest, ...]
     seconds: float
@@ -94,6 +95,8 @@ class BatchIngest:
     @property
     def files(self) -> int:
         return sum(d.files for d in self.days)
+
+    unchanged: bool = False
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -153,6 +156,7 @@ def ingest_days(
     landing_dir: Path,
     days: Sequence[date],
     max_batch_bytes: int = DEFAULT_BATCH_BYTES,
+    skip_unchanged: bool = False,
 ) -> Iterator[BatchIngest]:
     """Replace the given days from their files, yielding after each batch for progress.
 
@@ -160,11 +164,27 @@ def ingest_days(
     days costs about one read while memory stays bounded by the batch. Each batch is read and
     judged in temp tables first; only then are its days' old rows deleted and the new ones
     inserted, in one transaction. An unreadable file raises `UnreadableFileError` naming it,
-    before anything of its batch is written.
+    before anything of its batch is written. With `skip_unchanged`, days whose files are exactly
+    the ones already ingested (same names, sizes and modification times) are not read again:
+    their rows, and everything downstream of them, stay as they are.
     """
     ensure_tables(conn)
     conn.execute("set TimeZone = 'UTC'")
     listing = {day: day_files(landing_dir, day) for day in sorted(set(days))}
+    if skip_unchanged:
+        recorded = _recorded_files(conn)
+        unchanged = [
+            day
+            for day, (files, _) in listing.items()
+            if files and recorded.get(day) == _landed_files(landing_dir, files)
+        ]
+        if unchanged:
+            yield BatchIngest(
+                days=_recorded_summaries(conn, unchanged, listing, landing_dir),
+                seconds=0.0,
+                unchanged=True,
+            )
+            listing = {day: value for day, value in listing.items() if day not in unchanged}
     for batch in plan_batches({d: files for d, (files, _) in listing.items()}, max_batch_bytes):
         started = time.perf_counter()
         files = [f for day in batch for f in listing[day][0]]
@@ -292,23 +312,79 @@ def changed_since_ingest(
 ) -> dict[date, list[str]]:
     """Already-ingested days whose files changed since: each with the files new, changed or
     gone. A late file is the usual case; such a day must be ingested again."""
-    recorded: dict[date, set[tuple[str, int, datetime]]] = {}
-    for day, name, size, modified in conn.execute(
-        "select day, source_file, bytes, modified_at from raw_files"
-    ).fetchall():
-        recorded.setdefault(day, set()).add((name, size, modified))
+    recorded = _recorded_files(conn)
     changed: dict[date, list[str]] = {}
     for day in landed_days(landing_dir, first_day):
         if day not in recorded:
             continue
         files, _ = day_files(landing_dir, day)
-        now = {(name, size, modified) for _, name, size, modified in _file_rows(landing_dir, files)}
+        now = _landed_files(landing_dir, files)
         before = {entry[0] for entry in recorded[day]}
         after = {entry[0] for entry in now}
         differing = sorted({entry[0] for entry in now ^ recorded[day]})
         if differing:
             changed[day] = [f"{name} ({_how(name, before, after)})" for name in differing]
     return changed
+
+
+def _recorded_files(conn: duckdb.DuckDBPyConnection) -> dict[date, set[tuple[str, int, datetime]]]:
+    """(name, bytes, modified at) of every ingested file, by day, as raw_files recorded them."""
+    recorded: dict[date, set[tuple[str, int, datetime]]] = {}
+    for day, name, size, modified in conn.execute(
+        "select day, source_file, bytes, modified_at from raw_files"
+    ).fetchall():
+        recorded.setdefault(day, set()).add((name, size, modified))
+    return recorded
+
+
+def _landed_files(landing_dir: Path, files: Iterable[Path]) -> set[tuple[str, int, datetime]]:
+    return {(name, size, modified) for _, name, size, modified in _file_rows(landing_dir, files)}
+
+
+def _recorded_summaries(
+    conn: duckdb.DuckDBPyConnection,
+    days: list[date],
+    listing: dict[date, tuple[list[Path], list[Path]]],
+    landing_dir: Path,
+) -> tuple[DayIngest, ...]:
+    """What earlier runs recorded for days that are kept as they are."""
+    counts = {
+        day: rest
+        for day, *rest in conn.execute(
+            "select day, sum(lines_read), sum(lines_accepted), sum(lines_rejected), "
+            "sum(events_accepted) from raw_files where day in (select unnest($days)) group by day",
+            {"days": days},
+        ).fetchall()
+    }
+    reasons: dict[date, dict[str, int]] = {}
+    for day, reason, count in conn.execute(
+        "select day, reason, count(*) from raw_event_rejects where day in (select unnest($days)) "
+        "group by day, reason order by day, count(*) desc, reason",
+        {"days": days},
+    ).fetchall():
+        reasons.setdefault(day, {})[reason] = count
+    sources: dict[date, dict[str, int]] = {}
+    for day, source, count in conn.execute(
+        "select day, source, count(*) from raw_events where day in (select unnest($days)) "
+        "group by day, source order by day, source",
+        {"days": days},
+    ).fetchall():
+        sources.setdefault(day, {})[source] = count
+    prefix = _prefix(landing_dir)
+    return tuple(
+        DayIngest(
+            day=day,
+            files=len(listing[day][0]),
+            lines_read=int(counts[day][0]),
+            lines_accepted=int(counts[day][1]),
+            lines_rejected=int(counts[day][2]),
+            events_accepted=int(counts[day][3]),
+            rejects_by_reason=reasons.get(day, {}),
+            events_by_source=sources.get(day, {}),
+            ignored_files=tuple(str(p.resolve()).removeprefix(prefix) for p in listing[day][1]),
+        )
+        for day in days
+    )
 
 
 def _how(name: str, before: set[str], after: set[str]) -> str:

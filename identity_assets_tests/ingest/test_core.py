@@ -376,3 +376,19 @@ def test_small_batches_give_the_same_tables_as_one(landing: Landing, prefix, eve
     assert len(list(ingest_days(many, landing.root, days, max_batch_bytes=1))) == 3
     assert table_state(one) == table_state(many)
     assert rows(one, "select count(*) from raw_events") == [(events,)]
+
+
+def test_days_whose_files_did_not_change_are_kept_as_they_are(conn, landing: Landing) -> None:
+    landing.write("a.jsonl", [IDENTIFY, TRACK, "not json"])
+    (first,) = list(ingest_days(conn, landing.root, [DAY], skip_unchanged=True))
+    ingested_at = conn.execute("select ingested_at from raw_files").fetchall()
+
+    (again,) = list(ingest_days(conn, landing.root, [DAY], skip_unchanged=True))
+    assert again.unchanged and not first.unchanged
+    assert again.days == first.days  # the same figures, read back from what was recorded
+    assert conn.execute("select ingested_at from raw_files").fetchall() == ingested_at
+
+    landing.write("late.jsonl", [EVENTS])
+    (late,) = list(ingest_days(conn, landing.root, [DAY], skip_unchanged=True))
+    assert not late.unchanged and late.days[0].files == 2
+    assert conn.execute("select ingested_at from raw_files").fetchall() != ingested_at
