@@ -67,3 +67,20 @@ def history_warehouse(lines: int, days: int, memory_limit: str = "4GB") -> tuple
     marker.write_text(json.dumps({"seconds": seconds}))
     print(f"built the history warehouse {path.name} in {seconds:.0f}s")
     return landing, path
+
+
+def open_warehouse(path: Path, memory_limit: str):
+    """A DuckDB connection for a benchmark step, with its memory limit and no progress bar."""
+    import duckdb
+
+    conn = duckdb.connect(str(path), config={"memory_limit": memory_limit})
+    conn.execute("set enable_progress_bar = false")
+    return conn
+
+
+def write_report(name: str, report: dict) -> None:
+    """Write a benchmark's figures as JSON to benchmarks/out/<name>.json and say where."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"figures written to {path}")

@@ -23,7 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import OUT, generate_landing, measured_child
+from common import OUT, generate_landing, measured_child, open_warehouse, write_report
 
 FLOOR = """
 create or replace table floor as
@@ -85,20 +85,15 @@ def main() -> None:
         "steps": figures,
         "peak_rss_mb": peak_rss,
     }
-    OUT.mkdir(exist_ok=True)
-    path = OUT / f"identity-{args.lines}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"figures written to {path}")
+    write_report(f"identity-{args.lines}", report)
 
 
 def _run_step(args: argparse.Namespace) -> dict:
-    import duckdb
 
     from identity_assets.identity.graph import rebuild_identities, resolve_identities
     from identity_assets.ingest.core import ingest_days, landed_days
 
-    conn = duckdb.connect(str(args.database), config={"memory_limit": args.memory_limit})
-    conn.execute("set enable_progress_bar = false")
+    conn = open_warehouse(args.database, args.memory_limit)
     days = landed_days(args.landing, date(2000, 1, 1))
     if args.step == "setup":
         started = time.perf_counter()

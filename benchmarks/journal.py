@@ -29,7 +29,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import OUT, history_warehouse, measured_child
+from common import OUT, history_warehouse, measured_child, open_warehouse, write_report
 
 FLOOR = """
 create or replace table floor as
@@ -91,21 +91,17 @@ def main() -> None:
         "steps": figures,
         "peak_rss_mb": peak_rss,
     }
-    path = OUT / f"journal-{args.lines}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"figures written to {path}")
+    write_report(f"journal-{args.lines}", report)
 
 
 def _run(args: argparse.Namespace) -> dict:
-    import duckdb
 
     from identity_assets.identity.graph import ensure_tables, resolve_identities
     from identity_assets.ingest.core import ingest_days, landed_days
     from identity_assets.journal.build import update_journals
     from identity_assets.journal.lookup import journal_response, profile_response
 
-    conn = duckdb.connect(str(args.database), config={"memory_limit": args.memory_limit})
-    conn.execute("set enable_progress_bar = false")
+    conn = open_warehouse(args.database, args.memory_limit)
     ensure_tables(conn)
     figures: dict[str, dict] = {}
 

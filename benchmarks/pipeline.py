@@ -31,7 +31,7 @@ from datetime import date
 from pathlib import Path
 
 import psutil
-from common import OUT, generate_landing, measured_child
+from common import OUT, generate_landing, measured_child, open_warehouse, write_report
 from identity import FLOOR as IDENTITY_FLOOR
 from journal import FLOOR as JOURNAL_FLOOR
 
@@ -105,9 +105,7 @@ def main() -> None:
         )  # fmt: skip
         report["stage_floors"] = stage_floors
     _print(report)
-    path = OUT / f"pipeline-{args.lines}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"figures written to {path}")
+    write_report(f"pipeline-{args.lines}", report)
 
 
 def _run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
@@ -178,12 +176,10 @@ def _step_windows(dagster_home: str) -> dict[str, tuple[float, float]]:
 
 
 def _child_step(args: argparse.Namespace) -> dict:
-    import duckdb
 
     from identity_assets.ingest.core import day_files, landed_days
 
-    conn = duckdb.connect(str(args.database), config={"memory_limit": args.memory_limit})
-    conn.execute("set enable_progress_bar = false")
+    conn = open_warehouse(args.database, args.memory_limit)
     if args.step == "rows":
         return {name: conn.execute(query).fetchall()[0][0] for name, query in ROWS.items()}
     if args.step == "floor":
