@@ -133,8 +133,13 @@ class IdentifierClient:
     def close(self) -> None:
         self._session.close()
 
-    def post(self, payload: dict) -> Outcome:
-        """Send one payload until it succeeds, fails for good, or attempts run out."""
+    def post(self, payload: dict, update_id: str | None = None) -> Outcome:
+        """Send one payload until it succeeds, fails for good, or attempts run out.
+
+        With `update_id` (carried in the payload's properties), a 5xx is followed by a look at
+        the API's journal before retrying: a server that recorded the update and then failed
+        has it already, and sending it again would repeat it.
+        """
         body = json.dumps(payload)
         rate_limited = 0
         status: int | None = None
@@ -165,6 +170,8 @@ class IdentifierClient:
                     return Outcome(False, status, error, attempt, rate_limited)
                 if status == 429:
                     rate_limited += 1
+                elif update_id and status >= 500 and self.recorded(payload, update_id):
+                    return Outcome(True, status, None, attempt, rate_limited)
             if attempt < self.max_attempts:
                 time.sleep(self._backoff(attempt))
         return Outcome(False, status, error, self.max_attempts, rate_limited)
@@ -182,6 +189,23 @@ class IdentifierClient:
         if response.status_code != 200:
             return None
         return response.json()
+
+    def recorded(self, payload: dict, update_id: str) -> bool:
+        """Whether the API's journal for the payload's person holds this update already (three
+        tries to read it; an unreadable journal counts as not holding it)."""
+        journal = None
+        for attempt in range(1, 4):
+            journal = self.journal(payload)
+            if journal is not None:
+                break
+            time.sleep(self._backoff(attempt))
+        entries = ((journal or {}).get("data") or {}).get("journal") or []
+        return any(
+            ((entry.get("valuation_properties") or {}).get("properties") or {}).get("update_id")
+            == update_id
+            for entry in entries
+            if isinstance(entry, dict)
+        )
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: a uniform wait up to base * 2^attempt, capped."""

@@ -129,7 +129,7 @@ def deliver_updates(
                 {"ids": ids},
             )
             futures = {
-                pool.submit(client.post, json.loads(payload)): (update_id, attempts)
+                pool.submit(client.post, json.loads(payload), update_id): (update_id, attempts)
                 for update_id, payload, attempts in rows
             }
             try:
@@ -201,14 +201,7 @@ def _reconcile_in_flight(conn: duckdb.DuckDBPyConnection, client: IdentifierClie
     ).fetchall()
     found = 0
     for update_id, payload in rows:
-        journal = client.journal(json.loads(payload))
-        entries = ((journal or {}).get("data") or {}).get("journal") or []
-        delivered = any(
-            ((entry.get("valuation_properties") or {}).get("properties") or {}).get("update_id")
-            == update_id
-            for entry in entries
-            if isinstance(entry, dict)
-        )
+        delivered = client.recorded(json.loads(payload), update_id)
         conn.execute(
             "update segment_updates set dispatched_at = null, "
             "status = case when $delivered then 'sent' else status end, "

@@ -176,3 +176,14 @@ def test_the_stand_in_answers_the_seeds_journal(stand_in) -> None:
     entries = answer["data"]["journal"]
     assert [e["valuation_properties"]["action"] for e in entries] == ["form_submit", "pageview"]
     assert all(e["created_at"].endswith("Z") and e["anonymous_id"] == "anon-1" for e in entries)
+
+
+def test_an_update_recorded_before_a_500_is_not_sent_again(conn, stand_in) -> None:
+    api = stand_in("--fail-after-record-rate", "0.4")
+    valued_warehouse(conn, [2000] * 30)
+    queue_updates(conn, HIGH, "web")
+    result = deliver_updates(conn, client(api.url))
+    assert (result.sent, result.failed) == (30, 0)
+    stats = api.stats()
+    assert stats["statuses"]["500"] > 0  # the faults happened...
+    assert (stats["update_ids"], stats["recorded_twice"]) == (30, 0)  # ...and repeated nothing
