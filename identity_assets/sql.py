@@ -4,6 +4,8 @@ SQL lives in `<stage>/sql/<name>.sql` so it can be read, diffed and later ported
 engine on its own; values go in as DuckDB parameters (`$day`), never formatted into the text.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 
@@ -32,3 +34,15 @@ def insert_arrow(conn, table: str, rows, *, replace_temp: bool = False) -> None:
             conn.execute(f"insert into {table} by name select * from {view}")
     finally:
         conn.unregister(view)
+
+
+@contextmanager
+def transaction(conn) -> Iterator[None]:
+    """Run the block as one transaction: committed when it ends, rolled back if it raises."""
+    conn.begin()
+    try:
+        yield
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise

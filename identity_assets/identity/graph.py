@@ -105,13 +105,8 @@ def resolve_identities(
         if changed == 0:
             return ResolveResult(0, 0, 0, 0, seconds=time.perf_counter() - started)
         _stage_placeholders(conn, rules.placeholders)
-        conn.begin()
-        try:
+        with sql.transaction(conn):
             result = _resolve_changed(conn, rules, changed)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
     finally:
         for table in _TEMP_TABLES:
             conn.execute(f"drop table if exists {table}")

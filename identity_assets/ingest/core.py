@@ -224,15 +224,10 @@ def _ingest_batch(
     _stage_file_listing(conn, landing_dir, files)
     for step in _STEPS:
         conn.execute(sql.load(step), _params_for(step, landing_dir))
-    conn.begin()
-    try:
+    with sql.transaction(conn):
         conn.execute(sql.load("ingest/delete_batch_days"))
         for insert in _INSERTS:
             conn.execute(sql.load(insert))
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
 
 
 def _params_for(name: str, landing_dir: Path) -> dict:

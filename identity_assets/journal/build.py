@@ -10,8 +10,7 @@ only. All the data work is SQL in `sql/`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -48,7 +47,9 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(sql.load("journal/create_tables"))
 
 
-def update_journals(conn: duckdb.DuckDBPyConnection, log=None) -> JournalResult:
+def update_journals(
+    conn: duckdb.DuckDBPyConnection, log: Callable[[str], None] | None = None
+) -> JournalResult:
     """Bring `identity_journal` and `customer_profiles` in step with the identity tables."""
     started = time.perf_counter()
     ensure_tables(conn)
@@ -64,9 +65,9 @@ def update_journals(conn: duckdb.DuckDBPyConnection, log=None) -> JournalResult:
         ]
         changed_days = _count(conn, "journal_changed_days")
         changed_identities = _count(conn, "journal_changed_identities")
-        with _transaction(conn):
+        with sql.transaction(conn):
             result = _place_rows(conn, days, changed_identities, log)
-        with _transaction(conn):
+        with sql.transaction(conn):
             result |= _refresh_profiles(conn)
     finally:
         for table in _TEMP_TABLES:
@@ -79,19 +80,11 @@ def update_journals(conn: duckdb.DuckDBPyConnection, log=None) -> JournalResult:
     )
 
 
-@contextmanager
-def _transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    conn.begin()
-    try:
-        yield
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-
-
 def _place_rows(
-    conn: duckdb.DuckDBPyConnection, days: list[date], changed_identities: int, log
+    conn: duckdb.DuckDBPyConnection,
+    days: list[date],
+    changed_identities: int,
+    log: Callable[[str], None] | None,
 ) -> dict[str, int]:
     """First transaction: the journal rows. Profiles follow in a second one, which reads them
     committed; were a run stopped in between, the next run redoes both (progress is marked

@@ -70,21 +70,17 @@ def update_values(
     ensure_tables(conn)
     as_of = as_of or data_end(conn)
     stage_engagement(conn, rules)
-    conn.begin()
     try:
-        conn.execute("delete from purchases")
-        for rule in rules.purchases:
-            conn.execute(sql.load("metrics/insert_purchases"), rule_parameters(rule))
-        conn.execute(sql.load("metrics/customer_metrics"), {"as_of": as_of})
-        fit = _fit_and_predict(conn, rules)
-        conn.execute(
-            sql.load("metrics/replace_customer_value"),
-            {"horizon": rules.horizon_days, "unfitted_reason": fit.unfitted_reason or ""},
-        )
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+        with sql.transaction(conn):
+            conn.execute("delete from purchases")
+            for rule in rules.purchases:
+                conn.execute(sql.load("metrics/insert_purchases"), rule_parameters(rule))
+            conn.execute(sql.load("metrics/customer_metrics"), {"as_of": as_of})
+            fit = _fit_and_predict(conn, rules)
+            conn.execute(
+                sql.load("metrics/replace_customer_value"),
+                {"horizon": rules.horizon_days, "unfitted_reason": fit.unfitted_reason or ""},
+            )
     finally:
         for table in ("engagement_events", "expected_purchases", "gamma_gamma_fits"):
             conn.execute(f"drop table if exists {table}")

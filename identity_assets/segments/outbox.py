@@ -67,33 +67,31 @@ def queue_updates(
     conn.execute(
         "create or replace temp table new_membership (identity_id varchar, segment varchar)"
     )
-    conn.begin()
     try:
-        for segment in segments:
-            query = sql.load("segments/segment_members").replace("{where}", segment.where)
-            try:
-                conn.execute(query, {"segment": segment.name})
-            except duckdb.Error as error:
-                raise ValueError(
-                    f"segment {segment.name!r}: its condition {segment.where!r} does not run: "
-                    f"{error}"
-                ) from error
-        conn.execute(sql.load("segments/refresh_membership"), {"now": now})
-        conn.execute(sql.load("segments/swap_membership"))
-        before = conn.execute("select coalesce(max(queue_seq), 0) from segment_updates").fetchall()
-        conn.execute(sql.load("segments/queue_updates"), {"platform": platform, "now": now})
-        queued = conn.execute(
-            "select segment || ' ' || change, count(*) from segment_updates "
-            "where queue_seq > $before group by 1 order by 1",
-            {"before": before[0][0]},
-        ).fetchall()
-        members = conn.execute(
-            "select segment, count(*) from segment_membership group by 1 order by 1"
-        ).fetchall()
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+        with sql.transaction(conn):
+            for segment in segments:
+                query = sql.load("segments/segment_members").replace("{where}", segment.where)
+                try:
+                    conn.execute(query, {"segment": segment.name})
+                except duckdb.Error as error:
+                    raise ValueError(
+                        f"segment {segment.name!r}: its condition {segment.where!r} does not run: "
+                        f"{error}"
+                    ) from error
+            conn.execute(sql.load("segments/refresh_membership"), {"now": now})
+            conn.execute(sql.load("segments/swap_membership"))
+            before = conn.execute(
+                "select coalesce(max(queue_seq), 0) from segment_updates"
+            ).fetchall()
+            conn.execute(sql.load("segments/queue_updates"), {"platform": platform, "now": now})
+            queued = conn.execute(
+                "select segment || ' ' || change, count(*) from segment_updates "
+                "where queue_seq > $before group by 1 order by 1",
+                {"before": before[0][0]},
+            ).fetchall()
+            members = conn.execute(
+                "select segment, count(*) from segment_membership group by 1 order by 1"
+            ).fetchall()
     finally:
         conn.execute("drop table if exists new_membership")
         conn.execute("drop table if exists next_membership")
