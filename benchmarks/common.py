@@ -84,3 +84,14 @@ def write_report(name: str, report: dict) -> None:
     path = OUT / f"{name}.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"figures written to {path}")
+
+
+def timed_floor(conn, query: str) -> dict:
+    """Run a floor query that creates table `floor`, checkpoint, and return seconds and rows."""
+    started = time.perf_counter()
+    conn.execute(query)
+    conn.execute("checkpoint")
+    seconds = time.perf_counter() - started
+    rows = conn.execute("select count(*) from floor").fetchall()[0][0]
+    conn.execute("drop table floor")
+    return {"seconds": seconds, "rows": rows}

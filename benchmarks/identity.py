@@ -23,7 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import OUT, generate_landing, measured_child, open_warehouse, write_report
+from common import OUT, generate_landing, measured_child, open_warehouse, timed_floor, write_report
 
 FLOOR = """
 create or replace table floor as
@@ -102,12 +102,7 @@ def _run_step(args: argparse.Namespace) -> dict:
         return {"seconds": time.perf_counter() - started, "events": events}
 
     figures = {}
-    started = time.perf_counter()
-    conn.execute(FLOOR)
-    conn.execute("checkpoint")
-    rows = conn.execute("select count(*) from floor").fetchall()[0][0]
-    figures["floor"] = {"seconds": time.perf_counter() - started, "rows": rows}
-    conn.execute("drop table floor")
+    figures["floor"] = timed_floor(conn, FLOOR)
 
     started = time.perf_counter()
     result = rebuild_identities(conn)

@@ -29,7 +29,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import OUT, history_warehouse, measured_child, open_warehouse, write_report
+from common import OUT, history_warehouse, measured_child, open_warehouse, timed_floor, write_report
 
 FLOOR = """
 create or replace table floor as
@@ -105,12 +105,7 @@ def _run(args: argparse.Namespace) -> dict:
     ensure_tables(conn)
     figures: dict[str, dict] = {}
 
-    started = time.perf_counter()
-    conn.execute(FLOOR)
-    conn.execute("checkpoint")
-    rows = conn.execute("select count(*) from floor").fetchall()[0][0]
-    figures["floor"] = {"seconds": time.perf_counter() - started, "rows": rows}
-    conn.execute("drop table floor")
+    figures["floor"] = timed_floor(conn, FLOOR)
 
     started = time.perf_counter()
     result = update_journals(conn)
