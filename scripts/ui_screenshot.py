@@ -1,12 +1,14 @@
-"""Open the asset graph in headless Chromium after a real run, and save a screenshot.
+"""Open the asset graph in headless Chromium after a real run, and save screenshots.
 
 Usage:
     python scripts/ui_screenshot.py [--out docs/asset-graph.png]
 
 It writes a small sample, starts `dagster-webserver` on 127.0.0.1 (its own process group,
 always stopped), launches the daily job for one day over GraphQL, waits for it, then opens the
-lineage page with Playwright driving the system's Chromium (`apt-get install chromium`,
-`pip install playwright`; CHROMIUM names another binary) and saves the picture.
+lineage page (the stages) and the identity group's page (its assets with their checks and
+latest materialisations) with Playwright driving the system's Chromium (`apt-get install
+chromium`, `pip install playwright`; CHROMIUM names another binary) and saves both pictures:
+--out and `identity-group.png` beside it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from identity_assets.definitions import DAILY_JOB_NAME
 from identity_assets.sample import SampleConfig, write_sample
-from identity_assets_tests.dagster_ui import ROOT, dagster_ui
+from identity_assets_tests.dagster_ui import LOCATION, ROOT, dagster_ui
 
 
 def main() -> int:
@@ -48,15 +50,22 @@ def main() -> int:
                     executable_path=chromium, args=["--no-sandbox"]
                 )
                 page = browser.new_page(viewport={"width": 1600, "height": 900})
-                page.goto(ui.url + "/asset-groups", wait_until="networkidle")
-                skip = page.get_by_role("button", name="Skip")  # the first-visit newsletter box
-                if skip.count():
-                    skip.click()
-                page.wait_for_timeout(2000)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(args.out))
+                group = args.out.with_name("identity-group.png")
+                pages = (
+                    ("/asset-groups", args.out, 900),
+                    (f"/locations/{LOCATION}/asset-groups/identity", group, 1250),
+                )
+                for path, out, height in pages:
+                    page.set_viewport_size({"width": 1600, "height": height})
+                    page.goto(ui.url + path, wait_until="networkidle")
+                    skip = page.get_by_role("button", name="Skip")  # first-visit newsletter box
+                    if skip.count():
+                        skip.click()
+                    page.wait_for_timeout(2500)
+                    page.screenshot(path=str(out))
+                    print(f"ui_screenshot: saved {out}")
                 browser.close()
-    print(f"ui_screenshot: saved {args.out}")
     return 0
 
 
