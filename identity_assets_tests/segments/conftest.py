@@ -69,31 +69,31 @@ def valued_warehouse(conn: duckdb.DuckDBPyConnection, values: list[float]) -> No
     """Identities id-0.. with one email and anonymous id each and these predicted values."""
     for stage in ("identity", "journal", "metrics", "segments"):
         conn.execute(sql.load(f"{stage}/create_tables"))
-    for n, value in enumerate(values):
-        conn.execute(
-            "insert into identifiers values "
-            "($k, 'email', $email, now(), now(), 1, 'linked', null), "
-            "($k + 100000, 'anonymous_id', $anon, now(), now(), 1, 'linked', null)",
-            {"k": n, "email": f"p{n}@example.com", "anon": f"a-{n}"},
-        )
-        conn.execute(
-            "insert into identity_map values ('email', $email, $id, $k), "
-            "('anonymous_id', $anon, $id, $k + 100000)",
-            {"k": n, "email": f"p{n}@example.com", "anon": f"a-{n}", "id": f"id-{n}"},
-        )
-        conn.execute(
-            "insert into identities values ($id, now(), now(), 2, 1, 'email', $email)",
-            {"id": f"id-{n}", "email": f"p{n}@example.com"},
-        )
-        conn.execute(
-            "insert into customer_metrics (identity_id, total_purchases, total_spend, "
-            "avg_order_value, purchase_frequency, engagement_events, engagement_score, "
-            "bad_purchase_events, tenure_days, repeat_purchases, purchase_span_days, as_of, "
-            "recency_days) values ($id, 3, 30, 10, 0.1, 0, 2.1, 0, 100, 2, 50, now(), 10)",
-            {"id": f"id-{n}"},
-        )
-        conn.execute(
-            "insert into customer_value values ($id, $value, 'bg_nbd_gamma_gamma', 1, 10, 5, "
-            "'USD', now())",
-            {"id": f"id-{n}", "value": value},
-        )
+    conn.execute(
+        "create or replace temp table valued as "
+        "select n - 1 as n, 'id-' || (n - 1) as id, 'p' || (n - 1) || '@example.com' as email, "
+        "'a-' || (n - 1) as anon, value "
+        "from unnest($values) with ordinality as v(value, n)",
+        {"values": values},
+    )
+    conn.execute(
+        "insert into identifiers select n, 'email', email, now(), now(), 1, 'linked', null "
+        "from valued union all select n + 100000, 'anonymous_id', anon, now(), now(), 1, "
+        "'linked', null from valued"
+    )
+    conn.execute(
+        "insert into identity_map select 'email', email, id, n from valued "
+        "union all select 'anonymous_id', anon, id, n + 100000 from valued"
+    )
+    conn.execute("insert into identities select id, now(), now(), 2, 1, 'email', email from valued")
+    conn.execute(
+        "insert into customer_metrics (identity_id, total_purchases, total_spend, "
+        "avg_order_value, purchase_frequency, engagement_events, engagement_score, "
+        "bad_purchase_events, tenure_days, repeat_purchases, purchase_span_days, as_of, "
+        "recency_days) select id, 3, 30, 10, 0.1, 0, 2.1, 0, 100, 2, 50, now(), 10 from valued"
+    )
+    conn.execute(
+        "insert into customer_value select id, value, 'bg_nbd_gamma_gamma', 1, 10, 5, 'USD', "
+        "now() from valued"
+    )
+    conn.execute("drop table valued")
