@@ -17,7 +17,12 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from identity_assets import settings
-from identity_assets.identity.graph import DEFAULT_MAX_LINKED, DEFAULT_PLACEHOLDERS, IdentityRules
+from identity_assets.identity.rules import (
+    DEFAULT_MAX_LINKED,
+    DEFAULT_PLACEHOLDERS,
+    IdentityRules,
+    load_identity_rules,
+)
 from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules, load_purchase_rules
 from identity_assets.segments.client import IdentifierClient
 from identity_assets.segments.rules import (
@@ -69,13 +74,21 @@ class IdentityRulesResource(dg.ConfigurableResource):
     extra_placeholders: list[str] = Field(
         default=[], description="values that never link, on top of the built-in list"
     )
+    rules_file: str | None = Field(
+        default=None,
+        description=(
+            "JSON file (IDENTITY_RULES) of per-type limits, priority, hand blocks with reasons, "
+            "extra placeholders and the sharing guard; see the README"
+        ),
+    )
 
     def rules(self) -> IdentityRules:
-        return IdentityRules(
+        base = IdentityRules(
             placeholders=(*DEFAULT_PLACEHOLDERS, *self.extra_placeholders),
             max_linked=self.max_linked_values,
             phone_region=self.phone_region,
         )
+        return load_identity_rules(self.rules_file, base) if self.rules_file else base
 
 
 class ValueRulesResource(dg.ConfigurableResource):
@@ -171,6 +184,7 @@ def identity_rules_from_env() -> IdentityRulesResource:
         max_linked_values=settings.integer("IDENTITY_MAX_LINKED_VALUES", DEFAULT_MAX_LINKED),
         max_identity_size=settings.integer("IDENTITY_MAX_IDENTITY_SIZE", 50),
         extra_placeholders=settings.text_list("IDENTITY_EXTRA_PLACEHOLDERS"),
+        rules_file=settings.text("IDENTITY_RULES"),
     )
 
 

@@ -14,7 +14,6 @@ first seen survives a merge, and a rebuild from the same files gives the same id
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import duckdb
@@ -25,32 +24,7 @@ from scipy.sparse.csgraph import connected_components
 
 from identity_assets import sql
 from identity_assets.identity.normalise import normalise_phone
-
-DEFAULT_PLACEHOLDERS = (
-    "",
-    "null",
-    "nil",
-    "none",
-    "undefined",
-    "unknown",
-    "n/a",
-    "na",
-    "-1",
-    "anonymous",
-    "guest",
-    "test",
-    "test@test.com",
-    "test@example.com",
-    "email@example.com",
-    "noreply@example.com",
-    "none@none.com",
-    "no@email.com",
-)
-# Identifiers seen in one event with more than this many distinct values of one strong type
-# (user_id, email, phone) are shared (a kiosk, a family tablet) and do not link. Measured on
-# the sample generator's truth (identity_assets_tests/identity/test_truth.py): a real
-# person's identifier is seen with at most 2 values of a type, the shared kiosk with 17 to 43.
-DEFAULT_MAX_LINKED = 3
+from identity_assets.identity.rules import IdentityRules
 
 _TEMP_TABLES = (
     "changed_days",
@@ -62,16 +36,18 @@ _TEMP_TABLES = (
     "graph_components",
     "new_identity_map",
     "run_merges",
+    "manual_blocks",
+    "type_rules",
+    "block_changes",
+    "limit_changes",
+    "rule_clusters",
+    "rule_touched",
+    "placeholder_changes",
+    "sharing_change",
+    "affected_clusters",
+    "limited_nodes",
+    "run_refusals",
 )
-
-
-@dataclass(frozen=True)
-class IdentityRules:
-    """The rules resolution obeys: placeholder values, the sharing guard, the phone region."""
-
-    placeholders: Sequence[str] = DEFAULT_PLACEHOLDERS
-    max_linked: int = DEFAULT_MAX_LINKED
-    phone_region: str = "US"
 
 
 @dataclass(frozen=True)
@@ -85,6 +61,9 @@ class ResolveResult:
     merges: dict[str, int] = field(default_factory=dict)
     new_phones: int = 0
     seconds: float = 0.0
+    rule_changes: tuple[str, ...] = ()
+    limited_clusters: int = 0
+    refused_links: int = 0
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -95,22 +74,34 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
 def resolve_identities(
     conn: duckdb.DuckDBPyConnection, rules: IdentityRules | None = None
 ) -> ResolveResult:
-    """Bring the identity tables up to date with `raw_events`, touching only what changed."""
+    """Bring the identity tables up to date with `raw_events` and the rules, touching only what
+    changed: the days whose events changed, and what a changed rule reaches."""
     rules = rules or IdentityRules()
     started = time.perf_counter()
     ensure_tables(conn)
     try:
+        previous = applied_rules(conn) or _rules_before_limits(conn, rules)
+        changes = rule_changes(previous, rules)
         conn.execute(sql.load("identity/changed_days"))
+        _stage_rules(conn, rules, previous)
+        if previous.phone_region != rules.phone_region:
+            conn.execute(
+                "insert into changed_days select day from identity_days "
+                "except select day from changed_days"
+            )
+        if {p.strip().lower() for p in previous.placeholders} != {
+            p.strip().lower() for p in rules.placeholders
+        }:
+            conn.execute(sql.load("identity/placeholder_days"))
         changed = conn.execute("select count(*) from changed_days").fetchone()[0]
-        if changed == 0:
+        if changed == 0 and not changes and applied_rules(conn) is not None:
             return ResolveResult(0, 0, 0, 0, seconds=time.perf_counter() - started)
-        _stage_placeholders(conn, rules.placeholders)
         with sql.transaction(conn):
-            result = _resolve_changed(conn, rules, changed)
+            result = _resolve_changed(conn, rules, previous, changes, changed)
     finally:
         for table in _TEMP_TABLES:
             conn.execute(f"drop table if exists {table}")
-    return replace(result, seconds=time.perf_counter() - started)
+    return replace(result, seconds=time.perf_counter() - started, rule_changes=tuple(changes))
 
 
 def rebuild_identities(
@@ -126,26 +117,87 @@ def rebuild_identities(
         "identity_merges",
         "identity_days",
         "identity_changes",
+        "identity_refused_links",
+        "identity_rules_applied",
     ):
         conn.execute(f"delete from {table}")
     return resolve_identities(conn, rules)
 
 
+def applied_rules(conn: duckdb.DuckDBPyConnection) -> IdentityRules | None:
+    """The rules the last run applied, or None before any run stored them."""
+    rows = conn.execute(
+        "select rules from identity_rules_applied order by applied_at desc limit 1"
+    ).fetchall()
+    return IdentityRules.from_json(rows[0][0]) if rows else None
+
+
+def rule_changes(previous: IdentityRules, rules: IdentityRules) -> list[str]:
+    """Each difference between the rules last applied and these, in words, for the log."""
+    changes = []
+    if previous.phone_region != rules.phone_region:
+        changes.append(f"phone region {previous.phone_region} -> {rules.phone_region}")
+    if previous.max_linked != rules.max_linked:
+        changes.append(f"sharing guard {previous.max_linked} -> {rules.max_linked} values")
+    old_placeholders = {p.strip().lower() for p in previous.placeholders}
+    new_placeholders = {p.strip().lower() for p in rules.placeholders}
+    for value in sorted(new_placeholders - old_placeholders):
+        changes.append(f"placeholder added: {value!r}")
+    for value in sorted(old_placeholders - new_placeholders):
+        changes.append(f"placeholder removed: {value!r}")
+    for kind in sorted(set(previous.limits) | set(rules.limits)):
+        old, new = previous.limits.get(kind), rules.limits.get(kind)
+        if old != new:
+            changes.append(f"limit {kind} {old or 'none'} -> {new or 'none'}")
+    if list(previous.priority) != list(rules.priority):
+        changes.append(f"priority {' > '.join(rules.priority)}")
+    old_blocks = {(t, v): r for t, v, r in previous.normalised_blocks()}
+    new_blocks = {(t, v): r for t, v, r in rules.normalised_blocks()}
+    for (kind, value), reason in sorted(new_blocks.items()):
+        if old_blocks.get((kind, value)) != reason:
+            changes.append(f"blocked {kind} {value} ({reason})")
+    for kind, value in sorted(set(old_blocks) - set(new_blocks)):
+        changes.append(f"unblocked {kind} {value}")
+    return changes
+
+
+def _rules_before_limits(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> IdentityRules:
+    """What a warehouse resolved before runs stored their rules: no limits, no hand blocks.
+    An empty warehouse has nothing to re-resolve, so it counts as already under `rules`."""
+    if conn.execute("select count(*) from identity_map").fetchone()[0] == 0:
+        return rules
+    return replace(rules, limits={}, blocks=())
+
+
 def _resolve_changed(
-    conn: duckdb.DuckDBPyConnection, rules: IdentityRules, changed: int
+    conn: duckdb.DuckDBPyConnection,
+    rules: IdentityRules,
+    previous: IdentityRules,
+    changes: list[str],
+    changed: int,
 ) -> ResolveResult:
     conn.execute(sql.load("identity/touched_before"))
+    conn.execute(sql.load("identity/rule_touched"))
     conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
     conn.execute(sql.load("identity/insert_sightings"), {"region": rules.phone_region})
     conn.execute(sql.load("identity/add_touched"))
     conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
+    if changes:
+        conn.execute(sql.load("identity/rule_clusters"))
+    else:
+        conn.execute("create or replace temp table rule_clusters (cluster_key bigint)")
     conn.execute(sql.load("identity/affected_identifiers"))
     conn.execute(sql.load("identity/replace_identifiers"))
     conn.execute(sql.load("identity/graph_nodes"))
-    components = _components(conn)
+    components, limited = _components(conn, rules)
     conn.execute(sql.load("identity/new_identity_map"))
-    conn.execute(sql.load("identity/record_merges"))
+    cause = (
+        "rules changed: " + "; ".join(changes)
+        if changes and not changed
+        else ("linked by events of the run")
+    )
+    conn.execute(sql.load("identity/record_merges"), {"cause": cause})
     conn.execute(sql.load("identity/log_changes"))
     conn.execute("insert into identity_merges by name select * from run_merges")
     merges = dict(
@@ -153,8 +205,11 @@ def _resolve_changed(
             "select split_part(reason, ':', 1), count(*) from run_merges group by 1 order by 1"
         ).fetchall()
     )
+    conn.execute(sql.load("identity/replace_refused_links"))
+    refused = conn.execute("select count(*) from run_refusals").fetchone()[0]
     conn.execute(sql.load("identity/replace_identities"))
     conn.execute(sql.load("identity/mark_days"))
+    _store_rules(conn, rules)
     touched = conn.execute("select count(*) from touched").fetchone()[0]
     affected = conn.execute("select count(*) from affected_identifiers").fetchone()[0]
     return ResolveResult(
@@ -164,14 +219,69 @@ def _resolve_changed(
         components=components,
         merges=merges,
         new_phones=new_phones,
+        limited_clusters=limited,
+        refused_links=refused,
     )
 
 
-def _stage_placeholders(conn: duckdb.DuckDBPyConnection, placeholders: Sequence[str]) -> None:
-    conn.execute("create or replace temp table placeholder_values (value varchar)")
-    values = sorted({p.strip().lower() for p in placeholders})
-    if values:
-        conn.executemany("insert into placeholder_values values (?)", [(v,) for v in values])
+def _stage_rules(
+    conn: duckdb.DuckDBPyConnection, rules: IdentityRules, previous: IdentityRules
+) -> None:
+    """The rules as small temp tables the SQL joins: placeholders (and those that changed),
+    hand blocks (and those that changed), and per type the smaller of the old and new limit
+    wherever limits or priority changed."""
+    placeholders = {p.strip().lower() for p in rules.placeholders}
+    old_placeholders = {p.strip().lower() for p in previous.placeholders}
+    _temp_table(conn, "placeholder_values", {"value": sorted(placeholders)})
+    _temp_table(conn, "placeholder_changes", {"value": sorted(placeholders ^ old_placeholders)})
+    blocks = rules.normalised_blocks()
+    _temp_table(
+        conn,
+        "manual_blocks",
+        {
+            "identifier_type": [b[0] for b in blocks],
+            "identifier_value": [b[1] for b in blocks],
+            "reason": [b[2] for b in blocks],
+        },
+    )
+    changed_blocks = sorted(set(blocks) ^ set(previous.normalised_blocks()))
+    _temp_table(
+        conn,
+        "block_changes",
+        {
+            "identifier_type": [b[0] for b in changed_blocks],
+            "identifier_value": [b[1] for b in changed_blocks],
+        },
+    )
+    limits_changed = dict(previous.limits) != dict(rules.limits) or list(previous.priority) != list(
+        rules.priority
+    )
+    kinds = sorted(set(previous.limits) | set(rules.limits)) if limits_changed else []
+    smaller = [
+        min(n for n in (previous.limits.get(k), rules.limits.get(k)) if n is not None)
+        for k in kinds
+    ]
+    _temp_table(conn, "limit_changes", {"identifier_type": kinds, "max_values": smaller})
+    conn.execute(
+        "create or replace temp table sharing_change as select ?::bigint as low, ?::bigint as high",
+        [min(previous.max_linked, rules.max_linked), max(previous.max_linked, rules.max_linked)],
+    )
+
+
+def _temp_table(conn: duckdb.DuckDBPyConnection, name: str, columns: dict[str, list]) -> None:
+    table = pa.table(
+        {
+            k: pa.array(v, type=pa.int64() if k == "max_values" else pa.string())
+            for k, v in columns.items()
+        }
+    )
+    sql.insert_arrow(conn, name, table, replace_temp=True)
+
+
+def _store_rules(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> None:
+    conn.execute("insert into identity_rules_applied values (now(), ?)", [rules.to_json()])
+    conn.execute("delete from identifier_rules")
+    conn.executemany("insert into identifier_rules values (?, ?, ?)", rules.type_rules())
 
 
 def _parse_new_phones(conn: duckdb.DuckDBPyConnection, region: str) -> int:
@@ -193,11 +303,17 @@ def _parse_new_phones(conn: duckdb.DuckDBPyConnection, region: str) -> int:
     return len(values)
 
 
-def _components(conn: duckdb.DuckDBPyConnection) -> int:
-    """Label each graph node with its connected component, into `graph_components`."""
-    keys = conn.execute("select identifier_key from graph_nodes order by 1").fetchnumpy()[
-        "identifier_key"
-    ]
+def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[int, int]:
+    """Label each graph node with its identity, into `graph_components`, and the links limits
+    refused into `run_refusals`. Returns (identities, clusters over a limit).
+
+    Connected components give the clusters; a cluster within every limit is one identity.
+    Only clusters over a limit are split, event by event in `_apply_limits`.
+    """
+    nodes = conn.execute(
+        "select identifier_key, identifier_type, identifier_value from graph_nodes order by 1"
+    ).fetchnumpy()
+    keys = nodes["identifier_key"]
     edges = conn.execute(sql.load("identity/graph_edges")).fetchnumpy()
     # 32-bit positions halve the graph's memory; a run never re-resolves 2**31 identifiers.
     a = np.searchsorted(keys, edges.pop("a")).astype(np.int32)
@@ -205,6 +321,123 @@ def _components(conn: duckdb.DuckDBPyConnection) -> int:
     size = len(keys)
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(size, size))
     count, labels = connected_components(graph, directed=False)
-    components = pa.table({"identifier_key": keys, "component": labels.astype(np.int64)})
-    sql.insert_arrow(conn, "graph_components", components, replace_temp=True)
-    return int(count)
+    # Keys are sorted, so a cluster's first node holds its smallest key, which names it.
+    _, first = np.unique(labels, return_index=True)
+    cluster_keys = keys[first][labels] if size else keys
+    components = labels.astype(np.int64)
+    over = np.zeros(count, dtype=bool)
+    types = np.asarray(nodes["identifier_type"], dtype=object)
+    for kind, limit in rules.limits.items():
+        over |= np.bincount(labels[types == kind], minlength=count) > limit
+    limited = over[labels] if size else np.zeros(0, dtype=bool)
+    refusals = _apply_limits(conn, nodes, limited, components, cluster_keys, rules)
+    identities = len(np.unique(components))
+    sql.insert_arrow(
+        conn,
+        "graph_components",
+        pa.table({"identifier_key": keys, "component": components, "cluster_key": cluster_keys}),
+        replace_temp=True,
+    )
+    sql.insert_arrow(conn, "run_refusals", refusals, replace_temp=True)
+    return identities, int(over.sum())
+
+
+_REFUSAL_SCHEMA = pa.schema(
+    [
+        ("refused_key", pa.int64()),
+        ("kept_key", pa.int64()),
+        ("rule", pa.string()),
+        ("first_event_id", pa.string()),
+        ("first_day", pa.date32()),
+        ("events", pa.int64()),
+        ("cluster_key", pa.int64()),
+    ]
+)
+
+
+def _apply_limits(
+    conn: duckdb.DuckDBPyConnection,
+    nodes: dict[str, np.ndarray],
+    limited: np.ndarray,
+    components: np.ndarray,
+    cluster_keys: np.ndarray,
+    rules: IdentityRules,
+) -> pa.Table:
+    """Split the clusters over a limit the way Segment applies its limits, but over the whole
+    history and in a fixed order, so the result follows from the data alone.
+
+    Each event, oldest first, joins its identifiers to the identity of its highest-priority
+    one (ties: the smaller value); an identifier whose identity would then hold more values of
+    a type than its limit stays apart, and the refused link is recorded with its rule. Only the
+    events of clusters over a limit are read, so the Python loop is over a small result.
+    """
+    if not limited.any():
+        return _REFUSAL_SCHEMA.empty_table()
+    keys = nodes["identifier_key"]
+    types = nodes["identifier_type"]
+    values = nodes["identifier_value"]
+    positions = np.flatnonzero(limited)
+    sql.insert_arrow(
+        conn, "limited_nodes", pa.table({"identifier_key": keys[positions]}), replace_temp=True
+    )
+    events = conn.execute(sql.load("identity/limited_events")).fetchnumpy()
+    event_nodes = np.searchsorted(keys, events["identifier_key"])
+    rank = {kind: i for i, kind in enumerate(rules.priority)}
+    order = {p: (rank[types[p]], values[p]) for p in positions.tolist()}
+    parent = {p: p for p in positions.tolist()}
+    held = {p: {types[p]: 1} for p in positions.tolist()}
+    limits = [(kind, rules.limits[kind]) for kind in rules.priority if kind in rules.limits]
+
+    def find(p: int) -> int:
+        while parent[p] != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    refused: dict[tuple[int, int], list] = {}
+    event_ids = events["event_id"]
+    days = events["day"].astype("datetime64[D]").astype(object)
+    starts = np.flatnonzero(np.r_[True, event_ids[1:] != event_ids[:-1]])
+    ends = np.r_[starts[1:], len(event_ids)]
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        members = sorted(event_nodes[start:end].tolist(), key=order.__getitem__)
+        kept = members[0]
+        for other in members[1:]:
+            root, root_other = find(kept), find(other)
+            if root == root_other:
+                continue
+            broken = next(
+                (
+                    (kind, limit)
+                    for kind, limit in limits
+                    if held[root].get(kind, 0) + held[root_other].get(kind, 0) > limit
+                ),
+                None,
+            )
+            if broken is None:
+                parent[root_other] = root
+                for kind, n in held.pop(root_other).items():
+                    held[root][kind] = held[root].get(kind, 0) + n
+                continue
+            entry = refused.get((other, kept))
+            if entry is None:
+                rule = f"limit: at most {broken[1]} {broken[0]} per identity"
+                refused[(other, kept)] = [rule, event_ids[start], days[start], 1]
+            else:
+                entry[3] += 1
+    # Labels past every cluster label: the cluster's position count is at most len(keys).
+    for p in parent:
+        components[p] = len(keys) + find(p)
+    pairs = list(refused.items())
+    return pa.table(
+        {
+            "refused_key": [int(keys[o]) for (o, _), _ in pairs],
+            "kept_key": [int(keys[k]) for (_, k), _ in pairs],
+            "rule": [e[0] for _, e in pairs],
+            "first_event_id": [str(e[1]) for _, e in pairs],
+            "first_day": [e[2] for _, e in pairs],
+            "events": [e[3] for _, e in pairs],
+            "cluster_key": [int(cluster_keys[o]) for (o, _), _ in pairs],
+        },
+        schema=_REFUSAL_SCHEMA,
+    )

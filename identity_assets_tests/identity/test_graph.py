@@ -8,12 +8,9 @@ from datetime import date
 import pytest
 
 from identity_assets import sql
-from identity_assets.identity.graph import (
-    IdentityRules,
-    normalise_phone,
-    rebuild_identities,
-    resolve_identities,
-)
+from identity_assets.identity.graph import rebuild_identities, resolve_identities
+from identity_assets.identity.normalise import normalise_phone
+from identity_assets.identity.rules import IdentityRules
 from identity_assets.ingest.core import ingest_day
 from identity_assets_tests.conftest import Landing
 from identity_assets_tests.identity.union_find import UnionFind
@@ -310,7 +307,7 @@ def test_partition_equals_a_union_find_reference_on_random_graphs(conn, landing)
         chosen = [user, anonymous] if rng.random() < 0.6 else [rng.choice([user, anonymous])]
         events.append(track(n, D1, **{fields[k]: v for k, v in chosen}))
         reference.union_all(chosen)
-    land_and_resolve(conn, landing, D1, events, IdentityRules(max_linked=10_000))
+    land_and_resolve(conn, landing, D1, events, IdentityRules(max_linked=10_000, limits={}))
 
     assert partition(conn) == reference.groups()
 
@@ -320,7 +317,7 @@ def test_checks_find_a_blocked_identifier_linked_and_a_double_mapping(conn, land
     assert conn.execute(sql.load("identity/check_no_blocked_identifier_linked")).fetchall() == []
     assert conn.execute(sql.load("identity/check_one_identity_per_identifier")).fetchall() == []
     conn.execute(
-        "insert into identity_map select 'anonymous_id', 'undefined', identity_id, 999 "
+        "insert into identity_map select 'anonymous_id', 'undefined', identity_id, 999, 999 "
         "from identity_map"
     )
     conn.execute("insert into identity_map select * from identity_map limit 1")

@@ -10,11 +10,8 @@ import duckdb
 import pytest
 
 from identity_assets import sql
-from identity_assets.identity.graph import (
-    DEFAULT_MAX_LINKED,
-    rebuild_identities,
-    resolve_identities,
-)
+from identity_assets.identity.graph import rebuild_identities, resolve_identities
+from identity_assets.identity.rules import DEFAULT_MAX_LINKED
 from identity_assets.ingest.core import ingest_day, landed_days
 from identity_assets.sample import SampleConfig, write_sample
 from identity_assets_tests.identity.union_find import UnionFind

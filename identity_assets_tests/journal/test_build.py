@@ -8,7 +8,8 @@ from datetime import date
 import duckdb
 
 from identity_assets import sql
-from identity_assets.identity.graph import IdentityRules, resolve_identities
+from identity_assets.identity.graph import resolve_identities
+from identity_assets.identity.rules import IdentityRules
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import update_journals
 from identity_assets_tests.conftest import Landing

@@ -77,13 +77,13 @@ def valued_warehouse(conn: duckdb.DuckDBPyConnection, values: list[float]) -> No
         {"values": values},
     )
     conn.execute(
-        "insert into identifiers select n, 'email', email, now(), now(), 1, 'linked', null "
+        "insert into identifiers select n, 'email', email, now(), now(), 1, 'linked', null, 0 "
         "from valued union all select n + 100000, 'anonymous_id', anon, now(), now(), 1, "
-        "'linked', null from valued"
+        "'linked', null, 0 from valued"
     )
     conn.execute(
-        "insert into identity_map select 'email', email, id, n from valued "
-        "union all select 'anonymous_id', anon, id, n + 100000 from valued"
+        "insert into identity_map select 'email', email, id, n, n from valued "
+        "union all select 'anonymous_id', anon, id, n + 100000, n from valued"
     )
     conn.execute("insert into identities select id, now(), now(), 2, 1, 'email', email from valued")
     conn.execute(

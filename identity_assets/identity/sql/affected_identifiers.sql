@@ -1,16 +1,19 @@
--- The identifiers whose identity may change: every member of an identity a touched identifier
--- belonged to, and every touched identifier that now links. Components are recomputed over
--- these only; an identity none of them reaches keeps its rows untouched.
-create or replace temp table affected_identifiers as
-with old_identities as (
-    select distinct m.identity_id
-    from identity_map as m
-    inner join touched as t using (identifier_type, identifier_value)
-)
+-- The identifiers whose identity may change: every member of a cluster (the linked component
+-- before limits split it) a touched identifier belonged to, every member of a cluster a rule
+-- change reaches (rule_clusters), and every touched identifier. Components are recomputed over
+-- these only; a cluster none of them reaches keeps its rows untouched.
+create or replace temp table affected_clusters as
+select distinct m.cluster_key
+from identity_map as m
+inner join touched as t using (identifier_type, identifier_value)
+union
+select cluster_key
+from rule_clusters;
 
+create or replace temp table affected_identifiers as
 select identifier_type, identifier_value
 from identity_map
-where identity_id in (select identity_id from old_identities)
+where cluster_key in (select cluster_key from affected_clusters)
 union
 select identifier_type, identifier_value
-from touched
+from touched;

@@ -67,3 +67,49 @@ create table if not exists identity_changes (
     changed_at  timestamp not null,         -- the run's transaction time
     identity_id varchar not null            -- the identity as it was before the run
 );
+
+-- How many distinct values of a strong type an identifier was seen with (the sharing guard's
+-- measure), kept so a changed guard re-resolves only the identifiers it flips.
+alter table identifiers add column if not exists strong_values bigint;
+
+-- The connected component of linked identifiers an identifier is in before limits split it:
+-- the unit a limit or priority change re-resolves. Its smallest identifier_key names it.
+alter table identity_map add column if not exists cluster_key bigint;
+
+update identity_map
+set cluster_key = k.cluster_key
+from (
+    select identity_id, min(identifier_key) as cluster_key
+    from identity_map
+    group by identity_id
+) as k
+where identity_map.cluster_key is null and identity_map.identity_id = k.identity_id;
+
+-- Links refused by a limit: the event joined the identity of its highest-priority identifier
+-- (kept_*) and the refused identifier stayed where it was. One row per pair, with the first
+-- event that tried and how many did.
+create table if not exists identity_refused_links (
+    identifier_type  varchar not null,   -- the refused identifier
+    identifier_value varchar not null,
+    kept_type        varchar not null,   -- the event's placing identifier
+    kept_value       varchar not null,
+    rule             varchar not null,   -- e.g. limit: at most 1 user_id per identity
+    first_event_id   varchar not null,
+    first_day        date not null,
+    events           bigint not null,
+    cluster_key      bigint not null
+);
+
+-- The rules each run applied, newest last: how the next run tells what a rule change reaches.
+create table if not exists identity_rules_applied (
+    applied_at timestamp not null,
+    rules      json not null
+);
+
+-- Per identifier type: its priority (1 wins) and its limit per identity, as last applied.
+-- Journals place each event by its highest-priority linked identifier.
+create table if not exists identifier_rules (
+    identifier_type    varchar not null,
+    priority           integer not null,
+    max_per_identity   integer
+);

@@ -6,6 +6,7 @@ create or replace temp table new_identity_map as
 with members as (
     select
         c.component,
+        c.cluster_key,
         i.identifier_key,
         i.identifier_type,
         i.identifier_value,
@@ -31,6 +32,7 @@ select
     m.identifier_value,
     'id-' || left(md5(a.anchor_type || ':' || a.anchor_value), 20) as identity_id,
     m.identifier_key,
+    m.cluster_key,
     a.anchor_type,
     a.anchor_value
 from members as m

@@ -1,7 +1,8 @@
 -- New statistics and status of the touched identifiers, from all their sightings.
 -- An identifier is blocked when it is a placeholder, cannot be normalised, is a click id (those
 -- are recorded but never link), or was seen in the same events as more than $max_linked
--- distinct values of one strong type (user_id, email, phone): a kiosk device, a shared inbox.
+-- distinct values of one strong type (user_id, email, phone): a kiosk device, a shared inbox;
+-- or a user blocked it by hand (manual_blocks), which wins over every other reason.
 create or replace temp table refreshed_identifiers as
 with mine as (
     select s.*
@@ -52,10 +53,12 @@ keyed as (
         s.*,
         w.values_seen,
         w.other_type,
-        i.identifier_key as old_key
+        i.identifier_key as old_key,
+        b.reason as manual_reason
     from stats as s
     left join widest as w using (identifier_type, identifier_value)
     left join identifiers as i using (identifier_type, identifier_value)
+    left join manual_blocks as b using (identifier_type, identifier_value)
 )
 
 select
@@ -70,14 +73,16 @@ select
     last_seen,
     event_count,
     case
-        when problem is not null or identifier_type in ('fbclid', 'gclid')
-            or values_seen > $max_linked then 'blocked'
+        when manual_reason is not null or problem is not null
+            or identifier_type in ('fbclid', 'gclid') or values_seen > $max_linked then 'blocked'
         else 'linked'
     end as status,
     case
+        when manual_reason is not null then 'manual: ' || manual_reason
         when problem is not null then problem
         when identifier_type in ('fbclid', 'gclid') then 'click_id'
         when values_seen > $max_linked
             then 'shared: seen with ' || values_seen || ' ' || other_type || ' values'
-    end as block_reason
+    end as block_reason,
+    values_seen as strong_values
 from keyed

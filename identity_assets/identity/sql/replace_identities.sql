@@ -13,7 +13,7 @@ where identity_map.identifier_type = a.identifier_type
     and identity_map.identifier_value = a.identifier_value;
 
 insert into identity_map by name
-select identifier_type, identifier_value, identity_id, identifier_key
+select identifier_type, identifier_value, identity_id, identifier_key, cluster_key
 from new_identity_map;
 
 insert into identities by name

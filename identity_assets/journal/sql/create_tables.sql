@@ -9,7 +9,7 @@ create table if not exists identity_journal (
     source         varchar not null,
     kind           varchar not null,
     event_name     varchar,
-    identifier_key bigint not null,    -- the event's smallest linked identifier: why it is here
+    identifier_key bigint not null,    -- the event's placing identifier: why it is here
     traits         json                -- the traits the event carries, by snake_case name
 );
 

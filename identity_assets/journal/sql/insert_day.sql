@@ -1,5 +1,6 @@
--- One changed day's events, each placed by its smallest linked identifier (all linked
--- identifiers of one event belong to one identity, since the event links them), with the
+-- One changed day's events, each placed by its highest-priority linked identifier
+-- (identifier_rules; ties: the smaller value), whose identity the event joined when it was
+-- resolved (a limit may have kept its other identifiers apart), with the
 -- traits the event carries, read once here so profiles never re-parse payloads.
 -- Trait sources: Segment `traits` and `context.traits`, the client API's identify body and its
 -- `data`, the identifier API's email and phone. `firstName` and `first_name` are one trait
@@ -8,10 +9,12 @@ insert into identity_journal by name
 with placed as (
     select
         s.event_id,
-        min(m.identifier_key) as identifier_key,
-        arg_min(m.identity_id, m.identifier_key) as identity_id
+        arg_min(m.identifier_key, (coalesce(r.priority, 99), m.identifier_value))
+            as identifier_key,
+        arg_min(m.identity_id, (coalesce(r.priority, 99), m.identifier_value)) as identity_id
     from identifier_sightings as s
     inner join identity_map as m using (identifier_type, identifier_value)
+    left join identifier_rules as r using (identifier_type)
     where s.day = $day
     group by s.event_id
 ),

@@ -1,0 +1,20 @@
+-- The events that link identifiers of clusters over a limit, oldest first: limits are applied
+-- event by event in this order, so the result follows from the data, not from run order.
+with seen as (
+    select distinct s.event_id, s.day, s.occurred_at, n.identifier_key
+    from identifier_sightings as s
+    inner join graph_nodes as n using (identifier_type, identifier_value)
+    where n.identifier_key in (select identifier_key from limited_nodes)
+),
+
+linking as (
+    select event_id
+    from seen
+    group by event_id
+    having count(*) > 1
+)
+
+select s.event_id, s.day, s.occurred_at, s.identifier_key
+from seen as s
+where s.event_id in (select event_id from linking)
+order by s.occurred_at, s.event_id, s.identifier_key
