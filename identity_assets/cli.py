@@ -70,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
         )
     journal.set_defaults(handler=_journal)
 
+    explain = commands.add_parser(
+        "explain",
+        help="why an identifier is in its identity: the links that joined it, refusals, blocks",
+    )
+    by = explain.add_mutually_exclusive_group(required=True)
+    for identifier_type in IDENTIFIER_TYPES:
+        flag = "--" + identifier_type.replace("_", "-")
+        by.add_argument(
+            flag, dest=identifier_type, metavar="VALUE", help=f"explain this {identifier_type}"
+        )
+    explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    explain.set_defaults(handler=_explain)
+
     profile = commands.add_parser(
         "profile", help="answer a profile request (the profile API's shape) from a file or stdin"
     )
@@ -228,6 +241,20 @@ def _journal(args: argparse.Namespace) -> int:
         )
     print(body)
     return 0 if status == 200 else 1
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from identity_assets.identity.explain import explain, render
+
+    identifier_type = next(t for t in IDENTIFIER_TYPES if getattr(args, t) is not None)
+    value = getattr(args, identifier_type)
+    with _read_warehouse() as conn:
+        answer = explain(conn, identifier_type, value, phone_region())
+    if answer is None:
+        print(f"no {identifier_type} {value!r} was ever seen", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2, default=str) if args.json else render(answer))
+    return 0
 
 
 def _profile(args: argparse.Namespace) -> int:

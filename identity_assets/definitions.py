@@ -8,9 +8,11 @@ import dagster as dg
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.checks import (
     every_identity_summarised,
+    identities_within_limits,
     largest_identity_within_limit,
     no_blocked_identifier_linked,
     one_identity_per_identifier,
+    refused_links_kept_apart,
 )
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.checks import lines_balance, one_row_per_event
@@ -68,6 +70,8 @@ def build_definitions() -> dg.Definitions:
             no_blocked_identifier_linked,
             every_identity_summarised,
             largest_identity_within_limit,
+            identities_within_limits,
+            refused_links_kept_apart,
             journal_identities_exist,
             journal_covers_linked_events,
             one_profile_per_identity,

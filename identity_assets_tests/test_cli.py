@@ -20,20 +20,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(
-    tmp_path: Path, landing: Landing, *args: str, stdin: str | None = None
+    tmp_path: Path,
+    landing: Landing,
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     home = tmp_path / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-    env = {
+    environment = {
         **os.environ,
         "IDENTITY_LANDING_DIR": str(landing.root),
         "IDENTITY_DUCKDB_PATH": str(tmp_path / "data" / "identity.duckdb"),
         "DAGSTER_HOME": str(home),
+        **(env or {}),
     }
     return subprocess.run(
         [str(CLI), *args],
-        env=env,
+        env=environment,
         cwd=tmp_path,
         input=stdin,
         capture_output=True,
@@ -136,3 +141,29 @@ def test_a_look_up_before_any_run_says_what_to_do(tmp_path, landing: Landing) ->
     done = run_cli(tmp_path, landing, "journal", "--email", "a@b.c")
     assert done.returncode == 2
     assert "run `identity-assets run --all` first" in done.stderr
+
+
+def test_explain_tells_how_an_identifier_joined_and_a_hand_block_applies_on_rerun(
+    tmp_path, landing: Landing
+) -> None:
+    landing.write("a.jsonl", [IDENTIFY, TRACK], day=date(2026, 11, 20))
+    assert run_cli(tmp_path, landing, "run", "--all").returncode == 0
+    done = run_cli(tmp_path, landing, "explain", "--email", "Cool.Person@Example.com", "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    phone = next(m for m in answer["members"] if m["identifier_type"] == "phone")
+    assert phone["path"], "the phone joined through an event"
+    identity = answer["identity"]["identity_id"]
+
+    rules = tmp_path / "rules.json"
+    block = {"type": "phone", "value": "(415) 555-0100", "reason": "call centre line"}
+    rules.write_text(json.dumps({"blocks": [block]}))
+    rerun = run_cli(tmp_path, landing, "run", "--all", env={"IDENTITY_RULES": str(rules)})
+    assert rerun.returncode == 0, rerun.stderr
+    text = run_cli(tmp_path, landing, "explain", "--phone", "+1 415 555 0100")
+    assert text.returncode == 0, text.stderr
+    assert "never links: manual: call centre line" in text.stdout
+    assert "in no identity" in text.stdout
+    again = run_cli(tmp_path, landing, "explain", "--email", "cool.person@example.com")
+    assert f"identity {identity}" in again.stdout
+    assert run_cli(tmp_path, landing, "explain", "--user-id", "nobody").returncode == 1

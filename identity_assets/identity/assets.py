@@ -65,6 +65,25 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
             ),
             **_COMMON,
         ),
+        dg.AssetSpec(
+            "identity_refused_links",
+            deps=["raw_events"],
+            description=(
+                "Links a per-type limit refused: the event joined its highest-priority "
+                "identifier's identity and the refused identifier stayed apart, with the rule."
+            ),
+            metadata=column_schema(
+                ("identifier_type", "varchar", "the refused identifier"),
+                ("identifier_value", "varchar", ""),
+                ("kept_type", "varchar", "the event's placing identifier"),
+                ("kept_value", "varchar", ""),
+                ("rule", "varchar", "e.g. limit: at most 1 user_id per identity"),
+                ("first_event_id", "varchar", "the first event that tried the link"),
+                ("first_day", "date", ""),
+                ("events", "bigint", "events that tried it"),
+            ),
+            **_COMMON,
+        ),
     ],
 )
 def resolve_identity_graph(
@@ -78,14 +97,18 @@ def resolve_identity_graph(
             f"{result.touched_identifiers:,} identifiers touched, "
             f"{result.affected_identifiers:,} re-resolved into {result.components:,} identities, "
             f"merges {result.merges or 'none'}, {result.new_phones:,} new phones parsed, "
-            f"in {result.seconds:.1f}s"
+            f"{result.limited_clusters:,} cluster(s) over a limit, "
+            f"{result.refused_links:,} refused link(s), in {result.seconds:.1f}s"
         )
+        for change in result.rule_changes:
+            context.log.info(f"rule change applied to history: {change}")
         counts = dict(
             conn.execute(
                 "select 'identifiers', count(*) from identifiers union all "
                 "select 'identity_map', count(*) from identity_map union all "
                 "select 'identities', count(*) from identities union all "
-                "select 'identity_merges', count(*) from identity_merges"
+                "select 'identity_merges', count(*) from identity_merges union all "
+                "select 'identity_refused_links', count(*) from identity_refused_links"
             ).fetchall()
         )
         by_type = dict(
@@ -105,6 +128,12 @@ def resolve_identity_graph(
             "select identity_id, identifier_count, event_count, anchor_type, first_seen "
             "from identities order by identifier_count desc, identity_id limit 5",
         )
+        refused_by_rule = dict(
+            conn.execute(
+                "select rule, count(*) from identity_refused_links group by all"
+            ).fetchall()
+        )
+        type_rules = preview(conn, "select * from identifier_rules order by priority")
         recent_merges = preview(
             conn,
             "select * from identity_merges order by day desc, identity_id limit 5",
@@ -135,6 +164,18 @@ def resolve_identity_graph(
             **row_count_change(context, "identities", counts["identities"]),
             "identities_in_run": result.components,
             "largest_identities": largest,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="identity_refused_links",
+        metadata={
+            **row_count_change(context, "identity_refused_links", counts["identity_refused_links"]),
+            "refused_by_rule": counts_table("rule", refused_by_rule),
+            "limits_and_priority": type_rules,
+            "clusters_over_a_limit_this_run": result.limited_clusters,
+            "rule_changes_this_run": dg.MetadataValue.md(
+                "\n".join(f"- {c}" for c in result.rule_changes) or "none"
+            ),
         },
     )
     yield dg.MaterializeResult(

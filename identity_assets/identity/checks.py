@@ -42,3 +42,20 @@ def largest_identity_within_limit(
         f"identities with more than {identity_rules.max_identity_size} identifiers",
         params={"max_size": identity_rules.max_identity_size},
     )
+
+
+@dg.asset_check(asset="identity_map", blocking=True)
+def identities_within_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """No identity holds more values of an identifier type than the type's limit."""
+    return failing_rows_check(
+        warehouse, "identity/check_identities_within_limits", "identities over a type's limit"
+    )
+
+
+@dg.asset_check(asset="identity_refused_links", blocking=True)
+def refused_links_kept_apart(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Every link a limit refused stays refused: its two identifiers are in different
+    identities."""
+    return failing_rows_check(
+        warehouse, "identity/check_refused_links_apart", "refused link(s) joined anyway"
+    )

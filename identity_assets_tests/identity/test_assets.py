@@ -8,9 +8,11 @@ import dagster as dg
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.checks import (
     every_identity_summarised,
+    identities_within_limits,
     largest_identity_within_limit,
     no_blocked_identifier_linked,
     one_identity_per_identifier,
+    refused_links_kept_apart,
 )
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.resources import IdentityRulesResource, LandingDirectory, Warehouse
@@ -22,6 +24,8 @@ CHECKS = [
     no_blocked_identifier_linked,
     every_identity_summarised,
     largest_identity_within_limit,
+    identities_within_limits,
+    refused_links_kept_apart,
 ]
 
 
@@ -69,4 +73,6 @@ def test_graph_checks_are_blocking() -> None:
         "no_blocked_identifier_linked": True,
         "every_identity_summarised": True,
         "largest_identity_within_limit": True,
+        "identities_within_limits": True,
+        "refused_links_kept_apart": True,
     }
