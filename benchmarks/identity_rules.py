@@ -5,7 +5,8 @@ Usage:
 
 Quality: the sample generator's exports (with its ground truth of who is who) are ingested and
 resolved day by day, as daily runs would, once with the rules before per-type limits existed
-(placeholders and the sharing guard only) and once with the default rules. After each day it
+(placeholders and the sharing guard only) and once with the default rules; then both again
+with the sharing guard off, to see what the limits alone hold back. After each day it
 scores pairwise precision and recall of `identity_map` against the truth, and prints the final
 and the worst daily figures.
 
@@ -45,11 +46,13 @@ def main() -> None:
 
     quality = _quality(args.people)
     print(f"\nquality on the sample ({args.people:,} people), resolved day by day")
-    print(f"{'rules':<22} {'precision':>9} {'recall':>7} {'worst day precision':>20} {'refused':>8}")
+    header = f"{'rules':<22} {'precision':>9} {'recall':>7} {'worst day precision':>20}"
+    print(f"{header} {'refused':>8} {'largest':>8}")
     for name, row in quality.items():
         print(
             f"{name:<22} {row['precision']:>9.4f} {row['recall']:>7.4f} "
-            f"{row['worst_daily_precision']:>20.4f} {row['refused_links']:>8,}"
+            f"{row['worst_daily_precision']:>20.4f} {row['refused_links']:>8,} "
+            f"{row['largest_identity']:>8,}"
         )
 
     _, history = history_warehouse(args.lines, args.days, args.memory_limit)
@@ -102,6 +105,8 @@ def _quality(people: int) -> dict[str, dict]:
         for name, rules in (
             ("before (no limits)", IdentityRules(limits={})),
             ("after (default rules)", IdentityRules()),
+            ("no guard, no limits", IdentityRules(limits={}, max_linked=1_000_000)),
+            ("no guard, default limits", IdentityRules(max_linked=1_000_000)),
         ):
             conn = duckdb.connect()
             conn.execute(
@@ -119,12 +124,14 @@ def _quality(people: int) -> dict[str, dict]:
                 daily.append(_score(conn, sql.load("identity/score_against_truth"), seen=True))
             final = _score(conn, sql.load("identity/score_against_truth"))
             refused = conn.execute("select count(*) from identity_refused_links").fetchone()[0]
+            largest = conn.execute("select max(identifier_count) from identities").fetchone()[0]
             results[name] = {
                 "precision": final[0],
                 "recall": final[1],
                 "worst_daily_precision": min(p for p, _ in daily),
                 "daily": daily,
                 "refused_links": refused,
+                "largest_identity": largest,
             }
             conn.close()
     finally:
