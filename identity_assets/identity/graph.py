@@ -1,11 +1,13 @@
 """Identity resolution: normalised identifiers, a guarded graph and stable identity ids.
 
-Each run reads only the days whose raw events changed since the last run. Their identifiers
-are normalised in SQL (phones through a look-up table filled by `phonenumbers`, each distinct
-raw string parsed once, ever), the touched identifiers get new statistics and status (the
-guards), and connected components are recomputed over the identities those identifiers reach,
-never over the whole history. Components come from scipy's sparse connected components on
-integer-coded edges fetched from DuckDB through Arrow; everything else is SQL in `sql/`.
+Each run reads only the days whose raw events changed since the last run, plus whatever a rule
+change since the last run reaches (`rules`). Identifiers are normalised in SQL (phones through
+a look-up table filled by `phonenumbers`, each distinct raw string parsed once, ever), the
+touched identifiers get new statistics and status (the guards and hand blocks), and connected
+components are recomputed over the clusters those identifiers reach, never over the whole
+history. Components come from scipy's sparse connected components on integer-coded edges
+fetched from DuckDB through Arrow; the few clusters over a per-type limit are then split event
+by event in a fixed, data-derived order. Everything else is SQL in `sql/`.
 
 An identity's id is derived from its first-seen identifier, so ids do not churn, the identity
 first seen survives a merge, and a rebuild from the same files gives the same ids.
@@ -80,7 +82,8 @@ def resolve_identities(
     started = time.perf_counter()
     ensure_tables(conn)
     try:
-        previous = applied_rules(conn) or _rules_before_limits(conn, rules)
+        stored = applied_rules(conn)
+        previous = stored or _rules_before_limits(conn, rules)
         changes = rule_changes(previous, rules)
         conn.execute(sql.load("identity/changed_days"))
         _stage_rules(conn, rules, previous)
@@ -94,7 +97,7 @@ def resolve_identities(
         }:
             conn.execute(sql.load("identity/placeholder_days"))
         changed = conn.execute("select count(*) from changed_days").fetchone()[0]
-        if changed == 0 and not changes and applied_rules(conn) is not None:
+        if changed == 0 and not changes and stored is not None:
             return ResolveResult(0, 0, 0, 0, seconds=time.perf_counter() - started)
         with sql.transaction(conn):
             result = _resolve_changed(conn, rules, previous, changes, changed)

@@ -25,6 +25,7 @@ from identity_assets_tests.identity.test_graph import (
     D2,
     identity_of,
     land_and_resolve,
+    partition,
     status_of,
     track,
 )
@@ -381,3 +382,25 @@ def test_the_limit_checks_find_an_identity_over_a_limit_and_a_refused_link_joine
         (identity_of(conn, "user_id", "u-1"), "user_id", 2)
     ]
     assert len(conn.execute(apart).fetchall()) == 1
+
+
+def test_a_priority_change_moves_a_journal_row_between_identities_that_keep_their_members(
+    conn, landing
+) -> None:
+    anonymous_first = IdentityRules(
+        priority=("user_id", "email", "phone", "anonymous_id", "device_id")
+    )
+    first = [
+        track(1, D1, userId="u-1", anonymousId="a-1"),
+        track(2, D1, userId="u-2", device="d-2"),
+    ]
+    land_and_resolve(conn, landing, D1, first)
+    land_and_resolve(conn, landing, D2, [track(1, D2, anonymousId="a-1", device="d-2")])
+    update_journals(conn)
+    query = "select identity_id from identity_journal where occurred_at::date = ?"
+    assert conn.execute(query, [D2]).fetchall() == [(identity_of(conn, "user_id", "u-2"),)]
+    before = partition(conn)
+    resolve_identities(conn, anonymous_first)
+    update_journals(conn)
+    assert partition(conn) == before
+    assert conn.execute(query, [D2]).fetchall() == [(identity_of(conn, "user_id", "u-1"),)]
