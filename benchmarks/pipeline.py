@@ -132,6 +132,8 @@ def _run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
         stage = stages.setdefault(name, {"seconds": 0.0, "peak_rss_mb": 0.0})
         stage["seconds"] += end - begin
         stage["peak_rss_mb"] = max(stage["peak_rss_mb"], max(window, default=0.0))
+        if name == "checks":
+            stage.setdefault("by_step", {})[step] = round(end - begin, 2)
     rows, _ = measured_child(
         [sys.executable, __file__, "--step", "rows", "--database", env["IDENTITY_DUCKDB_PATH"],
          "--landing", env["IDENTITY_LANDING_DIR"]]
