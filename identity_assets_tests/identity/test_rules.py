@@ -404,3 +404,19 @@ def test_a_priority_change_moves_a_journal_row_between_identities_that_keep_thei
     update_journals(conn)
     assert partition(conn) == before
     assert conn.execute(query, [D2]).fetchall() == [(identity_of(conn, "user_id", "u-1"),)]
+
+
+def test_a_warehouse_resolved_before_limits_existed_gets_them_on_its_next_run(
+    conn, landing
+) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", device="tablet-1")], NO_LIMITS)
+    land_and_resolve(conn, landing, D2, [track(1, D2, userId="u-2", device="tablet-1")], NO_LIMITS)
+    conn.execute("delete from identity_rules_applied")
+    conn.execute("update identity_map set cluster_key = null")
+    result = resolve_identities(conn)
+    assert result.changed_days == 0
+    assert "limit user_id none -> 1" in result.rule_changes
+    assert identity_of(conn, "user_id", "u-1") != identity_of(conn, "user_id", "u-2")
+    assert conn.execute(
+        "select count(*) from identity_map where cluster_key is null"
+    ).fetchone() == (0,)
