@@ -101,6 +101,8 @@ def resolve_identities(
             return ResolveResult(0, 0, 0, 0, seconds=time.perf_counter() - started)
         with sql.transaction(conn):
             result = _resolve_changed(conn, rules, previous, changes, changed)
+            if changes or stored is None:
+                _store_rules(conn, rules)
     finally:
         for table in _TEMP_TABLES:
             conn.execute(f"drop table if exists {table}")
@@ -212,7 +214,6 @@ def _resolve_changed(
     refused = conn.execute("select count(*) from run_refusals").fetchone()[0]
     conn.execute(sql.load("identity/replace_identities"))
     conn.execute(sql.load("identity/mark_days"))
-    _store_rules(conn, rules)
     touched = conn.execute("select count(*) from touched").fetchone()[0]
     affected = conn.execute("select count(*) from affected_identifiers").fetchone()[0]
     return ResolveResult(

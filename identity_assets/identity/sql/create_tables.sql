@@ -100,7 +100,8 @@ create table if not exists identity_refused_links (
     cluster_key      bigint not null
 );
 
--- The rules each run applied, newest last: how the next run tells what a rule change reaches.
+-- The rules in force from each change on, newest last: how the next run tells what a rule
+-- change reaches.
 create table if not exists identity_rules_applied (
     applied_at timestamp not null,
     rules      json not null
