@@ -285,6 +285,8 @@ def test_journals_metrics_and_segments_follow_a_split(conn, landing) -> None:
         "select identity_id, count(*) from identity_journal group by 1 order by 1"
     ).fetchall()
     assert sorted(journal) == sorted([(merged, 1), (split_off, 1)])
+    profiles = conn.execute("select identity_id from customer_profiles order by 1").fetchall()
+    assert profiles == sorted([(merged,), (split_off,)])
     spend = dict(conn.execute("select identity_id, total_spend from customer_metrics").fetchall())
     assert spend == {merged: 30, split_off: 200}
     changes = conn.execute("select identity_id, change from segment_updates").fetchall()
