@@ -266,6 +266,11 @@ def _stage_rules(
         for k in kinds
     ]
     _temp_table(conn, "limit_changes", {"identifier_type": kinds, "max_values": smaller})
+    _temp_table(
+        conn,
+        "type_rules",
+        {"identifier_type": list(rules.priority), "priority": list(range(len(rules.priority)))},
+    )
     conn.execute(
         "create or replace temp table sharing_change as select ?::bigint as low, ?::bigint as high",
         [min(previous.max_linked, rules.max_linked), max(previous.max_linked, rules.max_linked)],
@@ -275,7 +280,7 @@ def _stage_rules(
 def _temp_table(conn: duckdb.DuckDBPyConnection, name: str, columns: dict[str, list]) -> None:
     table = pa.table(
         {
-            k: pa.array(v, type=pa.int64() if k == "max_values" else pa.string())
+            k: pa.array(v, type=pa.int64() if k in ("max_values", "priority") else pa.string())
             for k, v in columns.items()
         }
     )
@@ -314,10 +319,13 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     Connected components give the clusters; a cluster within every limit is one identity.
     Only clusters over a limit are split, event by event in `_apply_limits`.
     """
+    # Types as their priority rank (int8): the graph's arrays hold no strings.
     nodes = conn.execute(
-        "select identifier_key, identifier_type, identifier_value from graph_nodes order by 1"
+        "select n.identifier_key, t.priority::tinyint as rank from graph_nodes as n "
+        "inner join type_rules as t using (identifier_type) order by 1"
     ).fetchnumpy()
     keys = nodes["identifier_key"]
+    ranks = nodes["rank"]
     edges = conn.execute(sql.load("identity/graph_edges")).fetchnumpy()
     # 32-bit positions halve the graph's memory; a run never re-resolves 2**31 identifiers.
     a = np.searchsorted(keys, edges.pop("a")).astype(np.int32)
@@ -330,11 +338,11 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     cluster_keys = keys[first][labels] if size else keys
     components = labels.astype(np.int64)
     over = np.zeros(count, dtype=bool)
-    types = np.asarray(nodes["identifier_type"], dtype=object)
-    for kind, limit in rules.limits.items():
-        over |= np.bincount(labels[types == kind], minlength=count) > limit
+    for rank, kind in enumerate(rules.priority):
+        if kind in rules.limits:
+            over |= np.bincount(labels[ranks == rank], minlength=count) > rules.limits[kind]
     limited = over[labels] if size else np.zeros(0, dtype=bool)
-    refusals = _apply_limits(conn, nodes, limited, components, cluster_keys, rules)
+    refusals = _apply_limits(conn, keys, ranks, limited, components, cluster_keys, rules)
     identities = len(np.unique(components))
     sql.insert_arrow(
         conn,
@@ -361,7 +369,8 @@ _REFUSAL_SCHEMA = pa.schema(
 
 def _apply_limits(
     conn: duckdb.DuckDBPyConnection,
-    nodes: dict[str, np.ndarray],
+    keys: np.ndarray,
+    ranks: np.ndarray,
     limited: np.ndarray,
     components: np.ndarray,
     cluster_keys: np.ndarray,
@@ -377,20 +386,24 @@ def _apply_limits(
     """
     if not limited.any():
         return _REFUSAL_SCHEMA.empty_table()
-    keys = nodes["identifier_key"]
-    types = nodes["identifier_type"]
-    values = nodes["identifier_value"]
-    positions = np.flatnonzero(limited)
+    positions = np.flatnonzero(limited).tolist()
     sql.insert_arrow(
         conn, "limited_nodes", pa.table({"identifier_key": keys[positions]}), replace_temp=True
     )
+    values = conn.execute(
+        "select identifier_value from graph_nodes "
+        "where identifier_key in (select identifier_key from limited_nodes) order by identifier_key"
+    ).fetchnumpy()["identifier_value"]
     events = conn.execute(sql.load("identity/limited_events")).fetchnumpy()
     event_nodes = np.searchsorted(keys, events["identifier_key"])
-    rank = {kind: i for i, kind in enumerate(rules.priority)}
-    order = {p: (rank[types[p]], values[p]) for p in positions.tolist()}
-    parent = {p: p for p in positions.tolist()}
-    held = {p: {types[p]: 1} for p in positions.tolist()}
-    limits = [(kind, rules.limits[kind]) for kind in rules.priority if kind in rules.limits]
+    order = {p: (int(ranks[p]), str(v)) for p, v in zip(positions, values, strict=True)}
+    parent = {p: p for p in positions}
+    held = {p: {int(ranks[p]): 1} for p in positions}
+    limits = [
+        (rank, kind, rules.limits[kind])
+        for rank, kind in enumerate(rules.priority)
+        if kind in rules.limits
+    ]
 
     def find(p: int) -> int:
         while parent[p] != p:
@@ -413,8 +426,8 @@ def _apply_limits(
             broken = next(
                 (
                     (kind, limit)
-                    for kind, limit in limits
-                    if held[root].get(kind, 0) + held[root_other].get(kind, 0) > limit
+                    for rank, kind, limit in limits
+                    if held[root].get(rank, 0) + held[root_other].get(rank, 0) > limit
                 ),
                 None,
             )
