@@ -49,6 +49,7 @@ _TEMP_TABLES = (
     "affected_clusters",
     "limited_nodes",
     "run_refusals",
+    "newly_linked",
 )
 
 
@@ -193,6 +194,7 @@ def _resolve_changed(
     else:
         conn.execute("create or replace temp table rule_clusters (cluster_key bigint)")
     conn.execute(sql.load("identity/affected_identifiers"))
+    conn.execute(sql.load("identity/newly_linked"))
     conn.execute(sql.load("identity/replace_identifiers"))
     conn.execute(sql.load("identity/graph_nodes"))
     components, limited = _components(conn, rules)
@@ -214,6 +216,8 @@ def _resolve_changed(
     refused = conn.execute("select count(*) from run_refusals").fetchone()[0]
     conn.execute(sql.load("identity/replace_identities"))
     conn.execute(sql.load("identity/mark_days"))
+    if conn.execute("select count(*) from newly_linked").fetchone()[0]:
+        conn.execute(sql.load("identity/restamp_newly_linked_days"))
     touched = conn.execute("select count(*) from touched").fetchone()[0]
     affected = conn.execute("select count(*) from affected_identifiers").fetchone()[0]
     return ResolveResult(

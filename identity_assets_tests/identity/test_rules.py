@@ -422,3 +422,28 @@ def test_a_warehouse_resolved_before_limits_existed_gets_them_on_its_next_run(
     assert conn.execute(
         "select count(*) from identity_map where cluster_key is null"
     ).fetchone() == (0,)
+
+
+def test_events_of_an_unblocked_identifier_come_back_to_the_journal(conn, landing) -> None:
+    coverage = sql.load("journal/check_journal_covers_linked_events")
+    events = [
+        track(1, D1, userId="u-1", device="kiosk-9"),
+        track(2, D1, device="kiosk-9"),
+    ]
+    land_and_resolve(conn, landing, D1, events, replace(NO_LIMITS, blocks=(KIOSK,)))
+    land_and_resolve(
+        conn, landing, D2, [track(1, D2, userId="u-2")], replace(NO_LIMITS, blocks=(KIOSK,))
+    )
+    update_journals(conn)
+    assert conn.execute("select count(*) from identity_journal").fetchone() == (2,)
+    resolve_identities(conn, NO_LIMITS)
+    update_journals(conn)
+    assert conn.execute(coverage).fetchall() == []
+    assert conn.execute(
+        "select count(*) from identity_journal where identity_id = ?",
+        [identity_of(conn, "device_id", "kiosk-9")],
+    ).fetchone() == (2,)
+    resolve_identities(conn, replace(NO_LIMITS, blocks=(KIOSK,)))
+    update_journals(conn)
+    assert conn.execute(coverage).fetchall() == []
+    assert conn.execute("select count(*) from identity_journal").fetchone() == (2,)
