@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -64,7 +65,8 @@ def update_values(
     rules: ValueRules | None = None,
     as_of: datetime | None = None,
 ) -> ValueResult:
-    """Rebuild purchases, customer_metrics and customer_value as of `as_of` (default: data end)."""
+    """Bring purchases up to date with the journal, then rebuild customer_metrics and
+    customer_value as of `as_of` (default: the end of the data)."""
     rules = rules or ValueRules()
     started = time.perf_counter()
     ensure_tables(conn)
@@ -72,9 +74,7 @@ def update_values(
     stage_engagement(conn, rules)
     try:
         with sql.transaction(conn):
-            conn.execute("delete from purchases")
-            for rule in rules.purchases:
-                conn.execute(sql.load("metrics/insert_purchases"), rule_parameters(rule))
+            _update_purchases(conn, rules)
             conn.execute(sql.load("metrics/customer_metrics"), {"as_of": as_of})
             fit = _fit_and_predict(conn, rules)
             conn.execute(
@@ -82,7 +82,12 @@ def update_values(
                 {"horizon": rules.horizon_days, "unfitted_reason": fit.unfitted_reason or ""},
             )
     finally:
-        for table in ("engagement_events", "expected_purchases", "gamma_gamma_fits"):
+        for table in (
+            "engagement_events",
+            "expected_purchases",
+            "gamma_gamma_fits",
+            "purchase_changed_days",
+        ):
             conn.execute(f"drop table if exists {table}")
     identities, buyers = conn.execute(
         "select count(*), count(*) filter (where total_purchases > 0) from customer_metrics"
@@ -105,6 +110,19 @@ def update_values(
         as_of=as_of,
         seconds=time.perf_counter() - started,
     )
+
+
+def _update_purchases(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> None:
+    """Bring `purchases` in step with the journal, reading only the journal days that changed
+    (all of them after a change of purchase rules) and following rows the journal moved."""
+    fingerprint = json.dumps([rule_parameters(rule) for rule in rules.purchases], sort_keys=True)
+    conn.execute("delete from purchases where day is null")
+    conn.execute(sql.load("metrics/purchase_changed_days"), {"rules": fingerprint})
+    conn.execute("delete from purchases where day in (select day from purchase_changed_days)")
+    for rule in rules.purchases:
+        conn.execute(sql.load("metrics/insert_purchases"), rule_parameters(rule))
+    conn.execute(sql.load("metrics/follow_journal"))
+    conn.execute(sql.load("metrics/mark_purchase_days"), {"rules": fingerprint})
 
 
 def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> ModelFit:

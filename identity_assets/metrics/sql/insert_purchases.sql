@@ -1,12 +1,13 @@
--- The journal events one purchase rule matches, with their amount and currency (run once per
--- rule: JSON paths must be constants). A value that is missing, not a number or negative is
--- kept with its problem, never read as 0.
+-- The journal events one purchase rule matches on the days read again, with their amount and
+-- currency (run once per rule: JSON paths must be constants). A value that is missing, not a
+-- number or negative is kept with its problem, never read as 0.
 insert into purchases by name
 with matched as (
     select
         j.identity_id,
         j.event_id,
         j.occurred_at,
+        j.day,
         $rule as rule,
         list_filter(json_extract_string(j.payload, $value_paths), lambda v: v is not null)[1]
             as raw_value,
@@ -17,7 +18,9 @@ with matched as (
             $default_currency
         ) as currency
     from identity_journal as j
-    where j.source = $source and lower(j.event_name) in $event_names
+    where j.source = $source
+        and lower(j.event_name) in $event_names
+        and j.day in (select day from purchase_changed_days)
 ),
 
 judged as (
@@ -46,6 +49,7 @@ select
     identity_id,
     event_id,
     occurred_at,
+    day,
     rule,
     raw_value,
     case when problem is null then round(value * quantity, 2) end as amount,

@@ -1,0 +1,61 @@
+"""Purchases follow the journal day by day and row by row, and equal a fresh read of it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from identity_assets.identity.graph import resolve_identities
+from identity_assets.identity.rules import Block, IdentityRules
+from identity_assets.journal.build import update_journals
+from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules
+from identity_assets.metrics.value import update_values
+from identity_assets_tests.identity.test_graph import D1, D2, D3, land_and_resolve, track
+
+NO_LIMITS = IdentityRules(limits={})
+PURCHASES = "select * exclude (day) from purchases order by event_id, rule"
+
+
+def _order(n: int, day, amount, **ids: str) -> dict:
+    return {**track(n, day, **ids), "event": "Order Completed", "properties": {"revenue": amount}}
+
+
+def _fresh(conn) -> list[tuple]:
+    """Purchases read again from the whole journal."""
+    conn.execute("delete from purchase_days")
+    update_values(conn)
+    return conn.execute(PURCHASES).fetchall()
+
+
+def test_purchases_follow_new_days_merges_and_blocks_and_equal_a_fresh_read(conn, landing) -> None:
+    land_and_resolve(
+        conn, landing, D1, [_order(1, D1, 30, userId="u-1", device="kiosk-9")], NO_LIMITS
+    )
+    update_journals(conn)
+    update_values(conn)
+    land_and_resolve(
+        conn, landing, D2, [_order(1, D2, 200, userId="u-2", device="kiosk-9")], NO_LIMITS
+    )
+    update_journals(conn)
+    update_values(conn)
+    assert (
+        len({row[0] for row in conn.execute("select identity_id from purchases").fetchall()}) == 1
+    )
+    blocked = replace(NO_LIMITS, blocks=(Block("device_id", "kiosk-9", "store kiosk"),))
+    resolve_identities(conn, blocked)
+    land_and_resolve(conn, landing, D3, [_order(1, D3, "n/a", device="kiosk-9")], blocked)
+    update_journals(conn)
+    update_values(conn)
+    followed = conn.execute(PURCHASES).fetchall()
+    assert len({row[0] for row in followed}) == 2
+    assert followed == _fresh(conn)
+
+
+def test_a_purchase_rule_change_reads_every_day_again(conn, landing) -> None:
+    land_and_resolve(conn, landing, D1, [_order(1, D1, 30, userId="u-1")])
+    land_and_resolve(conn, landing, D2, [_order(1, D2, 40, userId="u-1")])
+    update_journals(conn)
+    update_values(conn)
+    assert conn.execute("select count(*) from purchases").fetchone() == (2,)
+    in_euros = tuple(replace(rule, default_currency="EUR") for rule in DEFAULT_PURCHASE_RULES)
+    update_values(conn, ValueRules(purchases=in_euros))
+    assert conn.execute("select distinct currency from purchases").fetchall() == [("EUR",)]
