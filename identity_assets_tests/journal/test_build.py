@@ -285,3 +285,30 @@ def test_profiles_list_every_identifier_by_type_with_click_ids(conn, landing: La
     }
     assert found["phone"] == "(415) 555-0100"
     assert found["sources"] == ["identifier_api"]
+
+
+def test_the_coverage_check_finds_a_missing_a_misplaced_and_a_doubled_row(
+    conn, landing: Landing
+) -> None:
+    land(
+        conn,
+        landing,
+        D1,
+        [track(1, D1, userId="u-1"), track(2, D1, userId="u-2"), track(3, D1, userId="u-3")],
+    )
+    coverage = sql.load("journal/check_journal_covers_linked_events")
+    assert conn.execute(coverage).fetchall() == []
+    u1, u2, u3 = (identity_of(conn, "user_id", f"u-{n}") for n in (1, 2, 3))
+    conn.execute("delete from identity_journal where identity_id = ?", [u1])
+    conn.execute("update identity_journal set identity_id = ? where identity_id = ?", [u3, u2])
+    conn.execute(
+        "insert into identity_journal select * from identity_journal where identity_id = ?", [u3]
+    )
+    problems = sorted(problem for _, problem in conn.execute(coverage).fetchall())
+    assert problems == [
+        "in the journal 2 times",
+        "in the journal 2 times",
+        "in the journal without its placing identifier linked to its identity",
+        "in the journal without its placing identifier linked to its identity",
+        "missing from the journal",
+    ]
