@@ -57,6 +57,8 @@ def test_a_user_id_limit_keeps_a_second_account_out_of_an_identity(conn, landing
             1,
         )
     ]
+    counts = conn.execute("select event_count from identities order by all").fetchall()
+    assert counts == [(1,), (1,)]  # the second event counts once, for u-2's identity
     rebuild_identities(conn, NO_LIMITS)
     assert identity_of(conn, "user_id", "u-2") == identity_of(conn, "user_id", "u-1")
     assert refusals(conn) == []

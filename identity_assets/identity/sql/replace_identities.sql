@@ -17,11 +17,20 @@ select identifier_type, identifier_value, identity_id, identifier_key, cluster_k
 from new_identity_map;
 
 insert into identities by name
-with events as (
-    select n.identity_id, count(distinct s.event_id) as event_count
+with placed as (
+    -- each event counts once, for the identity of its highest-priority identifier (the one it
+    -- joined; a limit may have kept its other identifiers in other identities)
+    select arg_min(n.identity_id, (t.priority, n.identifier_value)) as identity_id
     from new_identity_map as n
     inner join identifier_sightings as s using (identifier_type, identifier_value)
-    group by n.identity_id
+    inner join type_rules as t using (identifier_type)
+    group by s.event_id
+),
+
+events as (
+    select identity_id, count(*) as event_count
+    from placed
+    group by identity_id
 )
 
 select
