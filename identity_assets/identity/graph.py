@@ -199,11 +199,10 @@ def _resolve_changed(
     conn.execute(sql.load("identity/graph_nodes"))
     components, limited = _components(conn, rules)
     conn.execute(sql.load("identity/new_identity_map"))
-    cause = (
-        "rules changed: " + "; ".join(changes)
-        if changes and not changed
-        else ("linked by events of the run")
-    )
+    causes = ["linked by events of the run"] if changed else []
+    if changes:
+        causes.append("rules changed: " + "; ".join(changes))
+    cause = "; ".join(causes)
     conn.execute(sql.load("identity/record_merges"), {"cause": cause})
     conn.execute(sql.load("identity/log_changes"))
     conn.execute("insert into identity_merges by name select * from run_merges")
@@ -270,6 +269,7 @@ def _stage_rules(
         for k in kinds
     ]
     _temp_table(conn, "limit_changes", {"identifier_type": kinds, "max_values": smaller})
+    # Priority as a rank from 0 (the graph's arrays index by it); identifier_rules counts from 1.
     _temp_table(
         conn,
         "type_rules",
