@@ -17,18 +17,30 @@ select identifier_type, identifier_value, identity_id, identifier_key, cluster_k
 from new_identity_map;
 
 insert into identities by name
-with placed as (
-    -- each event counts once, for the identity of its highest-priority identifier (the one it
-    -- joined; a limit may have kept its other identifiers in other identities)
+with limited as (
+    -- clusters a limit split: an event there may hold identifiers of several identities
+    select distinct cluster_key from run_refusals
+),
+
+placed as (
+    -- there, each event counts once, for the identity of its highest-priority identifier
+    -- (the one it joined)
     select arg_min(n.identity_id, (t.priority, n.identifier_value)) as identity_id
     from new_identity_map as n
     inner join identifier_sightings as s using (identifier_type, identifier_value)
     inner join type_rules as t using (identifier_type)
+    where n.cluster_key in (select cluster_key from limited)
     group by s.event_id
 ),
 
 events as (
-    select identity_id, count(*) as event_count
+    select n.identity_id, count(distinct s.event_id) as event_count
+    from new_identity_map as n
+    inner join identifier_sightings as s using (identifier_type, identifier_value)
+    where n.cluster_key not in (select cluster_key from limited)
+    group by n.identity_id
+    union all
+    select identity_id, count(*)
     from placed
     group by identity_id
 )
