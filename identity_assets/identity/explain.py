@@ -16,6 +16,22 @@ import duckdb
 from identity_assets import sql
 from identity_assets.identity.normalise import normalise_identifier
 
+# The listed parts of an explanation: the answer's key, its heading, and one line per row.
+_SECTIONS = (
+    (
+        "refused_links",
+        "links refused by a limit:",
+        "  {identifier_type} {identifier_value} kept apart from {kept_type} {kept_value}: "
+        "{rule} (first event {first_event_id} on {first_day}, {events} events)",
+    ),
+    (
+        "blocked_alongside",
+        "blocked identifiers in its events (they link nothing):",
+        "  {identifier_type} {identifier_value}: {block_reason} ({events} of its events)",
+    ),
+    ("history", "merges and splits:", "  {day} {identity_id} <- {absorbed_identity_id}: {reason}"),
+)
+
 
 def explain(
     conn: duckdb.DuckDBPyConnection, identifier_type: str, value: str, phone_region: str = "US"
@@ -104,29 +120,10 @@ def render(answer: dict[str, Any]) -> str:
                 f"  {label} <- {hop['via']} in event {hop['event_id']} "
                 f"({hop['day']}, {hop['source']} {hop['kind']}; {hop['events']} events link them)"
             )
-    if answer.get("refused_links"):
-        lines.append("links refused by a limit:")
-        for row in answer["refused_links"]:
-            lines.append(
-                f"  {row['identifier_type']} {row['identifier_value']} kept apart from "
-                f"{row['kept_type']} {row['kept_value']}: {row['rule']} "
-                f"(first event {row['first_event_id']} on {row['first_day']}, "
-                f"{row['events']} events)"
-            )
-    if answer.get("blocked_alongside"):
-        lines.append("blocked identifiers in its events (they link nothing):")
-        for row in answer["blocked_alongside"]:
-            lines.append(
-                f"  {row['identifier_type']} {row['identifier_value']}: {row['block_reason']} "
-                f"({row['events']} of its events)"
-            )
-    if answer.get("history"):
-        lines.append("merges and splits:")
-        for row in answer["history"]:
-            lines.append(
-                f"  {row['day']} {row['identity_id']} <- {row['absorbed_identity_id']}: "
-                f"{row['reason']}"
-            )
+    for key, title, template in _SECTIONS:
+        if answer.get(key):
+            lines.append(title)
+            lines.extend(template.format_map(row) for row in answer[key])
     return "\n".join(lines)
 
 

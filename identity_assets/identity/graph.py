@@ -93,9 +93,7 @@ def resolve_identities(
                 "insert into changed_days select day from identity_days "
                 "except select day from changed_days"
             )
-        if {p.strip().lower() for p in previous.placeholders} != {
-            p.strip().lower() for p in rules.placeholders
-        }:
+        if previous.placeholder_values() != rules.placeholder_values():
             conn.execute(sql.load("identity/placeholder_days"))
         changed = conn.execute("select count(*) from changed_days").fetchone()[0]
         if changed == 0 and not changes and stored is not None:
@@ -145,8 +143,8 @@ def rule_changes(previous: IdentityRules, rules: IdentityRules) -> list[str]:
         changes.append(f"phone region {previous.phone_region} -> {rules.phone_region}")
     if previous.max_linked != rules.max_linked:
         changes.append(f"sharing guard {previous.max_linked} -> {rules.max_linked} values")
-    old_placeholders = {p.strip().lower() for p in previous.placeholders}
-    new_placeholders = {p.strip().lower() for p in rules.placeholders}
+    old_placeholders = previous.placeholder_values()
+    new_placeholders = rules.placeholder_values()
     for value in sorted(new_placeholders - old_placeholders):
         changes.append(f"placeholder added: {value!r}")
     for value in sorted(old_placeholders - new_placeholders):
@@ -237,8 +235,8 @@ def _stage_rules(
     """The rules as small temp tables the SQL joins: placeholders (and those that changed),
     hand blocks (and those that changed), and per type the smaller of the old and new limit
     wherever limits or priority changed."""
-    placeholders = {p.strip().lower() for p in rules.placeholders}
-    old_placeholders = {p.strip().lower() for p in previous.placeholders}
+    placeholders = rules.placeholder_values()
+    old_placeholders = previous.placeholder_values()
     _temp_table(conn, "placeholder_values", {"value": sorted(placeholders)})
     _temp_table(conn, "placeholder_changes", {"value": sorted(placeholders ^ old_placeholders)})
     blocks = rules.normalised_blocks()

@@ -106,6 +106,10 @@ class IdentityRules:
                     f"blocking {block.identifier_type} {block.identifier_value!r} needs a reason"
                 )
 
+    def placeholder_values(self) -> frozenset[str]:
+        """The placeholders as the stage compares them: trimmed and lower-cased."""
+        return frozenset(p.strip().lower() for p in self.placeholders)
+
     def normalised_blocks(self) -> list[tuple[str, str, str]]:
         """The hand blocks as stored identifiers: (type, normalised value, reason)."""
         seen: dict[tuple[str, str], str] = {}
@@ -124,7 +128,7 @@ class IdentityRules:
         """A canonical form, stored with each run so the next one can tell what changed."""
         return json.dumps(
             {
-                "placeholders": sorted({p.strip().lower() for p in self.placeholders}),
+                "placeholders": sorted(self.placeholder_values()),
                 "max_linked": self.max_linked,
                 "phone_region": self.phone_region,
                 "limits": dict(sorted(self.limits.items())),
