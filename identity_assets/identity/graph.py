@@ -181,7 +181,8 @@ def _resolve_changed(
     changed: int,
 ) -> ResolveResult:
     conn.execute(sql.load("identity/touched_before"))
-    conn.execute(sql.load("identity/rule_touched"))
+    if changes:
+        conn.execute(sql.load("identity/rule_touched"))
     conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
     conn.execute(sql.load("identity/insert_sightings"), {"region": rules.phone_region})
