@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -52,7 +53,8 @@ def history_warehouse(lines: int, days: int, memory_limit: str = "4GB") -> tuple
     landing, _ = generate_landing(lines, days)
     path = OUT / f"history-{lines}-{days}d.duckdb"
     marker = path.with_suffix(".json")
-    if path.exists() and marker.exists():
+    version = _stage_code_version()
+    if path.exists() and marker.exists() and json.loads(marker.read_text()).get("code") == version:
         return landing, path
     path.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -64,9 +66,20 @@ def history_warehouse(lines: int, days: int, memory_limit: str = "4GB") -> tuple
     conn.execute("checkpoint")
     conn.close()
     seconds = time.perf_counter() - started
-    marker.write_text(json.dumps({"seconds": seconds}))
+    marker.write_text(json.dumps({"seconds": seconds, "code": version}))
     print(f"built the history warehouse {path.name} in {seconds:.0f}s")
     return landing, path
+
+
+def _stage_code_version() -> str:
+    """A hash of the ingest and identity code: a history built by other code is built anew."""
+    package = Path(__file__).resolve().parent.parent / "identity_assets"
+    digest = hashlib.sha256()
+    for stage in ("ingest", "identity"):
+        for file in sorted((package / stage).rglob("*")):
+            if file.suffix in (".py", ".sql"):
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def open_warehouse(path: Path, memory_limit: str):
