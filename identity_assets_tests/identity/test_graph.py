@@ -325,3 +325,29 @@ def test_checks_find_a_blocked_identifier_linked_and_a_double_mapping(conn, land
         len(conn.execute(sql.load("identity/check_no_blocked_identifier_linked")).fetchall()) == 1
     )
     assert len(conn.execute(sql.load("identity/check_one_identity_per_identifier")).fetchall()) == 1
+
+
+def test_events_are_counted_once_per_identifier_and_identity(conn, landing) -> None:
+    events = [
+        # after trimming, the previous id is the anonymous id: one sighting, not two
+        {
+            "type": "alias",
+            "messageId": "al-5",
+            "anonymousId": "a-5",
+            "previousId": " a-5 ",
+            "userId": "u-5",
+        },
+        track(2, D1, anonymousId="a-5", email="five@example.com"),
+    ]
+    land_and_resolve(conn, landing, D1, events)
+    counts = dict(
+        conn.execute(
+            "select identifier_type, event_count from identifiers "
+            "where identifier_type in ('anonymous_id', 'user_id', 'email')"
+        ).fetchall()
+    )
+    assert counts == {"anonymous_id": 2, "user_id": 1, "email": 1}
+    # the identity's two events each carry two of its identifiers: still two events
+    assert conn.execute("select identifier_count, event_count from identities").fetchall() == [
+        (3, 2)
+    ]
