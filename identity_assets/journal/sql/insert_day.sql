@@ -60,19 +60,28 @@ received as (
                 '[^a-z0-9]+', '_', 'g'
             ),
             '_'
-        ) as trait
+        ) as trait,
+        o.rank,
+        t.key
     from trait_objects as o, json_each(o.traits) as t
     where json_type(o.traits) = 'OBJECT'
         -- the client API's identify body also carries the ids and `data`: not traits
         and not (o.is_api_body and t.key in ('external_id', 'anonymous_id', 'device_id', 'data'))
         and t.type <> 'NULL'
         and not (t.type = 'VARCHAR' and trim(t.value ->> '$') = '')
-    qualify row_number() over (partition by o.event_id, trait order by o.rank, t.key) = 1
+),
+
+-- where two objects carry a trait, the first source wins (rank, then key: `firstName` before
+-- `first_name`); an aggregate, cheaper than a window over the rows
+first_received as (
+    select event_id, trait, arg_min(value, (rank, key)) as value
+    from received
+    group by event_id, trait
 ),
 
 event_traits as (
     select event_id, to_json(map(list(trait order by trait), list(value order by trait))) as traits
-    from received
+    from first_received
     group by event_id
 )
 

@@ -24,12 +24,9 @@ received as (
 ),
 
 latest as (
-    select identity_id, trait, value
+    select identity_id, trait, arg_max(value, (occurred_at, event_id)) as value
     from received
-    qualify row_number() over (
-        partition by identity_id, trait
-        order by occurred_at desc, event_id desc
-    ) = 1
+    group by identity_id, trait
 ),
 
 traits as (
