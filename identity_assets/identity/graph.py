@@ -25,7 +25,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from identity_assets import sql
-from identity_assets.identity.normalise import normalise_phone
+from identity_assets.identity.normalise import normalise_phones
 from identity_assets.identity.rules import IdentityRules
 
 _TEMP_TABLES = (
@@ -302,7 +302,7 @@ def _parse_new_phones(conn: duckdb.DuckDBPyConnection, region: str) -> int:
     values = [str(v) for v in raw["raw_phone"]]
     if not values:
         return 0
-    parsed = [normalise_phone(value, region) for value in values]
+    parsed = normalise_phones(values, region)
     parsed_phones = pa.table(
         {
             "raw_phone": values,

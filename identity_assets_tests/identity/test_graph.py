@@ -9,7 +9,7 @@ import pytest
 
 from identity_assets import sql
 from identity_assets.identity.graph import rebuild_identities, resolve_identities
-from identity_assets.identity.normalise import normalise_phone
+from identity_assets.identity.normalise import normalise_phone, normalise_phones
 from identity_assets.identity.rules import IdentityRules
 from identity_assets.ingest.core import ingest_day
 from identity_assets_tests.conftest import Landing
@@ -99,6 +99,14 @@ def test_phones_become_e164(conn, landing, raw, e164) -> None:
 def test_phone_region_applies_to_numbers_without_a_country_code() -> None:
     assert normalise_phone("020 7946 0958", "GB") == ("+442079460958", None)
     assert normalise_phone("call me", "US") == (None, "unparseable")
+
+
+def test_many_phones_parse_in_workers_in_their_order() -> None:
+    values = [f"(415) 555-{n:04d}" for n in range(200)] + ["call me", "+44 20 7946 0958", "12"]
+    random.Random(3).shuffle(values)
+    expected = [normalise_phone(value, "US") for value in values]
+    assert normalise_phones(values, "US", parallel_from=1) == expected
+    assert normalise_phones(values, "US") == expected
 
 
 def test_each_distinct_raw_phone_is_parsed_once(conn, landing) -> None:
