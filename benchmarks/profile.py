@@ -60,6 +60,10 @@ class TimedConnection:
         name = self._names.get(query)
         if name:
             return name
+        # a file's text wrapped in a statement (`create ... as <file>`) still carries its name
+        for text, name in self._names.items():
+            if query.endswith(text):
+                return name
         words = " ".join(re.sub(r"--[^\n]*", "", query).split())
         return words[:60]
 
