@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -30,13 +30,38 @@ def generate_landing(lines: int, days: int) -> tuple[Path, int]:
 
 
 def measured_child(command: list[str]) -> tuple[dict, float]:
-    """Run a child that prints a JSON object last; return it and the child's peak RSS in MB."""
+    """Run a child that prints a JSON object last; return it and the child's peak RSS in MB.
+
+    The peak is the child's own high-water mark (VmHWM), read while it runs. `ru_maxrss` from
+    wait4 will not do: Linux carries the parent's peak into a forked child, so a child started
+    after this process built a warehouse reported this process's memory.
+    """
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
+    peak_kb = [0]
+    watcher = threading.Thread(target=_watch_peak, args=(child.pid, peak_kb), daemon=True)
+    watcher.start()
     output = child.stdout.read()
-    if os.waitstatus_to_exitcode(status) != 0:
+    status = child.wait()
+    watcher.join()
+    if status != 0:
         raise SystemExit(f"benchmark step failed: {' '.join(command)}")
-    return json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    return json.loads(output.strip().splitlines()[-1]), peak_kb[0] / 1024
+
+
+def _watch_peak(pid: int, peak_kb: list[int]) -> None:
+    """Keep the highest VmHWM of process `pid` in peak_kb[0] until it exits."""
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith("VmHWM:"):
+                peak_kb[0] = max(peak_kb[0], int(line.split()[1]))
+        if "State:\tZ" in text:
+            return
+        time.sleep(0.1)
 
 
 def history_warehouse(lines: int, days: int, memory_limit: str = "4GB") -> tuple[Path, Path]:
