@@ -43,8 +43,8 @@ fmt: setup ## fix lint findings and format the code
 dev: setup ## open the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-bench: setup ## the whole pipeline, stage by stage (1,000,000 lines over 10 days; LINES=n)
-	$(BIN)/python benchmarks/pipeline.py --lines $${LINES:-1000000} --days 10
+bench: setup ## the whole pipeline, stage by stage (1,000,000 lines over 30 days; LINES=n)
+	$(BIN)/python benchmarks/pipeline.py --lines $${LINES:-1000000} --days 30
 
 clean: ## remove the local warehouse, sample data and Dagster home
 	rm -rf data $(DAGSTER_HOME)
