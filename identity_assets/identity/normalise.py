@@ -39,7 +39,7 @@ def normalise_phones(
     values: Sequence[str], region: str, parallel_from: int = PARALLEL_FROM
 ) -> list[tuple[str | None, str | None]]:
     """`normalise_phone` of each value, in order, on every core when there are many."""
-    workers = len(os.sched_getaffinity(0))
+    workers = _usable_cores()
     if workers < 2 or len(values) < parallel_from:
         return _normalise_chunk(values, region)
     size = -(-len(values) // (workers * 4))
@@ -53,6 +53,13 @@ def normalise_phones(
         log.warning("parsing %s phones in one process: %s", len(values), error)
         return _normalise_chunk(values, region)
     return [result for part in parts for result in part]
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity where the OS has one, as on Linux)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _normalise_chunk(values: Sequence[str], region: str) -> list[tuple[str | None, str | None]]:
