@@ -45,6 +45,8 @@ def normalise_phones(
     size = -(-len(values) // (workers * 4))
     chunks = [values[start : start + size] for start in range(0, len(values), size)]
     context = multiprocessing.get_context("forkserver")
+    # workers need this module only, not the program's __main__ (the CLI imports Dagster)
+    context.set_forkserver_preload([__name__])
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             parts = list(pool.map(_normalise_chunk, chunks, [region] * len(chunks)))
