@@ -14,7 +14,8 @@ folders, then:
 Per stage it prints seconds (from the run's step events), rows, rows/s, peak RSS (the CLI
 process sampled while the stage ran) and the ratio to its floor. Segment updates are queued
 but not delivered (no token): delivery is bound by the API's rate limit, and
-benchmarks/delivery.py measures it. Figures go to benchmarks/out/pipeline-<lines>.json.
+benchmarks/delivery.py measures it. Figures go to benchmarks/out/pipeline-<lines>.json,
+with -<memory limit> added when it is not 3GB.
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ def main() -> None:
         )  # fmt: skip
         report["stage_floors"] = stage_floors
     _print(report)
-    write_report(f"pipeline-{args.lines}", report)
+    suffix = "" if args.memory_limit == "3GB" else f"-{args.memory_limit}"
+    write_report(f"pipeline-{args.lines}{suffix}", report)
 
 
 def _run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
