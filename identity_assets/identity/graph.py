@@ -281,13 +281,18 @@ def _stage_rules(
 
 
 def _temp_table(conn: duckdb.DuckDBPyConnection, name: str, columns: dict[str, list]) -> None:
+    """A temp table of text columns; a column named in `_INTEGER_COLUMNS` holds integers.
+    The types are given, not inferred, so an empty list still makes a typed column."""
     table = pa.table(
         {
-            k: pa.array(v, type=pa.int64() if k in ("max_values", "priority") else pa.string())
+            k: pa.array(v, type=pa.int64() if k in _INTEGER_COLUMNS else pa.string())
             for k, v in columns.items()
         }
     )
     sql.insert_arrow(conn, name, table, replace_temp=True)
+
+
+_INTEGER_COLUMNS = frozenset({"max_values", "priority"})
 
 
 def _store_rules(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> None:
@@ -341,9 +346,8 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     cluster_keys = keys[first][labels] if size else keys
     components = labels.astype(np.int64)
     over = np.zeros(count, dtype=bool)
-    for rank, kind in enumerate(rules.priority):
-        if kind in rules.limits:
-            over |= np.bincount(labels[ranks == rank], minlength=count) > rules.limits[kind]
+    for rank, _, limit in rules.ranked_limits():
+        over |= np.bincount(labels[ranks == rank], minlength=count) > limit
     limited = over[labels] if size else np.zeros(0, dtype=bool)
     refusals = _apply_limits(conn, keys, ranks, limited, components, cluster_keys, rules)
     identities = len(np.unique(components))
@@ -402,11 +406,7 @@ def _apply_limits(
     order = {p: (int(ranks[p]), str(v)) for p, v in zip(positions, values, strict=True)}
     parent = {p: p for p in positions}
     held = {p: {int(ranks[p]): 1} for p in positions}
-    limits = [
-        (rank, kind, rules.limits[kind])
-        for rank, kind in enumerate(rules.priority)
-        if kind in rules.limits
-    ]
+    limits = rules.ranked_limits()
 
     def find(p: int) -> int:
         while parent[p] != p:

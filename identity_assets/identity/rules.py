@@ -120,6 +120,14 @@ class IdentityRules:
             seen.setdefault((block.identifier_type, value), block.reason.strip())
         return [(kind, value, reason) for (kind, value), reason in sorted(seen.items())]
 
+    def ranked_limits(self) -> list[tuple[int, str, int]]:
+        """(priority rank from 0, type, limit) for every type with a limit, highest first."""
+        return [
+            (rank, kind, self.limits[kind])
+            for rank, kind in enumerate(self.priority)
+            if kind in self.limits
+        ]
+
     def type_rules(self) -> list[tuple[str, int, int | None]]:
         """(type, priority rank from 1, limit or None) for every linking type."""
         return [(kind, rank, self.limits.get(kind)) for rank, kind in enumerate(self.priority, 1)]
