@@ -24,7 +24,7 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from identity_assets import sql
+from identity_assets import changes, sql
 from identity_assets.identity.normalise import normalise_phones
 from identity_assets.identity.rules import IdentityRules
 
@@ -39,7 +39,6 @@ _TEMP_TABLES = (
     "new_identity_map",
     "run_merges",
     "manual_blocks",
-    "type_rules",
     "block_changes",
     "limit_changes",
     "rule_clusters",
@@ -50,6 +49,13 @@ _TEMP_TABLES = (
     "limited_nodes",
     "run_refusals",
     "newly_linked",
+    "replaced_identities",
+    "moved_identifiers",
+    "placement_events",
+    "new_placements",
+    "old_placements",
+    "placement_changes",
+    "changed_identities",
 )
 
 
@@ -85,27 +91,35 @@ def resolve_identities(
     try:
         stored = applied_rules(conn)
         previous = stored or _rules_before_limits(conn, rules)
-        changes = rule_changes(previous, rules)
-        conn.execute(sql.load("identity/changed_days"))
+        differences = rule_changes(previous, rules)
+        landed = changes.pending(conn, "identity", "raw_events")
+        changes.stage_days(conn, landed, "changed_days")
         _stage_rules(conn, rules, previous)
-        if previous.phone_region != rules.phone_region:
+        if previous.phone_region != rules.phone_region or landed.first:
             conn.execute(
-                "insert into changed_days select day from identity_days "
+                "insert into changed_days select distinct day from raw_files "
                 "except select day from changed_days"
             )
         if previous.placeholder_values() != rules.placeholder_values():
             conn.execute(sql.load("identity/placeholder_days"))
-        changed = conn.execute("select count(*) from changed_days").fetchone()[0]
-        if changed == 0 and not changes and stored is not None:
+        changed = conn.execute("select count(*) from changed_days").fetchall()[0][0]
+        if changed == 0 and not differences and stored is not None:
+            if landed.any:
+                with sql.transaction(conn):
+                    changes.consume(conn, landed)
             return ResolveResult(0, 0, 0, 0, seconds=time.perf_counter() - started)
         with sql.transaction(conn):
-            result = _resolve_changed(conn, rules, previous, changes, changed)
-            if changes or stored is None:
+            if differences or stored is None:
                 _store_rules(conn, rules)
+            result = _resolve_changed(conn, rules, previous, differences, changed)
+            version = changes.new_version(conn, "event_placements")
+            changes.log_days(conn, version, "select day from changed_days")
+            changes.log_identities(conn, version, "select identity_id from changed_identities")
+            changes.consume(conn, landed)
     finally:
         for table in _TEMP_TABLES:
             conn.execute(f"drop table if exists {table}")
-    return replace(result, seconds=time.perf_counter() - started, rule_changes=tuple(changes))
+    return replace(result, seconds=time.perf_counter() - started, rule_changes=tuple(differences))
 
 
 def rebuild_identities(
@@ -119,50 +133,47 @@ def rebuild_identities(
         "identity_map",
         "identities",
         "identity_merges",
-        "identity_days",
-        "identity_changes",
         "identity_refused_links",
-        "identity_rules_applied",
+        "event_placements",
     ):
         conn.execute(f"delete from {table}")
+    changes.forget(conn, "identity")
     return resolve_identities(conn, rules)
 
 
 def applied_rules(conn: duckdb.DuckDBPyConnection) -> IdentityRules | None:
     """The rules the last run applied, or None before any run stored them."""
-    rows = conn.execute(
-        "select rules from identity_rules_applied order by applied_at desc limit 1"
-    ).fetchall()
-    return IdentityRules.from_json(rows[0][0]) if rows else None
+    stored = changes.applied_rules(conn, "identity")
+    return IdentityRules.from_json(stored) if stored else None
 
 
 def rule_changes(previous: IdentityRules, rules: IdentityRules) -> list[str]:
     """Each difference between the rules last applied and these, in words, for the log."""
-    changes = []
+    found = []
     if previous.phone_region != rules.phone_region:
-        changes.append(f"phone region {previous.phone_region} -> {rules.phone_region}")
+        found.append(f"phone region {previous.phone_region} -> {rules.phone_region}")
     if previous.max_linked != rules.max_linked:
-        changes.append(f"sharing guard {previous.max_linked} -> {rules.max_linked} values")
+        found.append(f"sharing guard {previous.max_linked} -> {rules.max_linked} values")
     old_placeholders = previous.placeholder_values()
     new_placeholders = rules.placeholder_values()
     for value in sorted(new_placeholders - old_placeholders):
-        changes.append(f"placeholder added: {value!r}")
+        found.append(f"placeholder added: {value!r}")
     for value in sorted(old_placeholders - new_placeholders):
-        changes.append(f"placeholder removed: {value!r}")
+        found.append(f"placeholder removed: {value!r}")
     for kind in sorted(set(previous.limits) | set(rules.limits)):
         old, new = previous.limits.get(kind), rules.limits.get(kind)
         if old != new:
-            changes.append(f"limit {kind} {old or 'none'} -> {new or 'none'}")
+            found.append(f"limit {kind} {old or 'none'} -> {new or 'none'}")
     if list(previous.priority) != list(rules.priority):
-        changes.append(f"priority {' > '.join(rules.priority)}")
+        found.append(f"priority {' > '.join(rules.priority)}")
     old_blocks = {(t, v): r for t, v, r in previous.normalised_blocks()}
     new_blocks = {(t, v): r for t, v, r in rules.normalised_blocks()}
     for (kind, value), reason in sorted(new_blocks.items()):
         if old_blocks.get((kind, value)) != reason:
-            changes.append(f"blocked {kind} {value} ({reason})")
+            found.append(f"blocked {kind} {value} ({reason})")
     for kind, value in sorted(set(old_blocks) - set(new_blocks)):
-        changes.append(f"unblocked {kind} {value}")
-    return changes
+        found.append(f"unblocked {kind} {value}")
+    return found
 
 
 def _rules_before_limits(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> IdentityRules:
@@ -177,18 +188,18 @@ def _resolve_changed(
     conn: duckdb.DuckDBPyConnection,
     rules: IdentityRules,
     previous: IdentityRules,
-    changes: list[str],
+    differences: list[str],
     changed: int,
 ) -> ResolveResult:
     conn.execute(sql.load("identity/touched_before"))
-    if changes:
+    if differences:
         conn.execute(sql.load("identity/rule_touched"))
     conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
     conn.execute(sql.load("identity/insert_sightings"), {"region": rules.phone_region})
     conn.execute(sql.load("identity/add_touched"))
     conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
-    if changes:
+    if differences:
         conn.execute(sql.load("identity/rule_clusters"))
     else:
         conn.execute("create or replace temp table rule_clusters (cluster_key bigint)")
@@ -199,11 +210,10 @@ def _resolve_changed(
     components, limited = _components(conn, rules)
     conn.execute(sql.load("identity/new_identity_map"))
     causes = ["linked by events of the run"] if changed else []
-    if changes:
-        causes.append("rules changed: " + "; ".join(changes))
+    if differences:
+        causes.append("rules changed: " + "; ".join(differences))
     cause = "; ".join(causes)
     conn.execute(sql.load("identity/record_merges"), {"cause": cause})
-    conn.execute(sql.load("identity/log_changes"))
     conn.execute("insert into identity_merges by name select * from run_merges")
     merges = dict(
         conn.execute(
@@ -211,13 +221,16 @@ def _resolve_changed(
         ).fetchall()
     )
     conn.execute(sql.load("identity/replace_refused_links"))
-    refused = conn.execute("select count(*) from run_refusals").fetchone()[0]
+    refused = conn.execute("select count(*) from run_refusals").fetchall()[0][0]
+    conn.execute(sql.load("identity/replaced_identities"))
+    conn.execute(sql.load("identity/replace_identity_map"))
+    priority_changed = list(previous.priority) != list(rules.priority)
+    conn.execute(sql.load("identity/placement_events"), {"all_events": priority_changed})
+    conn.execute(sql.load("identity/replace_event_placements"))
     conn.execute(sql.load("identity/replace_identities"))
-    conn.execute(sql.load("identity/mark_days"))
-    if conn.execute("select count(*) from newly_linked").fetchone()[0]:
-        conn.execute(sql.load("identity/restamp_newly_linked_days"))
-    touched = conn.execute("select count(*) from touched").fetchone()[0]
-    affected = conn.execute("select count(*) from affected_identifiers").fetchone()[0]
+    conn.execute(sql.load("identity/changed_identities"))
+    touched = conn.execute("select count(*) from touched").fetchall()[0][0]
+    affected = conn.execute("select count(*) from affected_identifiers").fetchall()[0][0]
     return ResolveResult(
         changed_days=changed,
         touched_identifiers=touched,
@@ -268,12 +281,6 @@ def _stage_rules(
         for k in kinds
     ]
     _temp_table(conn, "limit_changes", {"identifier_type": kinds, "max_values": smaller})
-    # Priority as a rank from 0 (the graph's arrays index by it); identifier_rules counts from 1.
-    _temp_table(
-        conn,
-        "type_rules",
-        {"identifier_type": list(rules.priority), "priority": list(range(len(rules.priority)))},
-    )
     conn.execute(
         "create or replace temp table sharing_change as select ?::bigint as low, ?::bigint as high",
         [min(previous.max_linked, rules.max_linked), max(previous.max_linked, rules.max_linked)],
@@ -292,13 +299,17 @@ def _temp_table(conn: duckdb.DuckDBPyConnection, name: str, columns: dict[str, l
     sql.insert_arrow(conn, name, table, replace_temp=True)
 
 
-_INTEGER_COLUMNS = frozenset({"max_values", "priority"})
+_INTEGER_COLUMNS = frozenset({"max_values"})
 
 
 def _store_rules(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> None:
-    conn.execute("insert into identity_rules_applied values (now(), ?)", [rules.to_json()])
+    changes.store_rules(conn, "identity", rules.to_json())
     conn.execute("delete from identifier_rules")
-    conn.executemany("insert into identifier_rules values (?, ?, ?)", rules.type_rules())
+    conn.executemany(
+        "insert into identifier_rules (identifier_type, priority, anchor_rank, max_per_identity) "
+        "values (?, ?, ?, ?)",
+        rules.type_rules(),
+    )
 
 
 def _parse_new_phones(conn: duckdb.DuckDBPyConnection, region: str) -> int:
@@ -327,10 +338,10 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     Connected components give the clusters; a cluster within every limit is one identity.
     Only clusters over a limit are split, event by event in `_apply_limits`.
     """
-    # Types as their priority rank (int8): the graph's arrays hold no strings.
+    # Types as their priority rank from 0 (int8): the graph's arrays hold no strings.
     nodes = conn.execute(
-        "select n.identifier_key, t.priority::tinyint as rank from graph_nodes as n "
-        "inner join type_rules as t using (identifier_type) order by 1"
+        "select n.identifier_key, (r.priority - 1)::tinyint as rank from graph_nodes as n "
+        "inner join identifier_rules as r using (identifier_type) order by 1"
     ).fetchnumpy()
     keys = nodes["identifier_key"]
     ranks = nodes["rank"]

@@ -43,6 +43,9 @@ DEFAULT_PLACEHOLDERS = (
 DEFAULT_MAX_LINKED = 3
 
 LINKING_TYPES = ("user_id", "email", "phone", "device_id", "anonymous_id")
+# Which of two identifiers first seen at the same moment names their identity. Fixed, unlike the
+# priority below, so that an identity's id never depends on configuration.
+ANCHOR_ORDER = ("user_id", "email", "phone", "anonymous_id", "device_id")
 # Which identifier wins when linking would break a limit: the event joins the identity of its
 # highest-priority identifier and the others' links are refused. Segment's order.
 DEFAULT_PRIORITY = LINKING_TYPES
@@ -128,9 +131,13 @@ class IdentityRules:
             if kind in self.limits
         ]
 
-    def type_rules(self) -> list[tuple[str, int, int | None]]:
-        """(type, priority rank from 1, limit or None) for every linking type."""
-        return [(kind, rank, self.limits.get(kind)) for rank, kind in enumerate(self.priority, 1)]
+    def type_rules(self) -> list[tuple[str, int, int, int | None]]:
+        """(type, priority rank from 1, anchor rank from 1, limit or None) per linking type:
+        the rows of `identifier_rules`."""
+        return [
+            (kind, rank, ANCHOR_ORDER.index(kind) + 1, self.limits.get(kind))
+            for rank, kind in enumerate(self.priority, 1)
+        ]
 
     def to_json(self) -> str:
         """A canonical form, stored with each run so the next one can tell what changed."""

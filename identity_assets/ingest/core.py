@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from identity_assets import sql
+from identity_assets import changes, sql
 
 LANDED_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -228,6 +228,9 @@ def _ingest_batch(
         conn.execute(sql.load("ingest/delete_batch_days"))
         for insert in _INSERTS:
             conn.execute(sql.load(insert))
+        changes.log_days(
+            conn, changes.new_version(conn, "raw_events"), "select day from batch_days"
+        )
 
 
 def _params_for(name: str, landing_dir: Path) -> dict:

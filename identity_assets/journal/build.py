@@ -1,10 +1,11 @@
 """Journals and profiles: each identity's events and its golden record, kept in step.
 
-The journal follows the identity stage instead of recomputing: a day the identity stage
-resolved again has its rows replaced (one SQL statement per day, so memory follows the day,
-not the history), and the rows of identities whose members moved (`identity_changes`) follow
-the identifier that placed them. Profiles are rebuilt for the identities those rows touched
-only. All the data work is SQL in `sql/`.
+The journal follows the identity stage's published placements (`event_placements`) through
+the change protocol instead of recomputing: a day the identity stage placed again has its rows
+replaced (one SQL statement per day, so memory follows the day, not the history), and the rows
+of the identities it logged as changed follow their events' placements. Profiles are rebuilt
+for the identities those rows touched only, and those identities are logged for metrics. All
+the data work is SQL in `sql/`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import date
 
 import duckdb
 
-from identity_assets import sql
+from identity_assets import changes, sql
 
 _TEMP_TABLES = (
     "journal_changed_days",
@@ -50,32 +51,60 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
 def update_journals(
     conn: duckdb.DuckDBPyConnection, log: Callable[[str], None] | None = None
 ) -> JournalResult:
-    """Bring `identity_journal` and `customer_profiles` in step with the identity tables."""
+    """Bring `identity_journal` and `customer_profiles` in step with the identity stage."""
     started = time.perf_counter()
     ensure_tables(conn)
+    placed = changes.pending(conn, "journal", "event_placements")
+    if not placed.any:
+        return JournalResult(0, 0, 0, 0, 0, 0, time.perf_counter() - started)
     try:
-        conn.execute(sql.load("journal/changed_days"))
-        conn.execute(sql.load("journal/changed_identities"))
-        days = [
-            day
-            for day, removed in conn.execute(
-                "select day, removed from journal_changed_days order by day"
-            ).fetchall()
-            if not removed
-        ]
-        changed_days = _count(conn, "journal_changed_days")
-        changed_identities = _count(conn, "journal_changed_identities")
+        if placed.first:
+            # nothing taken in yet (a new or rebuilt journal): every day is placed again
+            conn.execute(
+                "create or replace temp table journal_changed_days as "
+                "select day from event_placements union select day from identity_journal"
+            )
+            conn.execute(
+                "create or replace temp table journal_changed_identities (identity_id varchar)"
+            )
+            conn.execute(
+                "create or replace temp table touched_identities as "
+                "select identity_id from customer_profiles"
+            )
+        else:
+            changes.stage_days(conn, placed, "journal_changed_days")
+            changes.stage_identities(conn, placed, "journal_changed_identities")
+            conn.execute(
+                "create or replace temp table touched_identities as "
+                "select identity_id from journal_changed_identities"
+            )
         with sql.transaction(conn):
+            conn.execute(sql.load("journal/placed_days"))
+            days = [
+                row[0]
+                for row in conn.execute(
+                    "select day from journal_changed_days order by day"
+                ).fetchall()
+            ]
+            changed_identities = _count(conn, "journal_changed_identities")
             result = _place_rows(conn, days, changed_identities, log)
-        with sql.transaction(conn):
-            result |= _refresh_profiles(conn)
+            conn.execute(
+                "create or replace temp table profile_touched as "
+                "select distinct identity_id from touched_identities"
+            )
+            conn.execute(sql.load("journal/refresh_profiles"))
+            version = changes.new_version(conn, "identity_journal")
+            changes.log_identities(conn, version, "select identity_id from profile_touched")
+            changes.consume(conn, placed)
+            profiles = _count(conn, "profile_touched")
     finally:
         for table in _TEMP_TABLES:
             conn.execute(f"drop table if exists {table}")
     return JournalResult(
-        changed_days=changed_days,
+        changed_days=len(days),
         changed_identities=changed_identities,
         **result,
+        profiles_refreshed=profiles,
         seconds=time.perf_counter() - started,
     )
 
@@ -86,43 +115,30 @@ def _place_rows(
     changed_identities: int,
     log: Callable[[str], None] | None,
 ) -> dict[str, int]:
-    """First transaction: the journal rows. Profiles follow in a second one, which reads them
-    committed; were a run stopped in between, the next run redoes both (progress is marked
-    last), so the split loses nothing."""
+    """The journal rows: the changed identities' rows follow their placements, then the
+    changed days are placed again whole."""
     before = _count(conn, "identity_journal")
-    conn.execute(
-        "create or replace temp table touched_identities as "
-        "select identity_id from journal_changed_identities"
-    )
-    conn.execute(sql.load("journal/forget_changed_days"))
     moved = 0
     if changed_identities:
         conn.execute(sql.load("journal/follow_changed_identities"))
         moved = conn.execute(
             "select count(*) from followed_rows where identity_id <> previous_identity_id"
         ).fetchall()[0][0]
+    conn.execute(sql.load("journal/forget_changed_days"))
     after_moves = _count(conn, "identity_journal")
     for number, day in enumerate(days, start=1):
         conn.execute(sql.load("journal/insert_day"), {"day": day})
         if log and (number % 10 == 0 or number == len(days)):
             log(f"journal: {number}/{len(days)} day(s) placed")
+    conn.execute(
+        "insert into touched_identities select distinct identity_id from identity_journal "
+        "where day in (select day from journal_changed_days)"
+    )
     return {
         "rows_inserted": _count(conn, "identity_journal") - after_moves,
         "rows_removed": before - after_moves,
         "rows_moved": moved,
     }
-
-
-def _refresh_profiles(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Second transaction: the touched identities' profiles, then the progress mark."""
-    conn.execute(sql.load("journal/touch_changed_days"))
-    conn.execute(
-        "create or replace temp table profile_touched as "
-        "select distinct identity_id from touched_identities"
-    )
-    conn.execute(sql.load("journal/refresh_profiles"))
-    conn.execute(sql.load("journal/mark_progress"))
-    return {"profiles_refreshed": _count(conn, "profile_touched")}
 
 
 def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -14,14 +14,14 @@ import io
 import json
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from identity_assets import sql
+from identity_assets import changes, sql
 from identity_assets.metrics.rules import ValueRules, rule_parameters, stage_engagement
 
 
@@ -45,6 +45,7 @@ class ValueResult:
     fit: ModelFit
     as_of: datetime
     seconds: float
+    changed: bool = True  # False: nothing upstream or in the rules changed, nothing was written
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -66,29 +67,44 @@ def update_values(
     as_of: datetime | None = None,
 ) -> ValueResult:
     """Bring purchases up to date with the journal, then rebuild customer_metrics and
-    customer_value as of `as_of` (default: the end of the data)."""
+    customer_value as of `as_of` (default: the end of the data). When neither the journal,
+    the rules nor `as_of` changed since the last run, nothing is written."""
     rules = rules or ValueRules()
     started = time.perf_counter()
     ensure_tables(conn)
     as_of = as_of or data_end(conn)
+    journal = changes.pending(conn, "metrics", "identity_journal")
+    inputs = json.dumps({"rules": asdict(rules), "as_of": as_of.isoformat()}, sort_keys=True)
+    stored = json.loads(changes.applied_rules(conn, "metrics") or "{}")
+    if not journal.any and stored.get("inputs") == inputs:
+        fit = ModelFit(**stored["fit"])
+        return _result(conn, fit, as_of, time.perf_counter() - started, changed=False)
     stage_engagement(conn, rules)
     try:
         with sql.transaction(conn):
-            _update_purchases(conn, rules)
+            _update_purchases(conn, rules, journal)
             conn.execute(sql.load("metrics/customer_metrics"), {"as_of": as_of})
             fit = _fit_and_predict(conn, rules)
             conn.execute(
                 sql.load("metrics/replace_customer_value"),
                 {"horizon": rules.horizon_days, "unfitted_reason": fit.unfitted_reason or ""},
             )
+            changes.store_rules(conn, "metrics", json.dumps({"inputs": inputs, "fit": asdict(fit)}))
+            changes.new_version(conn, "customer_metrics")
     finally:
         for table in (
             "engagement_events",
             "expected_purchases",
             "gamma_gamma_fits",
-            "purchase_changed_days",
+            "purchase_identities",
         ):
             conn.execute(f"drop table if exists {table}")
+    return _result(conn, fit, as_of, time.perf_counter() - started, changed=True)
+
+
+def _result(
+    conn: duckdb.DuckDBPyConnection, fit: ModelFit, as_of: datetime, seconds: float, changed: bool
+) -> ValueResult:
     identities, buyers = conn.execute(
         "select count(*), count(*) filter (where total_purchases > 0) from customer_metrics"
     ).fetchall()[0]
@@ -108,21 +124,34 @@ def update_values(
         bad_purchases=bad,
         fit=fit,
         as_of=as_of,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
+        changed=changed,
     )
 
 
-def _update_purchases(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> None:
-    """Bring `purchases` in step with the journal, reading only the journal days that changed
-    (all of them after a change of purchase rules) and following rows the journal moved."""
+def _update_purchases(
+    conn: duckdb.DuckDBPyConnection, rules: ValueRules, journal: changes.Pending
+) -> None:
+    """Bring `purchases` in step with the journal: the purchases of the identities whose
+    journal changed are read again (every identity's after a change of purchase rules)."""
     fingerprint = json.dumps([rule_parameters(rule) for rule in rules.purchases], sort_keys=True)
-    conn.execute("delete from purchases where day is null")
-    conn.execute(sql.load("metrics/purchase_changed_days"), {"rules": fingerprint})
-    conn.execute("delete from purchases where day in (select day from purchase_changed_days)")
+    everything = journal.first or changes.applied_rules(conn, "purchases") != fingerprint
+    if everything:
+        conn.execute("delete from purchases")
+        conn.execute("create or replace temp table purchase_identities (identity_id varchar)")
+    else:
+        changes.stage_identities(conn, journal, "purchase_identities")
+        conn.execute(
+            "delete from purchases "
+            "where identity_id in (select identity_id from purchase_identities)"
+        )
     for rule in rules.purchases:
-        conn.execute(sql.load("metrics/insert_purchases"), rule_parameters(rule))
-    conn.execute(sql.load("metrics/follow_journal"))
-    conn.execute(sql.load("metrics/mark_purchase_days"), {"rules": fingerprint})
+        conn.execute(
+            sql.load("metrics/insert_purchases"),
+            rule_parameters(rule) | {"all_identities": everything},
+        )
+    changes.store_rules(conn, "purchases", fingerprint)
+    changes.consume(conn, journal)
 
 
 def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> ModelFit:

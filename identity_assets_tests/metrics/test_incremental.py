@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from identity_assets import changes
 from identity_assets.identity.graph import resolve_identities
 from identity_assets.identity.rules import Block, IdentityRules
 from identity_assets.journal.build import update_journals
@@ -21,7 +22,7 @@ def _order(n: int, day, amount, **ids: str) -> dict:
 
 def _fresh(conn) -> list[tuple]:
     """Purchases read again from the whole journal."""
-    conn.execute("delete from purchase_days")
+    changes.forget(conn, "metrics")
     update_values(conn)
     return conn.execute(PURCHASES).fetchall()
 

@@ -52,22 +52,6 @@ create table if not exists identity_merges (
     reason               varchar not null
 );
 
-create table if not exists identity_days (
-    day         date not null,
-    ingested_at timestamp not null,         -- raw_files.ingested_at the sightings were built from
-    resolved_at timestamp                   -- the run that built them: later stages follow it
-);
-
--- Warehouses made before resolved_at existed gain it; their days read as never followed.
-alter table identity_days add column if not exists resolved_at timestamp;
-
--- The identities whose members moved in a run (merged away, split, re-anchored, lost an
--- identifier to a block). Later stages re-derive the rows of these identities only.
-create table if not exists identity_changes (
-    changed_at  timestamp not null,         -- the run's transaction time
-    identity_id varchar not null            -- the identity as it was before the run
-);
-
 -- How many distinct values of a strong type an identifier was seen with (the sharing guard's
 -- measure), kept so a changed guard re-resolves only the identifiers it flips.
 alter table identifiers add column if not exists strong_values bigint;
@@ -100,17 +84,31 @@ create table if not exists identity_refused_links (
     cluster_key      bigint not null
 );
 
--- The rules in force from each change on, newest last: how the next run tells what a rule
--- change reaches.
-create table if not exists identity_rules_applied (
-    applied_at timestamp not null,
-    rules      json not null
+-- Per identifier type, the two orders the stage uses, as last applied:
+-- priority          which identifier places an event (the journal row's identity) and which
+--                   link a limit keeps; configurable (IDENTITY_RULES), 1 wins;
+-- anchor_rank       which first-seen identifier names an identity when two were first seen at
+--                   once; fixed, so identity ids never depend on configuration;
+-- max_per_identity  the type's limit per identity, or null.
+create table if not exists identifier_rules (
+    identifier_type  varchar not null,
+    priority         integer not null,
+    anchor_rank      integer not null,
+    max_per_identity integer
 );
 
--- Per identifier type: its priority (1 wins) and its limit per identity, as last applied.
--- Journals place each event by its highest-priority linked identifier.
-create table if not exists identifier_rules (
-    identifier_type    varchar not null,
-    priority           integer not null,
-    max_per_identity   integer
+alter table identifier_rules add column if not exists anchor_rank integer;
+
+-- Each event placed with the identity of its highest-priority linked identifier: the one place
+-- that rule is applied. The journal, metrics and segments read placements from here.
+create table if not exists event_placements (
+    event_id       varchar not null,
+    day            date not null,
+    identity_id    varchar not null,
+    identifier_key bigint not null   -- the placing identifier
 );
+
+-- Bookkeeping of warehouses built before the change protocol (decision 0006).
+drop table if exists identity_days;
+drop table if exists identity_changes;
+drop table if exists identity_rules_applied;

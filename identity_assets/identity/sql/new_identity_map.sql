@@ -1,7 +1,7 @@
 -- The identities of the recomputed components. An identity's id follows from its anchor, the
--- first-seen identifier (ties: type order user_id, email, phone, anonymous_id, device_id; then
--- value), so it does not depend on run order: the identity first seen survives a merge, the
--- part holding the anchor keeps the id after a split, and a rebuild gives the same ids.
+-- first-seen identifier (ties: identifier_rules.anchor_rank, then the value), so it does not
+-- depend on run order: the identity first seen survives a merge, the part holding the anchor
+-- keeps the id after a split, and a rebuild gives the same ids.
 create or replace temp table new_identity_map as
 with members as (
     select
@@ -11,19 +11,17 @@ with members as (
         i.identifier_type,
         i.identifier_value,
         i.first_seen,
-        case i.identifier_type
-            when 'user_id' then 1 when 'email' then 2 when 'phone' then 3
-            when 'anonymous_id' then 4 else 5
-        end as type_rank
+        r.anchor_rank
     from graph_components as c
     inner join identifiers as i using (identifier_key)
+    inner join identifier_rules as r using (identifier_type)
 ),
 
 anchors as (
     select component, identifier_type as anchor_type, identifier_value as anchor_value
     from members
     qualify row_number() over (
-        partition by component order by first_seen, type_rank, identifier_value
+        partition by component order by first_seen, anchor_rank, identifier_value
     ) = 1
 )
 

@@ -1,5 +1,4 @@
--- Tables of the journal stage. identity_journal and customer_profiles are the output contract;
--- journal_days and journal_progress remember which identity runs they already follow.
+-- Tables of the journal stage, both in the output contract.
 create table if not exists identity_journal (
     identity_id    varchar not null,
     event_id       varchar not null,
@@ -29,17 +28,12 @@ create table if not exists customer_profiles (
     event_count bigint not null
 );
 
-create table if not exists journal_days (
-    day         date not null,
-    resolved_at timestamp               -- identity_days.resolved_at the rows were built from
-);
-
-create table if not exists journal_progress (
-    changes_applied_through timestamp   -- identity_changes up to here are reflected
-);
-
 -- Look-ups ask for one identity's rows: an index answers in milliseconds where a scan of a
 -- 10M-row journal takes ~70 ms. Keeping them up costs little next to writing the rows.
 create index if not exists identity_journal_by_identity on identity_journal (identity_id);
 
 create index if not exists customer_profiles_by_identity on customer_profiles (identity_id);
+
+-- Bookkeeping of warehouses built before the change protocol (decision 0006).
+drop table if exists journal_days;
+drop table if exists journal_progress;

@@ -1,29 +1,15 @@
--- One changed day's events, each placed by its highest-priority linked identifier
--- (identifier_rules; ties: the smaller value), whose identity the event joined when it was
--- resolved (a limit may have kept its other identifiers apart), with the
--- traits the event carries, read once here so profiles never re-parse payloads.
+-- One changed day's events, each with the identity the identity stage placed it with
+-- (event_placements), and the traits the event carries, read once here so profiles never
+-- re-parse payloads.
 -- Trait sources: Segment `traits` and `context.traits`, the client API's identify body and its
 -- `data`, the identifier API's email and phone. `firstName` and `first_name` are one trait
 -- (the Customer.io identify spec), so names are kept in snake_case.
 insert into identity_journal by name
-with placed as (
-    select
-        s.event_id,
-        arg_min(m.identifier_key, (coalesce(r.priority, 99), m.identifier_value))
-            as identifier_key,
-        arg_min(m.identity_id, (coalesce(r.priority, 99), m.identifier_value)) as identity_id
-    from identifier_sightings as s
-    inner join identity_map as m using (identifier_type, identifier_value)
-    left join identifier_rules as r using (identifier_type)
-    where s.day = $day
-    group by s.event_id
-),
-
-events as (
+with events as (
     select e.*, p.identity_id, p.identifier_key
     from raw_events as e
-    inner join placed as p using (event_id)
-    where e.day = $day
+    inner join event_placements as p using (event_id, day)
+    where e.day = $day and p.day = $day
 ),
 
 trait_objects as (

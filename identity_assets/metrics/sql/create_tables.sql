@@ -51,11 +51,5 @@ create table if not exists customer_value (
 -- The journal day each purchase came from: purchases follow the journal day by day.
 alter table purchases add column if not exists day date;
 
--- Which version of each journal day (journal_days.resolved_at) purchases were read from, and
--- under which purchase rules: a day whose journal changed, or any day after a rule change, is
--- read again; other days keep their purchases.
-create table if not exists purchase_days (
-    day         date not null,
-    resolved_at timestamp,
-    rules       varchar not null
-);
+-- Bookkeeping of warehouses built before the change protocol (decision 0006).
+drop table if exists purchase_days;

@@ -1,4 +1,5 @@
--- The journal events one purchase rule matches on the days read again, with their amount and
+-- The journal events one purchase rule matches, of the identities whose journal changed (every
+-- identity: $all_identities), with their amount and
 -- currency (run once per rule: JSON paths must be constants). A value that is missing, not a
 -- number or negative is kept with its problem, never read as 0.
 insert into purchases by name
@@ -20,7 +21,7 @@ with matched as (
     from identity_journal as j
     where j.source = $source
         and lower(j.event_name) in $event_names
-        and j.day in (select day from purchase_changed_days)
+        and ($all_identities or j.identity_id in (select identity_id from purchase_identities))
 ),
 
 judged as (

@@ -1,0 +1,169 @@
+"""The change protocol: how a stage learns what changed upstream since it last looked.
+
+A stage that writes takes the next version of one warehouse-wide sequence and logs, under it
+and in the same transaction as its data, the days and the identities it changed. A consumer
+keeps in `stage_progress` the newest version of each upstream it has taken in: what it must
+redo is the log between that version and the newest. Logs below every consumer's version are
+pruned. Each stage stays an idempotent "bring me up to date": one that failed, or did not run,
+catches up on its next run. Decision record 0006 describes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from identity_assets import sql
+
+# Who reads each published change log. A log is pruned below the oldest of its consumers.
+CONSUMERS = {
+    "raw_events": ("identity",),
+    "event_placements": ("journal",),
+    "identity_journal": ("metrics",),
+}
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An upstream's changes a consumer has not taken in: versions in (since, through]."""
+
+    consumer: str
+    upstream: str
+    since: int
+    through: int
+    first: bool = False  # the consumer never took anything in: it must read all there is
+
+    @property
+    def any(self) -> bool:
+        return self.first or self.through > self.since
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Create the protocol's tables if this warehouse does not have them yet."""
+    conn.execute(sql.load("changes/create_tables"))
+
+
+def pending(conn: duckdb.DuckDBPyConnection, consumer: str, upstream: str) -> Pending:
+    """What `consumer` has not yet taken in of `upstream`'s changes."""
+    ensure_tables(conn)
+    since, through = conn.execute(
+        "select "
+        "(select max(version) from stage_progress "
+        " where consumer = $consumer and upstream = $upstream), "
+        "(select coalesce(max(version), 0) from change_versions where producer = $upstream)",
+        {"consumer": consumer, "upstream": upstream},
+    ).fetchall()[0]
+    return Pending(consumer, upstream, since or 0, through, first=since is None)
+
+
+def stage_days(conn: duckdb.DuckDBPyConnection, changes: Pending, table: str) -> int:
+    """The days `changes` covers, into a new temp table `table(day)`; returns how many."""
+    conn.execute(
+        f"create or replace temp table {table} as {_logged('day', 'change_days')}",
+        _range(changes),
+    )
+    return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+
+def stage_identities(conn: duckdb.DuckDBPyConnection, changes: Pending, table: str) -> int:
+    """The identities `changes` covers, into a new temp table `table(identity_id)`."""
+    conn.execute(
+        f"create or replace temp table {table} as {_logged('identity_id', 'change_identities')}",
+        _range(changes),
+    )
+    return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+
+def consume(conn: duckdb.DuckDBPyConnection, changes: Pending) -> None:
+    """Mark `changes` taken in (inside the consumer's transaction), then prune what every
+    consumer of the upstream has taken in."""
+    params = {"consumer": changes.consumer, "upstream": changes.upstream}
+    conn.execute(
+        "delete from stage_progress where consumer = $consumer and upstream = $upstream", params
+    )
+    conn.execute(
+        "insert into stage_progress values ($consumer, $upstream, $version)",
+        params | {"version": changes.through},
+    )
+    consumers = CONSUMERS.get(changes.upstream, ())
+    (oldest,) = conn.execute(
+        "select case when count(*) = $consumers then min(version) else 0 end "
+        "from stage_progress where upstream = $upstream",
+        {"upstream": changes.upstream, "consumers": len(consumers)},
+    ).fetchall()[0]
+    for log in ("change_days", "change_identities"):
+        conn.execute(
+            f"delete from {log} where version <= $oldest and version in "
+            "(select version from change_versions where producer = $upstream)",
+            {"oldest": oldest, "upstream": changes.upstream},
+        )
+
+
+def new_version(conn: duckdb.DuckDBPyConnection, producer: str) -> int:
+    """The next version, recorded for `producer` (inside the producer's transaction)."""
+    ensure_tables(conn)
+    (version,) = conn.execute(
+        "insert into change_versions "
+        "select coalesce(max(version), 0) + 1, $producer from change_versions returning version",
+        {"producer": producer},
+    ).fetchall()[0]
+    return version
+
+
+def log_days(conn: duckdb.DuckDBPyConnection, version: int, query: str) -> None:
+    """Log the distinct days `query` selects (one column) as changed by `version`."""
+    conn.execute(
+        f"insert into change_days select distinct $version, d.* from ({query}) as d",
+        {"version": version},
+    )
+
+
+def log_identities(conn: duckdb.DuckDBPyConnection, version: int, query: str) -> None:
+    """Log the distinct identities `query` selects (one column) as changed by `version`."""
+    conn.execute(
+        f"insert into change_identities select distinct $version, i.* from ({query}) as i "
+        "where i.identity_id is not null",
+        {"version": version},
+    )
+
+
+def latest_version(conn: duckdb.DuckDBPyConnection, producer: str) -> int:
+    """The newest version `producer` wrote (0 for none): the data version of what it publishes."""
+    ensure_tables(conn)
+    return conn.execute(
+        "select coalesce(max(version), 0) from change_versions where producer = ?", [producer]
+    ).fetchall()[0][0]
+
+
+def applied_rules(conn: duckdb.DuckDBPyConnection, stage: str) -> str | None:
+    """The rules `stage`'s data was last built under, or None before it stored any."""
+    ensure_tables(conn)
+    rows = conn.execute("select rules from stage_rules where stage = ?", [stage]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def store_rules(conn: duckdb.DuckDBPyConnection, stage: str, rules: str) -> None:
+    """Record the rules `stage`'s data is now built under (inside its transaction)."""
+    conn.execute("delete from stage_rules where stage = ?", [stage])
+    conn.execute("insert into stage_rules values (?, ?)", [stage, rules])
+
+
+def forget(conn: duckdb.DuckDBPyConnection, stage: str) -> None:
+    """Forget what `stage` has taken in and the rules it built under: its next run reads
+    everything there is, as a first run does (a full refresh)."""
+    ensure_tables(conn)
+    conn.execute("delete from stage_progress where consumer = ?", [stage])
+    conn.execute("delete from stage_rules where stage = ?", [stage])
+
+
+def _logged(column: str, log: str) -> str:
+    return (
+        f"select distinct {column} from {log} "
+        "where version > $since and version <= $through and version in "
+        "(select version from change_versions where producer = $upstream)"
+    )
+
+
+def _range(changes: Pending) -> dict[str, object]:
+    return {"since": changes.since, "through": changes.through, "upstream": changes.upstream}

@@ -1,0 +1,35 @@
+-- The change protocol's tables (docs/decisions/0006-one-change-protocol.md). Each is written in
+-- the same transaction as the data it describes, so a run that dies loses nothing.
+
+-- One row per version: a warehouse-wide sequence, one number per stage run that wrote data.
+create table if not exists change_versions (
+    version  bigint not null,      -- 1, 2, 3, ... in commit order
+    producer varchar not null      -- the published table whose change it is: raw_events, ...
+);
+
+-- The days a version changed: every row of these days may differ.
+create table if not exists change_days (
+    version bigint not null,
+    day     date not null
+);
+
+-- The identities a version changed: rows of these identities outside the changed days may
+-- differ (a merge, a split, a block, a priority change).
+create table if not exists change_identities (
+    version     bigint not null,
+    identity_id varchar not null
+);
+
+-- How far each consumer has taken in each upstream's changes: versions up to here are done.
+create table if not exists stage_progress (
+    consumer varchar not null,
+    upstream varchar not null,
+    version  bigint not null
+);
+
+-- The rules (configuration) each stage's data was last built under, as canonical JSON: a stage
+-- whose rules differ from these redoes what the difference reaches.
+create table if not exists stage_rules (
+    stage varchar not null,
+    rules varchar not null
+);

@@ -1,0 +1,43 @@
+-- Place the events of `placement_events` again. Each goes to the identity of its
+-- highest-priority linked identifier (identifier_rules.priority; ties: the smaller value); an
+-- event none of whose identifiers links has no placement. The identities whose placements
+-- changed outside the changed days are kept in `placement_changes`.
+create or replace temp table new_placements as
+select
+    s.event_id,
+    s.day,
+    arg_min(m.identity_id, (r.priority, m.identifier_value)) as identity_id,
+    arg_min(m.identifier_key, (r.priority, m.identifier_value)) as identifier_key
+from identifier_sightings as s
+semi join placement_events as p using (event_id, day)
+inner join identity_map as m using (identifier_type, identifier_value)
+inner join identifier_rules as r using (identifier_type)
+group by s.event_id, s.day;
+
+create or replace temp table old_placements as
+select e.*
+from event_placements as e
+semi join placement_events as p using (event_id, day);
+
+create or replace temp table placement_changes as
+with differing as (
+    select o.identity_id as old_id, n.identity_id as new_id
+    from old_placements as o
+    full outer join new_placements as n using (event_id, day)
+    where coalesce(o.day, n.day) not in (select day from changed_days)
+        and (
+            o.identity_id is distinct from n.identity_id
+            or o.identifier_key is distinct from n.identifier_key
+        )
+)
+
+select old_id as identity_id from differing
+union
+select new_id from differing;
+
+delete from event_placements
+using placement_events as p
+where event_placements.event_id = p.event_id and event_placements.day = p.day;
+
+insert into event_placements by name
+select * from new_placements;
