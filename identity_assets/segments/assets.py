@@ -82,8 +82,7 @@ def segment_membership(
 def segment_updates(
     context: dg.AssetExecutionContext, warehouse: Warehouse, identifier_api: IdentifierApi
 ) -> dg.MaterializeResult:
-    """Queue what membership changed since the last queued state, then deliver every pending
-    update."""
+    """Queue the changes since the last queued state, then deliver every pending update."""
     with warehouse.get_connection() as conn:
         queued = queue_updates(conn, identifier_api.platform)
         context.log.info(f"segments: queued {queued or 'none'}")
