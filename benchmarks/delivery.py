@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from identity_assets.segments.client import IdentifierClient
+from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 from identity_assets.segments.rules import SegmentRule
 from identity_assets_tests.segments.conftest import valued_warehouse
@@ -54,7 +55,8 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/api/v1"
         conn = duckdb.connect()
         valued_warehouse(conn, [2000.0] * args.updates)
-        queue_updates(conn, (SegmentRule("high_value_predicted", "true"),), "benchmark")
+        update_membership(conn, (SegmentRule("high_value_predicted", "true"),))
+        queue_updates(conn, "benchmark")
         client = IdentifierClient(url, TOKEN, max_attempts=10)
         result = deliver_updates(conn, client, concurrency=args.concurrency)
         with urllib.request.urlopen(url + "/stats") as answer:

@@ -42,7 +42,8 @@ STAGES = {
     "resolve_identity_graph": "identity",
     "build_journals": "journal",
     "value_customers": "metrics",
-    "push_segment_updates": "segments",
+    "segment_membership": "segments",
+    "segment_updates": "segments",
 }
 ROWS = {
     "ingest": "select count(*) from raw_events",

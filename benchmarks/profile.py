@@ -91,6 +91,7 @@ def profile(landing: Path, database: Path, memory_limit: str) -> dict:
     from identity_assets.journal.build import update_journals
     from identity_assets.metrics.value import update_values
     from identity_assets.resources import IdentifierApi, SegmentRulesResource
+    from identity_assets.segments.membership import update_membership
     from identity_assets.segments.outbox import queue_updates
 
     conn = TimedConnection(open_warehouse(database, memory_limit), sql_file_names())
@@ -100,7 +101,10 @@ def profile(landing: Path, database: Path, memory_limit: str) -> dict:
         "identity": lambda: resolve_identities(conn),
         "journal": lambda: update_journals(conn),
         "metrics": lambda: update_values(conn),
-        "segments": lambda: queue_updates(conn, SegmentRulesResource().segments(), platform),
+        "segments": lambda: (
+            update_membership(conn, SegmentRulesResource().segments()),
+            queue_updates(conn, platform),
+        ),
     }
     report = {}
     for stage, run in stages.items():

@@ -37,7 +37,7 @@ from identity_assets.resources import (
     warehouse_from_env,
 )
 from identity_assets.schedules import build_late_files_sensor, build_schedule
-from identity_assets.segments.assets import push_segment_updates
+from identity_assets.segments.assets import segment_membership, segment_updates
 from identity_assets.segments.checks import (
     one_membership_per_identity_and_segment,
     segment_updates_delivered,
@@ -61,7 +61,8 @@ def build_definitions() -> dg.Definitions:
             resolve_identity_graph,
             build_journals,
             value_customers,
-            push_segment_updates,
+            segment_membership,
+            segment_updates,
         ],
         asset_checks=[
             lines_balance,

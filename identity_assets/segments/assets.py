@@ -1,4 +1,8 @@
-"""The segments stage in Dagster: membership, the outbox of changes, and their delivery."""
+"""The segments stage in Dagster: membership, then the outbox of changes and their delivery.
+
+They are two steps so that the blocking membership check runs between them: a membership
+that fails it is never queued or sent.
+"""
 
 import dagster as dg
 
@@ -10,59 +14,78 @@ from identity_assets.metadata import (
 )
 from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
 from identity_assets.segments.client import ApiRefused
+from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 
-_COMMON = {"group_name": "segments", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
+_OWNERS = ["team:data-engineering"]
 
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            "segment_membership",
-            deps=["customer_metrics", "customer_value", "customer_profiles"],
-            description="Who is in each configured segment, and since when.",
-            metadata=column_schema(
-                ("identity_id", "varchar", ""),
-                ("segment", "varchar", "high_value_predicted, lapsing_buyers, new_customers, ..."),
-                ("since", "timestamp", "when the membership began"),
-            ),
-            **_COMMON,
-        ),
-        dg.AssetSpec(
-            "segment_updates",
-            deps=["segment_membership"],
-            description=(
-                "The outbox: one row per segment entered or exited, with the identifier API "
-                "request, delivered with rate limits and retries; each row ends sent or failed."
-            ),
-            metadata=column_schema(
-                ("update_id", "varchar", "stable id, also inside the payload"),
-                ("identity_id", "varchar", ""),
-                ("segment", "varchar", ""),
-                ("change", "varchar", "entered or exited"),
-                ("payload", "json", "POST /identifier body"),
-                ("status", "varchar", "pending, sent or failed"),
-                ("attempts", "integer", "requests made, over all runs"),
-                ("last_http_status", "integer", ""),
-                ("last_error", "varchar", "the API's message"),
-                ("sent_at", "timestamp", ""),
-            ),
-            kinds={"duckdb", "api"},
-            group_name="segments",
-            owners=["team:data-engineering"],
-        ),
-    ],
+# The client already retries each request; this retries the step when it fails as a whole
+# (the warehouse busy, the network gone), later each time, at a random point of the wait.
+DELIVERY_RETRIES = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL
 )
-def push_segment_updates(
-    context: dg.AssetExecutionContext,
-    warehouse: Warehouse,
-    segment_rules: SegmentRulesResource,
-    identifier_api: IdentifierApi,
-):
-    """Recompute membership, queue the changes, and deliver every pending update."""
+
+
+@dg.asset(
+    deps=["customer_metrics", "customer_value", "customer_profiles"],
+    description="Who is in each configured segment, and since when.",
+    metadata=column_schema(
+        ("identity_id", "varchar", ""),
+        ("segment", "varchar", "high_value_predicted, lapsing_buyers, new_customers, ..."),
+        ("since", "timestamp", "when the membership began"),
+    ),
+    group_name="segments",
+    kinds={"duckdb"},
+    owners=_OWNERS,
+)
+def segment_membership(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, segment_rules: SegmentRulesResource
+) -> dg.MaterializeResult:
+    """Recompute membership from the metrics and value."""
     with warehouse.get_connection() as conn:
-        queued = queue_updates(conn, segment_rules.segments(), identifier_api.platform)
-        context.log.info(f"segments: members {queued.members}, queued {queued.queued or 'none'}")
+        sizes = update_membership(conn, segment_rules.segments())
+    context.log.info(f"segments: members {sizes}")
+    return dg.MaterializeResult(
+        metadata={
+            **row_count_change(context, "segment_membership", sum(sizes.values())),
+            "segment_sizes": counts_table("segment", sizes),
+        },
+    )
+
+
+@dg.asset(
+    deps=["segment_membership"],
+    description=(
+        "The outbox: one row per segment entered or exited, with the identifier API "
+        "request, delivered with rate limits and retries; each row ends sent or failed."
+    ),
+    metadata=column_schema(
+        ("update_id", "varchar", "stable id, also inside the payload"),
+        ("identity_id", "varchar", ""),
+        ("segment", "varchar", ""),
+        ("change", "varchar", "entered or exited"),
+        ("payload", "json", "POST /identifier body"),
+        ("status", "varchar", "pending, sent or failed"),
+        ("attempts", "integer", "requests made, over all runs"),
+        ("last_http_status", "integer", ""),
+        ("last_error", "varchar", "the API's message"),
+        ("sent_at", "timestamp", ""),
+        ("queued_at", "timestamp", ""),
+        ("queue_seq", "bigint", "order of queuing: a pair's changes go out in order"),
+        ("dispatched_at", "timestamp", "set while a request may be in flight"),
+    ),
+    group_name="segments",
+    kinds={"duckdb", "api"},
+    owners=_OWNERS,
+    retry_policy=DELIVERY_RETRIES,
+)
+def segment_updates(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, identifier_api: IdentifierApi
+) -> dg.MaterializeResult:
+    """Queue the changes since the last queued state, then deliver every pending update."""
+    with warehouse.get_connection() as conn:
+        queued = queue_updates(conn, identifier_api.platform)
+        context.log.info(f"segments: queued {queued or 'none'}")
         delivery = None
         if identifier_api.token:
             client = identifier_api.client()
@@ -71,7 +94,8 @@ def push_segment_updates(
                     conn, client, identifier_api.concurrency, log=context.log.info
                 )
             except ApiRefused as refused:
-                raise dg.Failure(str(refused)) from None
+                # Another try would be refused the same way.
+                raise dg.Failure(str(refused), allow_retries=False) from None
             finally:
                 client.close()
         else:
@@ -81,17 +105,9 @@ def push_segment_updates(
         statuses = dict(
             conn.execute("select status, count(*) from segment_updates group by 1").fetchall()
         )
-        total = conn.execute("select count(*) from segment_membership").fetchall()[0][0]
-    yield dg.MaterializeResult(
-        asset_key="segment_membership",
-        metadata={
-            **row_count_change(context, "segment_membership", total),
-            "segment_sizes": counts_table("segment", queued.members),
-            "changes_queued": counts_table("segment and change", queued.queued),
-        },
-    )
     metadata: dict[str, object] = {
         **row_count_change(context, "segment_updates", sum(statuses.values())),
+        "changes_queued": counts_table("segment and change", queued),
         "by_status": counts_table("status", statuses),
         "api_url": identifier_api.url,
     }
@@ -112,4 +128,4 @@ def push_segment_updates(
         }
     else:
         metadata["delivery"] = markdown_table(["skipped"], [("IDENTITY_API_TOKEN is not set",)])
-    yield dg.MaterializeResult(asset_key="segment_updates", metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata)

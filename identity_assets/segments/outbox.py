@@ -1,10 +1,10 @@
-"""Segment membership and the outbox of changes to send, and their delivery.
+"""The outbox of segment changes to send, and their delivery.
 
-Membership is recomputed from the metrics each run; the changes since what was last queued go
-into `segment_updates` once, with their full request. Delivery sends pending rows and writes
-each outcome back as it completes, so a run stopped half-way resumes where it stopped: a row
-marked in flight (`dispatched_at`) when the run died is looked up in the API's journal before
-it is sent again, so the update is not sent twice.
+The changes between `segment_membership` and what was last queued go into `segment_updates`
+once, with their full request. Delivery sends pending rows and writes each outcome back as it
+completes, so a run stopped half-way resumes where it stopped: a row marked in flight
+(`dispatched_at`) when the run died is looked up in the API's journal before it is sent
+again, so the update is not sent twice.
 """
 
 from __future__ import annotations
@@ -21,15 +21,7 @@ import duckdb
 
 from identity_assets import sql
 from identity_assets.segments.client import IdentifierClient, Outcome
-from identity_assets.segments.rules import SegmentRule
-
-
-@dataclass(frozen=True)
-class QueueResult:
-    """What one membership run changed."""
-
-    members: dict[str, int]
-    queued: dict[str, int]
+from identity_assets.segments.membership import ensure_tables
 
 
 @dataclass
@@ -53,50 +45,23 @@ class DeliveryResult:
         return (self.sent + self.failed) / self.seconds if self.seconds else 0.0
 
 
-def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the segment tables if this warehouse does not have them yet."""
-    conn.execute(sql.load("segments/create_tables"))
+def queue_updates(conn: duckdb.DuckDBPyConnection, platform: str) -> dict[str, int]:
+    """Queue one update per change between membership and what was last queued.
 
-
-def queue_updates(
-    conn: duckdb.DuckDBPyConnection, segments: tuple[SegmentRule, ...], platform: str
-) -> QueueResult:
-    """Recompute membership and queue one update per change, in one transaction."""
+    Returns the count queued by segment and change. Run again, it queues nothing more, and
+    after a run that stopped before it, it queues every change that run left out.
+    """
     ensure_tables(conn)
     now = datetime.now(UTC).replace(tzinfo=None)
-    conn.execute(
-        "create or replace temp table new_membership (identity_id varchar, segment varchar)"
-    )
-    try:
-        with sql.transaction(conn):
-            for segment in segments:
-                query = sql.load("segments/segment_members").replace("{where}", segment.where)
-                try:
-                    conn.execute(query, {"segment": segment.name})
-                except duckdb.Error as error:
-                    raise ValueError(
-                        f"segment {segment.name!r}: its condition {segment.where!r} does not run: "
-                        f"{error}"
-                    ) from error
-            conn.execute(sql.load("segments/refresh_membership"), {"now": now})
-            conn.execute(sql.load("segments/swap_membership"))
-            before = conn.execute(
-                "select coalesce(max(queue_seq), 0) from segment_updates"
-            ).fetchall()
-            conn.execute(sql.load("segments/queue_updates"), {"platform": platform, "now": now})
-            queued = conn.execute(
-                "select segment || ' ' || change, count(*) from segment_updates "
-                "where queue_seq > $before group by 1 order by 1",
-                {"before": before[0][0]},
-            ).fetchall()
-            members = conn.execute(
-                "select segment, count(*) from segment_membership group by 1 order by 1"
-            ).fetchall()
-    finally:
-        conn.execute("drop table if exists new_membership")
-        conn.execute("drop table if exists next_membership")
-    sizes = {segment.name: 0 for segment in segments} | dict(members)
-    return QueueResult(members=sizes, queued=dict(queued))
+    with sql.transaction(conn):
+        before = conn.execute("select coalesce(max(queue_seq), 0) from segment_updates").fetchall()
+        conn.execute(sql.load("segments/queue_updates"), {"platform": platform, "now": now})
+        queued = conn.execute(
+            "select segment || ' ' || change, count(*) from segment_updates "
+            "where queue_seq > $before group by 1 order by 1",
+            {"before": before[0][0]},
+        ).fetchall()
+    return dict(queued)
 
 
 def deliver_updates(

@@ -18,6 +18,7 @@ from identity_assets.ingest.core import ingest_day, landed_days
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.value import update_values
 from identity_assets.sample import SampleConfig, write_sample
+from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import queue_updates
 from identity_assets.segments.rules import SegmentRule
 from identity_assets_tests.identity.test_graph import (
@@ -275,13 +276,15 @@ def test_journals_metrics_and_segments_follow_a_split(conn, landing) -> None:
     merged = identity_of(conn, "user_id", "u-1")
     update_journals(conn)
     update_values(conn)
-    queue_updates(conn, big_spenders, "web")
+    update_membership(conn, big_spenders)
+    queue_updates(conn, "web")
 
     resolve_identities(conn, replace(NO_LIMITS, blocks=(KIOSK,)))
     split_off = identity_of(conn, "user_id", "u-2")
     update_journals(conn)
     update_values(conn)
-    queue_updates(conn, big_spenders, "web")
+    update_membership(conn, big_spenders)
+    queue_updates(conn, "web")
 
     journal = conn.execute(
         "select identity_id, count(*) from identity_journal group by 1 order by 1"

@@ -1,4 +1,5 @@
-"""The segment assets through Dagster: updates pushed, the story told, the token kept secret."""
+"""The segment assets through Dagster: updates pushed, the story told, the token kept secret,
+nothing sent when membership fails its check, a failed step retried."""
 
 from pathlib import Path
 
@@ -6,11 +7,13 @@ import dagster as dg
 import duckdb
 
 from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
-from identity_assets.segments.assets import push_segment_updates
+from identity_assets.segments import assets
+from identity_assets.segments.assets import segment_membership, segment_updates
 from identity_assets.segments.checks import (
     one_membership_per_identity_and_segment,
     segment_updates_delivered,
 )
+from identity_assets.segments.outbox import deliver_updates
 from identity_assets_tests.conftest import materialized_metadata
 from identity_assets_tests.segments.conftest import TOKEN, valued_warehouse
 
@@ -19,7 +22,7 @@ CHECKS = [one_membership_per_identity_and_segment, segment_updates_delivered]
 
 def materialize(tmp_path: Path, api: IdentifierApi) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [push_segment_updates, *CHECKS],
+        [segment_membership, segment_updates, *CHECKS],
         resources={
             "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
             "segment_rules": SegmentRulesResource(),
@@ -38,8 +41,11 @@ def test_updates_are_pushed_and_the_token_is_never_logged_or_stored(
     result = materialize(tmp_path, IdentifierApi(url=server.url, token=TOKEN))
     assert result.success
     metadata = materialized_metadata(result)
-    assert "| high_value_predicted | 2 |" in metadata["segment_membership"]["segment_sizes"].value
+    membership = metadata["segment_membership"]
+    assert "| high_value_predicted | 2 |" in membership["segment_sizes"].value
+    assert membership["dagster/row_count"].value == 2
     updates = metadata["segment_updates"]
+    assert "| high_value_predicted entered | 2 |" in updates["changes_queued"].value
     assert updates["sent"].value == 2 and updates["failed"].value == 0
     assert {"retries", "rate_limited_429s", "updates_per_second"} <= set(updates)
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
@@ -76,3 +82,61 @@ def test_a_refused_token_fails_the_step_with_the_apis_message(
     assert not result.success
     (failure,) = result.get_step_failure_events()
     assert "refused the token (401" in failure.step_failure_data.error.message
+    assert failure.step_key == "segment_updates"
+    assert not retries(result)  # another try would be refused too
+
+
+def retries(result: dg.ExecuteInProcessResult) -> list[dg.DagsterEvent]:
+    return [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+
+
+def test_a_ghost_member_fails_the_check_and_nothing_is_queued_or_sent(
+    tmp_path: Path, stand_in
+) -> None:
+    server = stand_in()
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        valued_warehouse(conn, [1500, 2500])
+        # metrics and a value for an identity that does not exist: it would join a segment
+        conn.execute(
+            "insert into customer_metrics by name select * replace ('ghost-1' as identity_id) "
+            "from customer_metrics where identity_id = 'id-0'"
+        )
+        conn.execute(
+            "insert into customer_value by name select * replace ('ghost-1' as identity_id) "
+            "from customer_value where identity_id = 'id-0'"
+        )
+    result = materialize(tmp_path, IdentifierApi(url=server.url, token=TOKEN))
+    (failed,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed.asset_check_key.name == "one_membership_per_identity_and_segment"
+    assert failed.metadata["failing_rows"].value == 1
+    assert not result.success
+    assert not any(e.is_step_start for e in result.events_for_node("segment_updates"))
+    assert set(materialized_metadata(result)) == {"segment_membership"}
+    assert server.stats()["recorded"] == 0
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        assert conn.execute("select count(*) from segment_updates").fetchall() == [(0,)]
+
+
+def test_a_delivery_step_that_fails_is_retried_and_sends_each_update_once(
+    tmp_path: Path, stand_in, monkeypatch
+) -> None:
+    server = stand_in()
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        valued_warehouse(conn, [1500, 2500])
+    calls = []
+
+    def busy_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise duckdb.IOException("Could not set lock on file: the warehouse is busy")
+        return deliver_updates(*args, **kwargs)
+
+    monkeypatch.setattr(assets, "deliver_updates", busy_once)
+    # the policy's full jitter waits a random share of its delay: draw no wait
+    monkeypatch.setattr("dagster._core.definitions.policy.random", lambda: 0.0)
+    result = materialize(tmp_path, IdentifierApi(url=server.url, token=TOKEN))
+    assert result.success
+    assert [e.step_key for e in retries(result)] == ["segment_updates"]
+    assert materialized_metadata(result)["segment_updates"]["sent"].value == 2
+    stats = server.stats()
+    assert (stats["recorded"], stats["recorded_twice"]) == (2, 0)

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from identity_assets.segments.client import ApiRefused, IdentifierClient
+from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 from identity_assets.segments.rules import SegmentRule, load_segments
 from identity_assets_tests.segments.conftest import TOKEN, valued_warehouse
@@ -23,6 +24,12 @@ def client(url: str, token: str = TOKEN, **options) -> IdentifierClient:
     return IdentifierClient(url, token, **{"backoff_base": 0.05, **options})
 
 
+def queue(conn) -> dict[str, int]:
+    """Both steps before delivery: membership, then its changes queued."""
+    update_membership(conn, HIGH)
+    return queue_updates(conn, "web")
+
+
 def statuses(conn) -> dict[str, int]:
     return dict(conn.execute("select status, count(*) from segment_updates group by 1").fetchall())
 
@@ -30,16 +37,16 @@ def statuses(conn) -> dict[str, int]:
 def test_only_changes_are_sent(conn, stand_in) -> None:
     api = stand_in()
     valued_warehouse(conn, [1500, 2000, 10])
-    assert queue_updates(conn, HIGH, "web").queued == {"high_value_predicted entered": 2}
+    assert queue(conn) == {"high_value_predicted entered": 2}
     assert deliver_updates(conn, client(api.url)).sent == 2
 
-    assert queue_updates(conn, HIGH, "web").queued == {}
+    assert queue(conn) == {}
     assert deliver_updates(conn, client(api.url)).sent == 0
     assert api.stats()["recorded"] == 2
 
     conn.execute("update customer_value set predicted_90d_value = 5 where identity_id = 'id-0'")
     conn.execute("update customer_value set predicted_90d_value = 5000 where identity_id = 'id-2'")
-    queued = queue_updates(conn, HIGH, "web").queued
+    queued = queue(conn)
     assert queued == {"high_value_predicted entered": 1, "high_value_predicted exited": 1}
     assert deliver_updates(conn, client(api.url)).sent == 2
     assert api.stats() | {"statuses": None} == {
@@ -52,10 +59,20 @@ def test_only_changes_are_sent(conn, stand_in) -> None:
     assert '"action":"segment_update"' in payload and '"change":"exited"' in payload
 
 
+def test_changes_left_unqueued_by_a_stopped_run_are_queued_by_the_next(conn) -> None:
+    valued_warehouse(conn, [1500, 10])
+    update_membership(conn, HIGH)  # a run that stopped before queuing
+    conn.execute("update customer_value set predicted_90d_value = 5000 where identity_id = 'id-1'")
+    update_membership(conn, HIGH)
+    assert queue_updates(conn, "web") == {"high_value_predicted entered": 2}
+    assert queue_updates(conn, "web") == {}
+    assert statuses(conn) == {"pending": 2}
+
+
 def test_rate_limit_headers_and_429s_slow_the_client_down(conn, stand_in) -> None:
     api = stand_in("--rate-limit", "5")
     valued_warehouse(conn, [2000] * 20)
-    queue_updates(conn, HIGH, "web")
+    queue(conn)
     started = time.perf_counter()
     result = deliver_updates(conn, client(api.url), concurrency=8)
     assert (result.sent, result.failed) == (20, 0)
@@ -68,7 +85,7 @@ def test_rate_limit_headers_and_429s_slow_the_client_down(conn, stand_in) -> Non
 def test_server_errors_and_timeouts_are_retried(conn, stand_in) -> None:
     api = stand_in("--fail-rate", "0.3", "--slow-rate", "0.2", "--slow-seconds", "1.5")
     valued_warehouse(conn, [2000] * 15)
-    queue_updates(conn, HIGH, "web")
+    queue(conn)
     result = deliver_updates(conn, client(api.url, timeout_seconds=0.5, max_attempts=12))
     assert (result.sent, result.failed) == (15, 0)
     assert result.requests > 15
@@ -79,7 +96,7 @@ def test_server_errors_and_timeouts_are_retried(conn, stand_in) -> None:
 def test_a_refused_token_fails_fast_with_a_clear_message(conn, stand_in) -> None:
     api = stand_in()
     valued_warehouse(conn, [2000] * 5)
-    queue_updates(conn, HIGH, "web")
+    queue(conn)
     with pytest.raises(ApiRefused, match="refused the token \\(401: missing or invalid") as err:
         deliver_updates(conn, client(api.url, token="wrong-token"), concurrency=1)
     assert "wrong-token" not in str(err.value)
@@ -97,7 +114,7 @@ def test_a_bad_request_is_not_retried_and_its_message_kept(stand_in) -> None:
 def test_failed_updates_are_retried_on_the_next_run(conn, stand_in) -> None:
     down = stand_in("--fail-rate", "1")
     valued_warehouse(conn, [2000] * 3)
-    queue_updates(conn, HIGH, "web")
+    queue(conn)
     result = deliver_updates(conn, client(down.url, max_attempts=2))
     assert result.failed == 3 and dict(result.failed_by_status) == {"500": 3}
     assert conn.execute(
@@ -125,7 +142,7 @@ def test_a_run_killed_mid_delivery_then_rerun_sends_each_update_once(tmp_path, s
     database = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(database)) as conn:
         valued_warehouse(conn, [2000] * 120)
-        queue_updates(conn, HIGH, "web")
+        queue(conn)
     script = tmp_path / "deliver.py"
     script.write_text(KILLED_RUN)
     run = subprocess.Popen([sys.executable, str(script), str(database), api.url, TOKEN])
@@ -161,7 +178,7 @@ def test_a_condition_that_does_not_run_names_its_segment(conn) -> None:
     valued_warehouse(conn, [1])
     broken = (SegmentRule("broken", "m.no_such_column > 1"),)
     with pytest.raises(ValueError, match="segment 'broken': its condition"):
-        queue_updates(conn, broken, "web")
+        update_membership(conn, broken)
 
 
 def test_the_stand_in_answers_the_seeds_journal(stand_in) -> None:
@@ -181,7 +198,7 @@ def test_the_stand_in_answers_the_seeds_journal(stand_in) -> None:
 def test_an_update_recorded_before_a_500_is_not_sent_again(conn, stand_in) -> None:
     api = stand_in("--fail-after-record-rate", "0.4")
     valued_warehouse(conn, [2000] * 30)
-    queue_updates(conn, HIGH, "web")
+    queue(conn)
     result = deliver_updates(conn, client(api.url))
     assert (result.sent, result.failed) == (30, 0)
     stats = api.stats()
