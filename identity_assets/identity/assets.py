@@ -13,7 +13,7 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
     specs=[
         dg.AssetSpec(
             "identifiers",
-            deps=["raw_events"],
+            deps=["raw_events", "raw_files"],
             description=(
                 "Every normalised identifier (email by UID2 rules, phone in E.164, ids trimmed) "
                 "with first/last seen, event count and whether it links or is blocked and why."
@@ -31,7 +31,7 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
         ),
         dg.AssetSpec(
             "identity_map",
-            deps=["raw_events"],
+            deps=["raw_events", "raw_files"],
             description="One row per linked identifier: the identity it belongs to.",
             metadata=column_schema(
                 ("identifier_type", "varchar", ""),
@@ -41,8 +41,23 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
             **_COMMON,
         ),
         dg.AssetSpec(
+            "event_placements",
+            deps=["raw_events", "raw_files"],
+            description=(
+                "Each event with the identity of its highest-priority linked identifier: the "
+                "one place events are placed. The journal, metrics and segments read it."
+            ),
+            metadata=column_schema(
+                ("event_id", "varchar", ""),
+                ("day", "date", "the event's landing day"),
+                ("identity_id", "varchar", ""),
+                ("identifier_key", "bigint", "the placing identifier (identifiers)"),
+            ),
+            **_COMMON,
+        ),
+        dg.AssetSpec(
             "identities",
-            deps=["raw_events"],
+            deps=["raw_events", "raw_files"],
             description="One row per resolved person, with when they were first and last seen.",
             metadata=column_schema(
                 ("identity_id", "varchar", ""),
@@ -55,7 +70,7 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
         ),
         dg.AssetSpec(
             "identity_merges",
-            deps=["raw_events"],
+            deps=["raw_events", "raw_files"],
             description="Every merge and split of identities, with the day and the reason.",
             metadata=column_schema(
                 ("identity_id", "varchar", "the identity that survives (or is split from)"),
@@ -67,7 +82,7 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
         ),
         dg.AssetSpec(
             "identity_refused_links",
-            deps=["raw_events"],
+            deps=["raw_events", "raw_files"],
             description=(
                 "Links a per-type limit refused: the event joined its highest-priority "
                 "identifier's identity and the refused identifier stayed apart, with the rule."
@@ -108,7 +123,8 @@ def resolve_identity_graph(
                 "select 'identity_map', count(*) from identity_map union all "
                 "select 'identities', count(*) from identities union all "
                 "select 'identity_merges', count(*) from identity_merges union all "
-                "select 'identity_refused_links', count(*) from identity_refused_links"
+                "select 'identity_refused_links', count(*) from identity_refused_links union all "
+                "select 'event_placements', count(*) from event_placements"
             ).fetchall()
         )
         by_type = dict(
@@ -157,6 +173,13 @@ def resolve_identity_graph(
     yield dg.MaterializeResult(
         asset_key="identity_map",
         metadata={**row_count_change(context, "identity_map", counts["identity_map"]), **run},
+    )
+    yield dg.MaterializeResult(
+        asset_key="event_placements",
+        metadata={
+            **row_count_change(context, "event_placements", counts["event_placements"]),
+            **run,
+        },
     )
     yield dg.MaterializeResult(
         asset_key="identities",

@@ -8,7 +8,7 @@ from identity_assets.metadata import column_schema, preview, row_count_change
 from identity_assets.resources import Warehouse
 
 _COMMON = {"group_name": "journal", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
-_UPSTREAM = ["identity_map", "identities", "identity_merges"]
+_UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map"]
 
 
 @dg.multi_asset(

@@ -27,7 +27,7 @@ DELIVERY_RETRIES = dg.RetryPolicy(
 
 
 @dg.asset(
-    deps=["customer_metrics", "customer_value", "customer_profiles"],
+    deps=["customer_metrics", "customer_value", "customer_profiles", "identities"],
     description="Who is in each configured segment, and since when.",
     metadata=column_schema(
         ("identity_id", "varchar", ""),
@@ -54,7 +54,7 @@ def segment_membership(
 
 
 @dg.asset(
-    deps=["segment_membership"],
+    deps=["segment_membership", "identity_map", "identifiers"],
     description=(
         "The outbox: one row per segment entered or exited, with the identifier API "
         "request, delivered with rate limits and retries; each row ends sent or failed."

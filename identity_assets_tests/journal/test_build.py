@@ -308,7 +308,7 @@ def test_the_coverage_check_finds_a_missing_a_misplaced_and_a_doubled_row(
     assert problems == [
         "in the journal 2 times",
         "in the journal 2 times",
-        "in the journal without its placing identifier linked to its identity",
-        "in the journal without its placing identifier linked to its identity",
+        "in the journal without its placement (identity and identifier)",
+        "in the journal without its placement (identity and identifier)",
         "missing from the journal",
     ]

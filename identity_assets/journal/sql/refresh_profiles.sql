@@ -50,11 +50,18 @@ traits as (
     group by identity_id
 ),
 
+-- click ids never link, so they are not in identity_map: read from the events, trimmed as the
+-- identity stage keeps them
 click_ids as (
-    select distinct j.identity_id, s.identifier_type, s.identifier_value
-    from identifier_sightings as s
+    select distinct j.identity_id, 'fbclid' as identifier_type, trim(e.fbclid) as identifier_value
+    from raw_events as e
     inner join journal as j using (event_id, day)
-    where s.identifier_type in ('fbclid', 'gclid')
+    where e.fbclid is not null
+    union
+    select distinct j.identity_id, 'gclid', trim(e.gclid)
+    from raw_events as e
+    inner join journal as j using (event_id, day)
+    where e.gclid is not null
 ),
 
 known as (
