@@ -3,6 +3,7 @@ and the command line waits for a tagged run in progress before it starts its own
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -121,8 +122,10 @@ def dagster_daemon(tmp_path: Path, daemon_env: dict[str, str]) -> Iterator[Calla
             try:
                 daemon.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.kill()
                 daemon.wait()
+            with contextlib.suppress(ProcessLookupError):  # its code server, a run still going
+                os.killpg(daemon.pid, signal.SIGKILL)
 
 
 @pytest.mark.slow
