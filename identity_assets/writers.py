@@ -61,8 +61,8 @@ def wait_for_writers(
     `execute_in_process` takes to plan the run and set it up: 0.4 to 1.5 s for a small day on
     a 2-core machine) the queue can start a queued run, and the two then write at once. The
     warehouse resource retries a connection DuckDB refuses for its file lock, so such runs
-    interleave step by step rather than fail to open; their blocking checks (journal and
-    profiles in step with the identities) are what flag the result. Queued runs are not waited
+    interleave step by step rather than fail to open, and can leave stages out of step (two
+    overlapping runs failed a journal check that way). Queued runs are not waited
     for: the queue starts them, and holds them back while the caller's run is in progress.
     """
     deadline = time.monotonic() + timeout
