@@ -20,10 +20,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/uv
 	@# Bytecode at install time: with PYTHONDONTWRITEBYTECODE set, every command would otherwise
 	@# recompile about 2,500 modules (5 s) each time it starts. A file that fails is just skipped.
 	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true
-	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@touch $@
 
-setup: $(VENV)/.installed ## create or reuse .venv and install the project
+# A changed dagster.yaml (the run queue's limits) reaches an existing Dagster home too.
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
+
+setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml ## create or reuse .venv and install the project
 
 run: setup ## write the sample exports, start the stand-in API, materialise every landed day
 	$(BIN)/identity-assets sample --out $(IDENTITY_LANDING_DIR)

@@ -1,7 +1,8 @@
 """The `identity-assets` command line: run the pipeline, look people up, write sample exports.
 
 `run` executes the same Dagster job the schedule and the UI use, in this process, recording
-the run in the Dagster instance at $DAGSTER_HOME when one is set.
+the run in the Dagster instance at $DAGSTER_HOME when one is set; it first waits for any run
+of that instance still writing the warehouse (`identity_assets.writers`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import duckdb
 from identity_assets.ingest.core import LandingError, landed_days
 from identity_assets.journal.lookup import IDENTIFIER_TYPES
 from identity_assets.settings import duckdb_path, first_day, landing_dir, phone_region
+from identity_assets.writers import WarehouseBusy, wait_for_writers
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader (e.g. `| head`) stopped early: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (LandingError, LookupUnavailable, ValueError) as error:
+    except (LandingError, LookupUnavailable, WarehouseBusy, ValueError) as error:
         print(f"identity-assets: error: {error}", file=sys.stderr)
         return 2
 
@@ -147,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     failed = False
     for first, last in _contiguous_ranges(days):
         span = first.isoformat() if first == last else f"{first}..{last}"
+        wait_for_writers(instance, say=lambda line: print(line, flush=True))
         print(f"identity-assets: running {DAILY_JOB_NAME} for {span}", flush=True)
         started = time.perf_counter()
         result = job.execute_in_process(

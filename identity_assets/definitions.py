@@ -42,6 +42,7 @@ from identity_assets.segments.checks import (
     one_membership_per_identity_and_segment,
     segment_updates_delivered,
 )
+from identity_assets.writers import WAREHOUSE_TAG, WRITE
 
 DAILY_JOB_NAME = "daily_pipeline"
 
@@ -50,6 +51,8 @@ daily_pipeline = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     description="Ingest a day (or a range of days) of landed exports and everything downstream.",
     executor_def=dg.in_process_executor,
+    # every run of the job, however launched, is a warehouse writer: the queue runs one at a time
+    run_tags={WAREHOUSE_TAG: WRITE},
 )
 
 

@@ -4,19 +4,39 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
+from dagster._core.test_utils import create_run_for_test
 
+from identity_assets.definitions import DAILY_JOB_NAME
+from identity_assets.writers import WAREHOUSE_TAG, WRITE
 from identity_assets_tests.conftest import Landing
 from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
 
 CLI = Path(sys.executable).with_name("identity-assets")
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli_env(tmp_path: Path, landing: Landing, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The CLI's environment: this landing, a warehouse and a Dagster home under tmp_path."""
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    return {
+        **os.environ,
+        "IDENTITY_LANDING_DIR": str(landing.root),
+        "IDENTITY_DUCKDB_PATH": str(tmp_path / "data" / "identity.duckdb"),
+        "DAGSTER_HOME": str(home),
+        **(env or {}),
+    }
 
 
 def run_cli(
@@ -26,19 +46,9 @@ def run_cli(
     stdin: str | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-    environment = {
-        **os.environ,
-        "IDENTITY_LANDING_DIR": str(landing.root),
-        "IDENTITY_DUCKDB_PATH": str(tmp_path / "data" / "identity.duckdb"),
-        "DAGSTER_HOME": str(home),
-        **(env or {}),
-    }
     return subprocess.run(
         [str(CLI), *args],
-        env=environment,
+        env=cli_env(tmp_path, landing, env),
         cwd=tmp_path,
         input=stdin,
         capture_output=True,
@@ -75,6 +85,54 @@ def test_consecutive_days_share_one_run(tmp_path, landing: Landing) -> None:
     done = run_cli(tmp_path, landing, "run", "--day", "2026-11-18", "--day", "2026-11-19")
     assert done.returncode == 0, done.stderr
     assert "running daily_pipeline for 2026-11-18..2026-11-19" in done.stdout
+
+
+def test_run_waits_for_a_writer_in_progress_and_records_its_own_run_as_one(
+    tmp_path, landing: Landing
+) -> None:
+    landing.write("a.jsonl", [IDENTIFY, TRACK], day=date(2026, 11, 20))
+    env = cli_env(tmp_path, landing)
+    output = tmp_path / "cli.out"
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        # a run the queue started, still writing the warehouse
+        writer = create_run_for_test(
+            instance,
+            DAILY_JOB_NAME,
+            status=dg.DagsterRunStatus.STARTED,
+            tags={WAREHOUSE_TAG: WRITE},
+        )
+        with output.open("w") as sink:
+            cli = subprocess.Popen(
+                [str(CLI), "run", "--all"],
+                env=env,
+                cwd=tmp_path,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + 120
+            while f"waiting for run {writer.run_id}" not in output.read_text():
+                assert cli.poll() is None and time.monotonic() < deadline, output.read_text()
+                time.sleep(0.2)
+            time.sleep(3)  # longer than a poll: still waiting, nothing written
+            assert "running daily_pipeline" not in output.read_text()
+            assert not (tmp_path / "data" / "identity.duckdb").exists()
+            instance.report_run_canceled(writer)
+            assert cli.wait(timeout=300) == 0, output.read_text()
+        finally:
+            if cli.poll() is None:
+                os.killpg(cli.pid, signal.SIGKILL)
+                cli.wait()
+        (own,) = [
+            run
+            for run in instance.get_runs(dg.RunsFilter(job_name=DAILY_JOB_NAME))
+            if run.run_id != writer.run_id
+        ]
+    text = output.read_text()
+    assert text.count("waiting for run") == 1
+    assert text.index("waiting for run") < text.index("running daily_pipeline for 2026-11-20")
+    assert own.status == dg.DagsterRunStatus.SUCCESS and own.tags[WAREHOUSE_TAG] == WRITE
 
 
 def test_a_stray_landing_folder_is_named_and_nothing_runs(tmp_path, landing: Landing) -> None:
