@@ -196,25 +196,33 @@ def _report(result: dg.ExecuteInProcessResult, seconds: float) -> bool:
     """Print what the run did; return True when a step or a blocking check failed."""
     import dagster as dg
 
-    # A run over a range of days records one materialization per day with the same figures.
-    reported = set()
+    # A run over a range of days records one materialization per day, each with that day's
+    # figures: a day-partitioned asset is reported as the sum over its days.
+    by_asset: dict[str, list[dg.AssetMaterialization]] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
-        name = materialization.asset_key.to_user_string()
-        if name in reported:
-            continue
-        reported.add(name)
-        rows = materialization.metadata.get("dagster/row_count")
-        count = f"{rows.value:,} rows" if rows is not None else ""
-        print(f"  materialised {name:<20} {count}")
+        by_asset.setdefault(materialization.asset_key.to_user_string(), []).append(materialization)
+    for name, materializations in by_asset.items():
+        counts = [m.metadata.get("dagster/row_count") for m in materializations]
+        figures = f"{sum(c.value for c in counts):,} rows" if None not in counts else ""
+        if len(materializations) > 1:
+            figures += f" over {len(materializations)} days"
+        print(f"  materialised {name:<20} {figures}".rstrip())
     failed_checks = []
-    evaluations = result.get_asset_check_evaluations()
-    width = max((len(e.asset_check_key.name) for e in evaluations), default=0)
-    for evaluation in evaluations:
-        status = "passed" if evaluation.passed else "FAILED"
-        print(f"  check {evaluation.asset_check_key.name:<{width}} {status}")
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            failed_checks.append(evaluation.asset_check_key.name)
+    # A check made for every asset (column_schema_change) is one line naming the assets it failed.
+    checks: dict[str, list[dg.AssetCheckEvaluation]] = {}
+    for evaluation in result.get_asset_check_evaluations():
+        checks.setdefault(evaluation.asset_check_key.name, []).append(evaluation)
+    width = max((len(name) for name in checks), default=0)
+    for name, evaluations in checks.items():
+        failed = [e.asset_key.to_user_string() for e in evaluations if not e.passed]
+        if len(evaluations) == 1:
+            status = "FAILED" if failed else "passed"
+        else:
+            status = f"FAILED on {', '.join(failed)}" if failed else "passed on every asset"
+        print(f"  check {name:<{width}} {status}")
+        if any(not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in evaluations):
+            failed_checks.append(name)
     failed_steps = result.get_step_failure_events()
     for event in failed_steps:
         print(f"  step {event.step_key} FAILED: {_root_cause(event)}", file=sys.stderr)
