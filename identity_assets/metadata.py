@@ -67,11 +67,14 @@ def table_schema(table: str) -> dict[str, dg.TableSchema]:
 def declared_schemas() -> Mapping[str, dg.TableSchema]:
     """Every table of every stage, made by the stages' `create_tables.sql` in an empty DuckDB.
 
-    Built once per process when the definitions load (~50 ms for all stages).
+    Built once per process, when the definitions load: ~60 ms for all stages, plus ~30 ms when
+    it is the process's first DuckDB connection. One transaction: a commit per statement makes
+    it a third slower.
     """
     with duckdb.connect() as conn:
-        for stage in _stages_with_tables():
-            conn.execute(sql.load(f"{stage}/create_tables"))
+        with sql.transaction(conn):
+            for stage in _stages_with_tables():
+                conn.execute(sql.load(f"{stage}/create_tables"))
         return table_schemas(conn)
 
 
