@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from identity_assets.changes import STAGES
 from identity_assets.ingest.core import LandingError, landed_days
 from identity_assets.journal.lookup import IDENTIFIER_TYPES
 from identity_assets.settings import duckdb_path, first_day, landing_dir, phone_region
@@ -58,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every day in the landing directory")
     which.add_argument(
         "--day", action="append", type=_day, metavar="YYYY-MM-DD", help="a day (repeatable)"
+    )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild a stage and every stage after it from what has landed (a fix to a stage "
+        "reaches history this way)",
+    )
+    run.add_argument(
+        "--from",
+        dest="from_stage",
+        choices=STAGES,
+        default="identity",
+        help="with --full-refresh: the first stage to rebuild (default identity; ingest also "
+        "reads unchanged days again)",
     )
     run.set_defaults(handler=_run)
 
@@ -146,6 +161,10 @@ def _run(args: argparse.Namespace) -> int:
     _check_in_partitions(days)
     job = build_definitions().resolve_job_def(DAILY_JOB_NAME)
     instance = _instance()
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if args.full_refresh:
+        print(f"identity-assets: full refresh from the {args.from_stage} stage on", flush=True)
+        run_config["resources"] = {"full_refresh": {"config": {"from_stage": args.from_stage}}}
     failed = False
     for first, last in _contiguous_ranges(days):
         span = first.isoformat() if first == last else f"{first}..{last}"
@@ -158,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
                 ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
                 ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
             },
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config=run_config,
             raise_on_error=False,
         )
         failed |= _report(result, time.perf_counter() - started)
@@ -199,25 +218,33 @@ def _report(result: dg.ExecuteInProcessResult, seconds: float) -> bool:
     """Print what the run did; return True when a step or a blocking check failed."""
     import dagster as dg
 
-    # A run over a range of days records one materialization per day with the same figures.
-    reported = set()
+    # A run over a range of days records one materialization per day, each with that day's
+    # figures: a day-partitioned asset is reported as the sum over its days.
+    by_asset: dict[str, list[dg.AssetMaterialization]] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
-        name = materialization.asset_key.to_user_string()
-        if name in reported:
-            continue
-        reported.add(name)
-        rows = materialization.metadata.get("dagster/row_count")
-        count = f"{rows.value:,} rows" if rows is not None else ""
-        print(f"  materialised {name:<20} {count}")
+        by_asset.setdefault(materialization.asset_key.to_user_string(), []).append(materialization)
+    for name, materializations in by_asset.items():
+        counts = [m.metadata.get("dagster/row_count") for m in materializations]
+        figures = f"{sum(c.value for c in counts):,} rows" if None not in counts else ""
+        if len(materializations) > 1:
+            figures += f" over {len(materializations)} days"
+        print(f"  materialised {name:<20} {figures}".rstrip())
     failed_checks = []
-    evaluations = result.get_asset_check_evaluations()
-    width = max((len(e.asset_check_key.name) for e in evaluations), default=0)
-    for evaluation in evaluations:
-        status = "passed" if evaluation.passed else "FAILED"
-        print(f"  check {evaluation.asset_check_key.name:<{width}} {status}")
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            failed_checks.append(evaluation.asset_check_key.name)
+    # A check made for every asset (column_schema_change) is one line naming the assets it failed.
+    checks: dict[str, list[dg.AssetCheckEvaluation]] = {}
+    for evaluation in result.get_asset_check_evaluations():
+        checks.setdefault(evaluation.asset_check_key.name, []).append(evaluation)
+    width = max((len(name) for name in checks), default=0)
+    for name, evaluations in checks.items():
+        failed = [e.asset_key.to_user_string() for e in evaluations if not e.passed]
+        if len(evaluations) == 1:
+            status = "FAILED" if failed else "passed"
+        else:
+            status = f"FAILED on {', '.join(failed)}" if failed else "passed on every asset"
+        print(f"  check {name:<{width}} {status}")
+        if any(not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in evaluations):
+            failed_checks.append(name)
     failed_steps = result.get_step_failure_events()
     for event in failed_steps:
         print(f"  step {event.step_key} FAILED: {_root_cause(event)}", file=sys.stderr)

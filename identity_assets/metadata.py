@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
 
 import dagster as dg
 import duckdb
+
+from identity_assets import sql
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> dg.MetadataValue:
@@ -47,13 +51,65 @@ def row_count_change(context: dg.AssetExecutionContext, asset: str, rows: int) -
     return metadata
 
 
-def column_schema(*columns: tuple[str, str, str]) -> dict[str, dg.TableSchema]:
-    """Asset metadata declaring a table's columns as (name, type, description)."""
-    return {
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, kind, description=about) for name, kind, about in columns]
+def table_schema(table: str) -> dict[str, dg.TableSchema]:
+    """Asset metadata declaring `table`'s columns as its stage's `create_tables.sql` makes them.
+
+    The SQL that creates the tables is the one place columns are written down: their types come
+    from DuckDB and their descriptions from the `comment on column` statements beside them.
+    """
+    schemas = declared_schemas()
+    if table not in schemas:
+        raise KeyError(f"no stage's create_tables.sql creates a table {table!r}")
+    return {"dagster/column_schema": schemas[table]}
+
+
+@cache
+def declared_schemas() -> Mapping[str, dg.TableSchema]:
+    """Every table of every stage, made by the stages' `create_tables.sql` in an empty DuckDB.
+
+    Built once per process, when the definitions load: ~60 ms for all stages, plus ~30 ms when
+    it is the process's first DuckDB connection. One transaction: a commit per statement makes
+    it a third slower.
+    """
+    with duckdb.connect() as conn:
+        with sql.transaction(conn):
+            for stage in _stages_with_tables():
+                conn.execute(sql.load(f"{stage}/create_tables"))
+        return table_schemas(conn)
+
+
+def table_schemas(conn: duckdb.DuckDBPyConnection) -> dict[str, dg.TableSchema]:
+    """The column schema of each table of the connection's main schema, in column order.
+
+    Read from the warehouse into each materialization's `dagster/column_schema`, it is what the
+    column schema change checks compare from one materialization to the next.
+    """
+    rows = conn.execute(
+        "select table_name, column_name, lower(data_type), is_nullable, comment "
+        "from duckdb_columns() "
+        "where database_name = current_database() and schema_name = 'main' and not internal "
+        "order by table_name, column_index"
+    ).fetchall()
+    columns: dict[str, list[dg.TableColumn]] = {}
+    for table, name, kind, nullable, comment in rows:
+        columns.setdefault(table, []).append(
+            dg.TableColumn(
+                name,
+                kind,
+                description=comment or None,
+                constraints=dg.TableColumnConstraints(nullable=nullable),
+            )
         )
-    }
+    return {table: dg.TableSchema(columns=cols) for table, cols in columns.items()}
+
+
+def _stages_with_tables() -> list[str]:
+    package = resources.files("identity_assets")
+    return sorted(
+        entry.name
+        for entry in package.iterdir()
+        if entry.joinpath("sql", "create_tables.sql").is_file()
+    )
 
 
 def _cell(value: object) -> str:

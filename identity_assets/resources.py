@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from identity_assets import settings
+from identity_assets.changes import STAGES
 from identity_assets.identity.rules import (
     DEFAULT_MAX_LINKED,
     DEFAULT_PLACEHOLDERS,
@@ -151,6 +152,30 @@ class IdentifierApi(dg.ConfigurableResource):
             max_attempts=self.max_attempts,
             pool_size=self.concurrency,
         )
+
+
+class FullRefresh(dg.ConfigurableResource):
+    """Rebuild a stage and every stage after it from what has landed, instead of bringing them
+    up to date: how a fix to a stage's code reaches history. Set `from_stage` in the
+    launchpad's run config (`resources: full_refresh: config: from_stage: identity`) or with
+    `identity-assets run --all --full-refresh [--from STAGE]`; empty (the default) is a
+    normal incremental run."""
+
+    from_stage: str = Field(
+        default="",
+        description=f"empty, or the first stage to rebuild: one of {', '.join(STAGES)}",
+    )
+
+    def includes(self, stage: str) -> bool:
+        """Whether this run rebuilds `stage`."""
+        if not self.from_stage:
+            return False
+        if self.from_stage not in STAGES:
+            raise ValueError(
+                f"full refresh from_stage must be one of {', '.join(STAGES)}, "
+                f"got {self.from_stage!r}"
+            )
+        return STAGES.index(stage) >= STAGES.index(self.from_stage)
 
 
 def segment_rules_from_env() -> SegmentRulesResource:

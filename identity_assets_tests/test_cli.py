@@ -79,12 +79,16 @@ def test_run_all_materialises_every_landed_day(tmp_path, landing: Landing) -> No
     assert (tmp_path / "dagster_home").is_dir()
 
 
-def test_consecutive_days_share_one_run(tmp_path, landing: Landing) -> None:
+def test_consecutive_days_share_one_run_reported_as_their_sum(tmp_path, landing: Landing) -> None:
     for day in (18, 19, 20):
-        landing.write("a.jsonl", [{**TRACK, "messageId": f"t-{day}"}], day=date(2026, 11, day))
+        tracks = [{**TRACK, "messageId": f"t-{day}-{n}"} for n in range(day - 17)]
+        landing.write("a.jsonl", tracks, day=date(2026, 11, day))
     done = run_cli(tmp_path, landing, "run", "--day", "2026-11-18", "--day", "2026-11-19")
     assert done.returncode == 0, done.stderr
     assert "running daily_pipeline for 2026-11-18..2026-11-19" in done.stdout
+    lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
+    assert "materialised raw_events 3 rows over 2 days" in lines
+    assert "materialised raw_files 2 rows over 2 days" in lines
 
 
 def test_run_waits_for_a_writer_in_progress_and_records_its_own_run_as_one(

@@ -16,6 +16,9 @@ import duckdb
 
 from identity_assets import sql
 
+# The stages in data-flow order: a full refresh rebuilds one and every stage after it.
+STAGES = ("ingest", "identity", "journal", "metrics", "segments")
+
 # Who reads each published change log. A log is pruned below the oldest of its consumers.
 CONSUMERS = {
     "raw_events": ("identity",),

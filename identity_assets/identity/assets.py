@@ -2,9 +2,15 @@
 
 import dagster as dg
 
-from identity_assets.identity.graph import resolve_identities
-from identity_assets.metadata import column_schema, counts_table, preview, row_count_change
-from identity_assets.resources import IdentityRulesResource, Warehouse
+from identity_assets.identity.graph import rebuild_identities, resolve_identities
+from identity_assets.metadata import (
+    counts_table,
+    preview,
+    row_count_change,
+    table_schema,
+    table_schemas,
+)
+from identity_assets.resources import FullRefresh, IdentityRulesResource, Warehouse
 
 _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
 
@@ -18,26 +24,14 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
                 "Every normalised identifier (email by UID2 rules, phone in E.164, ids trimmed) "
                 "with first/last seen, event count and whether it links or is blocked and why."
             ),
-            metadata=column_schema(
-                ("identifier_type", "varchar", "user_id, anonymous_id, email, phone, ..."),
-                ("identifier_value", "varchar", "normalised value"),
-                ("first_seen", "timestamp", ""),
-                ("last_seen", "timestamp", ""),
-                ("event_count", "bigint", ""),
-                ("status", "varchar", "linked or blocked"),
-                ("block_reason", "varchar", "placeholder, invalid_phone, shared: ..."),
-            ),
+            metadata=table_schema("identifiers"),
             **_COMMON,
         ),
         dg.AssetSpec(
             "identity_map",
             deps=["raw_events", "raw_files"],
             description="One row per linked identifier: the identity it belongs to.",
-            metadata=column_schema(
-                ("identifier_type", "varchar", ""),
-                ("identifier_value", "varchar", ""),
-                ("identity_id", "varchar", "derived from the identity's first-seen identifier"),
-            ),
+            metadata=table_schema("identity_map"),
             **_COMMON,
         ),
         dg.AssetSpec(
@@ -47,37 +41,21 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
                 "Each event with the identity of its highest-priority linked identifier: the "
                 "one place events are placed. The journal, metrics and segments read it."
             ),
-            metadata=column_schema(
-                ("event_id", "varchar", ""),
-                ("day", "date", "the event's landing day"),
-                ("identity_id", "varchar", ""),
-                ("identifier_key", "bigint", "the placing identifier (identifiers)"),
-            ),
+            metadata=table_schema("event_placements"),
             **_COMMON,
         ),
         dg.AssetSpec(
             "identities",
             deps=["raw_events", "raw_files"],
             description="One row per resolved person, with when they were first and last seen.",
-            metadata=column_schema(
-                ("identity_id", "varchar", ""),
-                ("first_seen", "timestamp", ""),
-                ("last_seen", "timestamp", ""),
-                ("identifier_count", "bigint", ""),
-                ("event_count", "bigint", ""),
-            ),
+            metadata=table_schema("identities"),
             **_COMMON,
         ),
         dg.AssetSpec(
             "identity_merges",
             deps=["raw_events", "raw_files"],
             description="Every merge and split of identities, with the day and the reason.",
-            metadata=column_schema(
-                ("identity_id", "varchar", "the identity that survives (or is split from)"),
-                ("absorbed_identity_id", "varchar", "merged into it, or split off it"),
-                ("day", "date", ""),
-                ("reason", "varchar", ""),
-            ),
+            metadata=table_schema("identity_merges"),
             **_COMMON,
         ),
         dg.AssetSpec(
@@ -87,26 +65,24 @@ _COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-
                 "Links a per-type limit refused: the event joined its highest-priority "
                 "identifier's identity and the refused identifier stayed apart, with the rule."
             ),
-            metadata=column_schema(
-                ("identifier_type", "varchar", "the refused identifier"),
-                ("identifier_value", "varchar", ""),
-                ("kept_type", "varchar", "the event's placing identifier"),
-                ("kept_value", "varchar", ""),
-                ("rule", "varchar", "e.g. limit: at most 1 user_id per identity"),
-                ("first_event_id", "varchar", "the first event that tried the link"),
-                ("first_day", "date", ""),
-                ("events", "bigint", "events that tried it"),
-            ),
+            metadata=table_schema("identity_refused_links"),
             **_COMMON,
         ),
     ],
 )
 def resolve_identity_graph(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, identity_rules: IdentityRulesResource
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    identity_rules: IdentityRulesResource,
+    full_refresh: FullRefresh,
 ):
     """Resolve the days whose raw events changed, touching only the identities they reach."""
     with warehouse.get_connection() as conn:
-        result = resolve_identities(conn, identity_rules.rules())
+        if full_refresh.includes("identity"):
+            context.log.info("identity: full refresh, resolving every landed day anew")
+            result = rebuild_identities(conn, identity_rules.rules())
+        else:
+            result = resolve_identities(conn, identity_rules.rules())
         context.log.info(
             f"identity graph: {result.changed_days} changed day(s), "
             f"{result.touched_identifiers:,} identifiers touched, "
@@ -150,6 +126,7 @@ def resolve_identity_graph(
             ).fetchall()
         )
         type_rules = preview(conn, "select * from identifier_rules order by priority")
+        schemas = table_schemas(conn)
         recent_merges = preview(
             conn,
             "select * from identity_merges order by day desc, identity_id limit 5",
@@ -163,6 +140,7 @@ def resolve_identity_graph(
     yield dg.MaterializeResult(
         asset_key="identifiers",
         metadata={
+            "dagster/column_schema": schemas["identifiers"],
             **row_count_change(context, "identifiers", counts["identifiers"]),
             "identifiers_by_type": counts_table("type (status)", by_type),
             "blocked_by_reason": counts_table("reason", blocked),
@@ -172,11 +150,16 @@ def resolve_identity_graph(
     )
     yield dg.MaterializeResult(
         asset_key="identity_map",
-        metadata={**row_count_change(context, "identity_map", counts["identity_map"]), **run},
+        metadata={
+            "dagster/column_schema": schemas["identity_map"],
+            **row_count_change(context, "identity_map", counts["identity_map"]),
+            **run,
+        },
     )
     yield dg.MaterializeResult(
         asset_key="event_placements",
         metadata={
+            "dagster/column_schema": schemas["event_placements"],
             **row_count_change(context, "event_placements", counts["event_placements"]),
             **run,
         },
@@ -184,6 +167,7 @@ def resolve_identity_graph(
     yield dg.MaterializeResult(
         asset_key="identities",
         metadata={
+            "dagster/column_schema": schemas["identities"],
             **row_count_change(context, "identities", counts["identities"]),
             "identities_in_run": result.components,
             "largest_identities": largest,
@@ -192,6 +176,7 @@ def resolve_identity_graph(
     yield dg.MaterializeResult(
         asset_key="identity_refused_links",
         metadata={
+            "dagster/column_schema": schemas["identity_refused_links"],
             **row_count_change(context, "identity_refused_links", counts["identity_refused_links"]),
             "refused_by_rule": counts_table("rule", refused_by_rule),
             "limits_and_priority": type_rules,
@@ -204,6 +189,7 @@ def resolve_identity_graph(
     yield dg.MaterializeResult(
         asset_key="identity_merges",
         metadata={
+            "dagster/column_schema": schemas["identity_merges"],
             **row_count_change(context, "identity_merges", counts["identity_merges"]),
             "merges_this_run": counts_table("kind", result.merges),
             "latest": recent_merges,

@@ -1,62 +1,19 @@
 """The ingest stage in Dagster: landing folders into raw_events, raw_event_rejects, raw_files."""
 
-from collections import Counter
 from datetime import date
 
 import dagster as dg
 
 from identity_assets.ingest.core import BatchIngest, DayIngest, ingest_days
-from identity_assets.metadata import counts_table, markdown_table, preview
+from identity_assets.metadata import (
+    counts_table,
+    markdown_table,
+    preview,
+    table_schema,
+    table_schemas,
+)
 from identity_assets.partitions import daily_partitions
-from identity_assets.resources import LandingDirectory, Warehouse
-
-RAW_EVENTS_SCHEMA = dg.TableSchema(
-    columns=[
-        dg.TableColumn("event_id", "varchar", description="md5 of the line or Segment messageId"),
-        dg.TableColumn("day", "date", description="landing folder day (the partition)"),
-        dg.TableColumn("source_file", "varchar", description="path under the landing dir"),
-        dg.TableColumn("line_number", "bigint", description="1-based line in the file"),
-        dg.TableColumn("element_index", "integer", description="0, or 1.. in an events array"),
-        dg.TableColumn("source", "varchar", description="segment, client_api, identifier_api"),
-        dg.TableColumn("kind", "varchar", description="Segment type or API endpoint"),
-        dg.TableColumn("event_name", "varchar"),
-        dg.TableColumn("occurred_at", "timestamp", description="UTC"),
-        dg.TableColumn("received_at", "timestamp", description="UTC"),
-        dg.TableColumn("payload", "json", description="the exact object received"),
-        dg.TableColumn("user_id", "varchar", description="raw, before normalisation"),
-        dg.TableColumn("anonymous_id", "varchar"),
-        dg.TableColumn("previous_id", "varchar"),
-        dg.TableColumn("email", "varchar"),
-        dg.TableColumn("phone", "varchar"),
-        dg.TableColumn("device_id", "varchar"),
-        dg.TableColumn("platform", "varchar"),
-        dg.TableColumn("fbclid", "varchar"),
-        dg.TableColumn("gclid", "varchar"),
-    ]
-)
-REJECTS_SCHEMA = dg.TableSchema(
-    columns=[
-        dg.TableColumn("day", "date"),
-        dg.TableColumn("source_file", "varchar"),
-        dg.TableColumn("line_number", "bigint"),
-        dg.TableColumn("raw_line", "varchar", description="the line exactly as read"),
-        dg.TableColumn("reason", "varchar", description="stable code, e.g. invalid_json"),
-        dg.TableColumn("detail", "varchar", description="what exactly was wrong"),
-    ]
-)
-FILES_SCHEMA = dg.TableSchema(
-    columns=[
-        dg.TableColumn("day", "date"),
-        dg.TableColumn("source_file", "varchar"),
-        dg.TableColumn("bytes", "bigint"),
-        dg.TableColumn("modified_at", "timestamp"),
-        dg.TableColumn("lines_read", "bigint"),
-        dg.TableColumn("lines_accepted", "bigint"),
-        dg.TableColumn("lines_rejected", "bigint"),
-        dg.TableColumn("events_accepted", "bigint"),
-        dg.TableColumn("ingested_at", "timestamp"),
-    ]
-)
+from identity_assets.resources import FullRefresh, LandingDirectory, Warehouse
 
 _COMMON = {"group_name": "ingest", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
 
@@ -69,19 +26,19 @@ _COMMON = {"group_name": "ingest", "kinds": {"duckdb"}, "owners": ["team:data-en
                 "Every accepted event of the landed exports, one row per event (an element of "
                 "an `events` call's array is one event), with the exact payload received."
             ),
-            metadata={"dagster/column_schema": RAW_EVENTS_SCHEMA},
+            metadata=table_schema("raw_events"),
             **_COMMON,
         ),
         dg.AssetSpec(
             "raw_event_rejects",
             description="Every landed line that was not accepted, with its raw text and reason.",
-            metadata={"dagster/column_schema": REJECTS_SCHEMA},
+            metadata=table_schema("raw_event_rejects"),
             **_COMMON,
         ),
         dg.AssetSpec(
             "raw_files",
             description="Every landed file with its size and its lines read, accepted, rejected.",
-            metadata={"dagster/column_schema": FILES_SCHEMA},
+            metadata=table_schema("raw_files"),
             **_COMMON,
         ),
     ],
@@ -89,7 +46,10 @@ _COMMON = {"group_name": "ingest", "kinds": {"duckdb"}, "owners": ["team:data-en
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def ingest_landed_days(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingDirectory
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    landing: LandingDirectory,
+    full_refresh: FullRefresh,
 ):
     """Read each day's landing folder in DuckDB and replace that day's rows.
 
@@ -100,7 +60,8 @@ def ingest_landed_days(
     context.log.info(f"ingesting {len(days)} day(s) from {landing.root}")
     batches: list[BatchIngest] = []
     with warehouse.get_connection() as conn:
-        for batch in ingest_days(conn, landing.root, days, skip_unchanged=True):
+        reread = full_refresh.includes("ingest")
+        for batch in ingest_days(conn, landing.root, days, skip_unchanged=not reread):
             batches.append(batch)
             context.log.info(_progress_line(batch))
         day_params = {"first": min(days), "last": max(days)}
@@ -119,6 +80,7 @@ def ingest_landed_days(
             day_params,
         )
         totals = conn.execute("select count(*) from raw_events").fetchone()[0]
+        schemas = table_schemas(conn)
     results = [d for batch in batches for d in batch.days]
     ignored = [name for d in results for name in d.ignored_files]
     if ignored:
@@ -126,9 +88,30 @@ def ingest_landed_days(
             f"{len(ignored)} landed file(s) are not .jsonl/.ndjson[.gz] and were not read: "
             + ", ".join(ignored[:10])
         )
-    yield _events_result(results, events_preview, totals)
-    yield _rejects_result(results, rejects_preview)
-    yield _files_result(results)
+    for day in results:
+        for asset, metadata in _day_metadata(day).items():
+            context.add_asset_metadata(metadata, asset_key=asset, partition_key=day.day.isoformat())
+    yield dg.MaterializeResult(
+        asset_key="raw_events",
+        metadata={
+            "dagster/column_schema": schemas["raw_events"],
+            "days_in_run": len(results),
+            "events_in_table": totals,
+            "events_by_day_in_run": _events_by_day(results),
+            "preview": events_preview,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="raw_event_rejects",
+        metadata={
+            "dagster/column_schema": schemas["raw_event_rejects"],
+            "preview": rejects_preview,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="raw_files",
+        metadata={"dagster/column_schema": schemas["raw_files"]},
+    )
 
 
 def _progress_line(batch: BatchIngest) -> str:
@@ -147,64 +130,35 @@ def _progress_line(batch: BatchIngest) -> str:
     )
 
 
-def _events_result(
-    days: list[DayIngest], events_preview: dg.MetadataValue, total_rows: int
-) -> dg.MaterializeResult:
-    by_source: Counter[str] = Counter()
-    for day in days:
-        by_source.update(day.events_by_source)
-    return dg.MaterializeResult(
-        asset_key="raw_events",
-        metadata={
-            "dagster/row_count": sum(d.events_accepted for d in days),
-            "days": len(days),
-            "lines_read": sum(d.lines_read for d in days),
-            "lines_accepted": sum(d.lines_accepted for d in days),
-            "events_accepted": sum(d.events_accepted for d in days),
-            "events_in_table": total_rows,
-            "events_by_source": counts_table("source", dict(by_source)),
-            "events_by_day": markdown_table(
-                ["day", "files", "lines read", "events", "rejected"],
-                [
-                    (
-                        d.day,
-                        d.files,
-                        f"{d.lines_read:,}",
-                        f"{d.events_accepted:,}",
-                        d.lines_rejected,
-                    )
-                    for d in days[-31:]
-                ],
-            ),
-            "preview": events_preview,
+def _day_metadata(day: DayIngest) -> dict[str, dict[str, object]]:
+    """One day's own figures for each ingest asset: a range run records each day apart."""
+    return {
+        "raw_events": {
+            "dagster/row_count": day.events_accepted,
+            "lines_read": day.lines_read,
+            "lines_accepted": day.lines_accepted,
+            "events_accepted": day.events_accepted,
+            "events_by_source": counts_table("source", day.events_by_source),
         },
-    )
-
-
-def _rejects_result(
-    days: list[DayIngest], rejects_preview: dg.MetadataValue
-) -> dg.MaterializeResult:
-    reasons: Counter[str] = Counter()
-    for day in days:
-        reasons.update(day.rejects_by_reason)
-    return dg.MaterializeResult(
-        asset_key="raw_event_rejects",
-        metadata={
-            "dagster/row_count": sum(d.lines_rejected for d in days),
-            "lines_rejected": sum(d.lines_rejected for d in days),
-            "rejects_by_reason": counts_table("reason", dict(reasons)),
-            "preview": rejects_preview,
+        "raw_event_rejects": {
+            "dagster/row_count": day.lines_rejected,
+            "lines_rejected": day.lines_rejected,
+            "rejects_by_reason": counts_table("reason", day.rejects_by_reason),
         },
-    )
-
-
-def _files_result(days: list[DayIngest]) -> dg.MaterializeResult:
-    ignored = [name for d in days for name in d.ignored_files]
-    return dg.MaterializeResult(
-        asset_key="raw_files",
-        metadata={
-            "dagster/row_count": sum(d.files for d in days),
-            "files": sum(d.files for d in days),
-            "ignored_files": markdown_table(["file"], [(name,) for name in ignored[:20]]),
+        "raw_files": {
+            "dagster/row_count": day.files,
+            "files": day.files,
+            "ignored_files": markdown_table(["file"], [(name,) for name in day.ignored_files]),
         },
+    }
+
+
+def _events_by_day(days: list[DayIngest]) -> dg.MetadataValue:
+    """The run's days side by side (the last 31), shown on each day's materialization."""
+    return markdown_table(
+        ["day", "files", "lines read", "events", "rejected"],
+        [
+            (d.day, d.files, f"{d.lines_read:,}", f"{d.events_accepted:,}", d.lines_rejected)
+            for d in days[-31:]
+        ],
     )

@@ -3,9 +3,9 @@
 import dagster as dg
 
 from identity_assets import sql
-from identity_assets.journal.build import update_journals
-from identity_assets.metadata import column_schema, preview, row_count_change
-from identity_assets.resources import Warehouse
+from identity_assets.journal.build import forget_journals, update_journals
+from identity_assets.metadata import preview, row_count_change, table_schema, table_schemas
+from identity_assets.resources import FullRefresh, Warehouse
 
 _COMMON = {"group_name": "journal", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
 _UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map"]
@@ -20,17 +20,7 @@ _UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map"]
                 "Every accepted event of every identity, each with the exact payload received; "
                 "the identifier API's journal, read most recent first."
             ),
-            metadata=column_schema(
-                ("identity_id", "varchar", ""),
-                ("event_id", "varchar", "raw_events.event_id"),
-                ("occurred_at", "timestamp", "UTC"),
-                ("payload", "json", "the exact object received"),
-                ("day", "date", "the landing day"),
-                ("source", "varchar", "segment, client_api or identifier_api"),
-                ("kind", "varchar", "Segment type or API endpoint"),
-                ("event_name", "varchar", ""),
-                ("identifier_key", "bigint", "the linked identifier that places the event"),
-            ),
+            metadata=table_schema("identity_journal"),
             **_COMMON,
         ),
         dg.AssetSpec(
@@ -41,28 +31,19 @@ _UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map"]
                 "any source (camelCase and snake_case are one trait), every known identifier by "
                 "type, first and last seen, sources."
             ),
-            metadata=column_schema(
-                ("identity_id", "varchar", ""),
-                ("email", "varchar", "latest email trait, as received (trimmed)"),
-                ("phone", "varchar", "latest phone trait, as received (trimmed)"),
-                ("name", "varchar", "full name; first and last name when none was sent"),
-                ("first_name", "varchar", ""),
-                ("last_name", "varchar", ""),
-                ("created_at", "varchar", ""),
-                ("traits", "json", "every other trait by its snake_case name"),
-                ("identifiers", "json", '{"email": [...], "phone": [...], ...}'),
-                ("sources", "varchar[]", ""),
-                ("first_seen", "timestamp", ""),
-                ("last_seen", "timestamp", ""),
-                ("event_count", "bigint", ""),
-            ),
+            metadata=table_schema("customer_profiles"),
             **_COMMON,
         ),
     ],
 )
-def build_journals(context: dg.AssetExecutionContext, warehouse: Warehouse):
+def build_journals(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, full_refresh: FullRefresh
+):
     """Follow the identity stage: replace re-resolved days, move rows of changed identities."""
     with warehouse.get_connection() as conn:
+        if full_refresh.includes("journal"):
+            context.log.info("journal: full refresh, placing every event anew")
+            forget_journals(conn)
         result = update_journals(conn, log=context.log.info)
         context.log.info(
             f"journal: {result.changed_days} changed day(s), "
@@ -91,6 +72,7 @@ def build_journals(context: dg.AssetExecutionContext, warehouse: Warehouse):
             else None
         )
         coverage = preview(conn, sql.load("journal/trait_coverage"))
+        schemas = table_schemas(conn)
         by_source = preview(
             conn,
             "select source, count(*) as events, count(distinct identity_id) as identities "
@@ -102,6 +84,7 @@ def build_journals(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "seconds": round(result.seconds, 2),
     }
     journal_metadata = {
+        "dagster/column_schema": schemas["identity_journal"],
         **row_count_change(context, "identity_journal", journal_rows),
         "rows_inserted": result.rows_inserted,
         "rows_removed": result.rows_removed,
@@ -116,6 +99,7 @@ def build_journals(context: dg.AssetExecutionContext, warehouse: Warehouse):
     yield dg.MaterializeResult(
         asset_key="customer_profiles",
         metadata={
+            "dagster/column_schema": schemas["customer_profiles"],
             **row_count_change(context, "customer_profiles", profiles),
             "profiles_refreshed": result.profiles_refreshed,
             "trait_coverage": coverage,

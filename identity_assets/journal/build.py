@@ -109,6 +109,16 @@ def update_journals(
     )
 
 
+def forget_journals(conn: duckdb.DuckDBPyConnection) -> None:
+    """Empty the journal and profiles and forget what the stage took in: the next
+    `update_journals` builds them anew from every placement (a full refresh)."""
+    ensure_tables(conn)
+    with sql.transaction(conn):
+        conn.execute("delete from identity_journal")
+        conn.execute("delete from customer_profiles")
+        changes.forget(conn, "journal")
+
+
 def _place_rows(
     conn: duckdb.DuckDBPyConnection,
     days: list[date],

@@ -4,14 +4,15 @@ import dagster as dg
 
 from identity_assets import sql
 from identity_assets.metadata import (
-    column_schema,
     counts_table,
     markdown_table,
     preview,
     row_count_change,
+    table_schema,
+    table_schemas,
 )
-from identity_assets.metrics.value import update_values
-from identity_assets.resources import ValueRulesResource, Warehouse
+from identity_assets.metrics.value import forget_values, update_values
+from identity_assets.resources import FullRefresh, ValueRulesResource, Warehouse
 
 _COMMON = {"group_name": "metrics", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
 _UPSTREAM = ["identity_journal", "identities"]
@@ -27,30 +28,7 @@ _UPSTREAM = ["identity_journal", "identities"]
                 "first/last purchase, purchase frequency, engagement and its score (the seed's "
                 "metrics), recency, tenure, RFM and the BG/NBD and Gamma-Gamma summaries."
             ),
-            metadata=column_schema(
-                ("identity_id", "varchar", ""),
-                ("total_purchases", "bigint", "good purchases, every currency"),
-                ("total_spend", "double", "in `currency` only"),
-                ("avg_order_value", "double", "in `currency`"),
-                ("first_purchase_at", "timestamp", ""),
-                ("last_purchase_at", "timestamp", ""),
-                ("purchase_frequency", "double", "purchases per day between first and last"),
-                ("engagement_events", "bigint", "page views, product views, adds to cart"),
-                ("engagement_score", "double", "0.3 * engagement_events + 0.7 * purchases"),
-                ("currency", "varchar", "main currency: most purchases"),
-                ("spend_by_currency", "json", "every currency apart"),
-                ("bad_purchase_events", "bigint", "purchases whose value was unusable"),
-                ("recency_days", "double", "days since the last purchase"),
-                ("tenure_days", "double", "days since first seen"),
-                ("repeat_purchases", "bigint", "purchase days after the first"),
-                ("purchase_span_days", "double", "first to last purchase day"),
-                ("customer_age_days", "double", "first purchase day to as_of"),
-                ("repeat_order_value", "double", "mean spend of repeat purchase days"),
-                ("rfm_recency", "integer", "quintile 1-5, 5 most recent"),
-                ("rfm_frequency", "integer", "quintile 1-5"),
-                ("rfm_monetary", "integer", "quintile 1-5"),
-                ("as_of", "timestamp", "midnight after the last event"),
-            ),
+            metadata=table_schema("customer_metrics"),
             **_COMMON,
         ),
         dg.AssetSpec(
@@ -60,25 +38,22 @@ _UPSTREAM = ["identity_journal", "identities"]
                 "Predicted 90-day value per identity: BG/NBD purchases times Gamma-Gamma order "
                 "value, or the seed's formula where the model cannot score, as `method` says."
             ),
-            metadata=column_schema(
-                ("identity_id", "varchar", ""),
-                ("predicted_90d_value", "double", "in the identity's main currency"),
-                ("method", "varchar", "bg_nbd_gamma_gamma, bg_nbd_own_average, baseline: ..."),
-                ("predicted_purchases", "double", "BG/NBD expected purchases in 90 days"),
-                ("predicted_order_value", "double", "expected value of one purchase"),
-                ("baseline_90d_value", "double", "the seed's formula"),
-                ("currency", "varchar", ""),
-                ("as_of", "timestamp", ""),
-            ),
+            metadata=table_schema("customer_value"),
             **_COMMON,
         ),
     ],
 )
 def value_customers(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, value_rules: ValueRulesResource
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    value_rules: ValueRulesResource,
+    full_refresh: FullRefresh,
 ):
     """Metrics over whole tables in SQL, then the value model fitted on the buyers."""
     with warehouse.get_connection() as conn:
+        if full_refresh.includes("metrics"):
+            context.log.info("metrics: full refresh, rebuilding from the whole journal")
+            forget_values(conn)
         result = update_values(conn, value_rules.rules())
         fit = result.fit
         context.log.info(
@@ -92,6 +67,7 @@ def value_customers(
             conn.execute("select method, count(*) from customer_value group by 1").fetchall()
         )
         histogram = preview(conn, sql.load("metrics/value_histogram"))
+        schemas = table_schemas(conn)
         top_decile = preview(conn, sql.load("metrics/top_decile"))
         currencies = dict(
             conn.execute(
@@ -113,6 +89,7 @@ def value_customers(
     yield dg.MaterializeResult(
         asset_key="customer_metrics",
         metadata={
+            "dagster/column_schema": schemas["customer_metrics"],
             **row_count_change(context, "customer_metrics", result.identities),
             "buyers": result.buyers,
             "purchases": result.purchases,
@@ -126,6 +103,7 @@ def value_customers(
     yield dg.MaterializeResult(
         asset_key="customer_value",
         metadata={
+            "dagster/column_schema": schemas["customer_value"],
             **row_count_change(context, "customer_value", result.identities),
             "share_by_method": markdown_table(
                 ["method", "identities", "percent"],

@@ -102,6 +102,16 @@ def update_values(
     return _result(conn, fit, as_of, time.perf_counter() - started, changed=True)
 
 
+def forget_values(conn: duckdb.DuckDBPyConnection) -> None:
+    """Empty purchases, metrics and values and forget what the stage took in: the next
+    `update_values` builds them anew from the whole journal (a full refresh)."""
+    ensure_tables(conn)
+    with sql.transaction(conn):
+        for table in ("purchases", "customer_metrics", "customer_value"):
+            conn.execute(f"delete from {table}")
+        changes.forget(conn, "metrics")
+
+
 def _result(
     conn: duckdb.DuckDBPyConnection, fit: ModelFit, as_of: datetime, seconds: float, changed: bool
 ) -> ValueResult:

@@ -7,10 +7,11 @@ that fails it is never queued or sent.
 import dagster as dg
 
 from identity_assets.metadata import (
-    column_schema,
     counts_table,
     markdown_table,
     row_count_change,
+    table_schema,
+    table_schemas,
 )
 from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
 from identity_assets.segments.client import ApiRefused
@@ -29,11 +30,7 @@ DELIVERY_RETRIES = dg.RetryPolicy(
 @dg.asset(
     deps=["customer_metrics", "customer_value", "customer_profiles", "identities"],
     description="Who is in each configured segment, and since when.",
-    metadata=column_schema(
-        ("identity_id", "varchar", ""),
-        ("segment", "varchar", "high_value_predicted, lapsing_buyers, new_customers, ..."),
-        ("since", "timestamp", "when the membership began"),
-    ),
+    metadata=table_schema("segment_membership"),
     group_name="segments",
     kinds={"duckdb"},
     owners=_OWNERS,
@@ -44,11 +41,13 @@ def segment_membership(
     """Recompute membership from the metrics and value."""
     with warehouse.get_connection() as conn:
         sizes = update_membership(conn, segment_rules.segments())
+        schema = table_schemas(conn)["segment_membership"]
     context.log.info(f"segments: members {sizes}")
     return dg.MaterializeResult(
         metadata={
             **row_count_change(context, "segment_membership", sum(sizes.values())),
             "segment_sizes": counts_table("segment", sizes),
+            "dagster/column_schema": schema,
         },
     )
 
@@ -59,21 +58,7 @@ def segment_membership(
         "The outbox: one row per segment entered or exited, with the identifier API "
         "request, delivered with rate limits and retries; each row ends sent or failed."
     ),
-    metadata=column_schema(
-        ("update_id", "varchar", "stable id, also inside the payload"),
-        ("identity_id", "varchar", ""),
-        ("segment", "varchar", ""),
-        ("change", "varchar", "entered or exited"),
-        ("payload", "json", "POST /identifier body"),
-        ("status", "varchar", "pending, sent or failed"),
-        ("attempts", "integer", "requests made, over all runs"),
-        ("last_http_status", "integer", ""),
-        ("last_error", "varchar", "the API's message"),
-        ("sent_at", "timestamp", ""),
-        ("queued_at", "timestamp", ""),
-        ("queue_seq", "bigint", "order of queuing: a pair's changes go out in order"),
-        ("dispatched_at", "timestamp", "set while a request may be in flight"),
-    ),
+    metadata=table_schema("segment_updates"),
     group_name="segments",
     kinds={"duckdb", "api"},
     owners=_OWNERS,
@@ -105,7 +90,9 @@ def segment_updates(
         statuses = dict(
             conn.execute("select status, count(*) from segment_updates group by 1").fetchall()
         )
+        schema = table_schemas(conn)["segment_updates"]
     metadata: dict[str, object] = {
+        "dagster/column_schema": schema,
         **row_count_change(context, "segment_updates", sum(statuses.values())),
         "changes_queued": counts_table("segment and change", queued),
         "by_status": counts_table("status", statuses),

@@ -13,7 +13,7 @@ from dagster._core.storage.tags import (
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.checks import lines_balance, one_row_per_event
 from identity_assets.resources import LandingDirectory, Warehouse
-from identity_assets_tests.conftest import Landing, materialized_metadata
+from identity_assets_tests.conftest import Landing
 from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
 
 
@@ -25,28 +25,43 @@ def resources(tmp_path: Path, landing: Landing) -> dict[str, object]:
     }
 
 
-def test_a_partition_range_is_one_run_with_story_metadata(landing: Landing, resources) -> None:
+def test_a_range_run_records_each_days_own_figures(landing: Landing, resources) -> None:
     landing.write("a.jsonl", [IDENTIFY, TRACK, "oops"], day=date(2026, 11, 19))
     landing.write("b.ndjson.gz", [EVENTS, IDENTIFIER, [1]], day=date(2026, 11, 20))
+    landing.write("c.jsonl", ["late"], day=date(2026, 11, 20))
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [ingest_landed_days, lines_balance, one_row_per_event],
         resources=resources,
+        instance=instance,
         tags={
             ASSET_PARTITION_RANGE_START_TAG: "2026-11-19",
             ASSET_PARTITION_RANGE_END_TAG: "2026-11-20",
         },
     )
     assert result.success
-    by_asset = materialized_metadata(result)
-    events = by_asset["raw_events"]
-    assert events["dagster/row_count"].value == 6
-    assert events["lines_read"].value == 6
-    assert "| client_api | 3 |" in events["events_by_source"].value
-    assert "Product Purchased" in events["preview"].value
-    rejects = by_asset["raw_event_rejects"]
-    assert rejects["dagster/row_count"].value == 2
-    assert "| not_an_object | 2 |" in rejects["rejects_by_reason"].value
-    assert by_asset["raw_files"]["files"].value == 2
+
+    def recorded(asset: str, day: str) -> dict:
+        (record,) = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[day]), limit=1
+        ).records
+        return record.asset_materialization.metadata
+
+    first, second = recorded("raw_events", "2026-11-19"), recorded("raw_events", "2026-11-20")
+    assert (first["dagster/row_count"].value, second["dagster/row_count"].value) == (2, 4)
+    assert (first["lines_read"].value, second["lines_read"].value) == (3, 4)
+    assert "| client_api | 3 |" in second["events_by_source"].value
+    assert "client_api" not in first["events_by_source"].value
+    assert first["days_in_run"].value == 2
+    assert "Product Purchased" in second["preview"].value
+    rejects = (
+        recorded("raw_event_rejects", "2026-11-19"),
+        recorded("raw_event_rejects", "2026-11-20"),
+    )
+    assert [r["dagster/row_count"].value for r in rejects] == [1, 2]
+    assert "| not_an_object | 2 |" in rejects[1]["rejects_by_reason"].value
+    files = recorded("raw_files", "2026-11-19"), recorded("raw_files", "2026-11-20")
+    assert [f["files"].value for f in files] == [1, 2]
     evaluations = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations == {"lines_balance": True, "one_row_per_event": True}
 

@@ -1,17 +1,17 @@
 -- Tables written by the ingest stage. Columns up to `payload` are the output contract; the
 -- extracted identifier columns after it save later stages from re-parsing every payload.
 create table if not exists raw_events (
-    event_id      varchar not null,  -- md5 of the line (or Segment messageId), plus element index
-    day           date not null,     -- the landing folder's day: the partition
-    source_file   varchar not null,  -- path relative to the landing directory
-    line_number   bigint not null,   -- 1-based line in source_file
-    element_index integer not null,  -- 0 for a whole line, 1.. for an `events` array element
-    source        varchar not null,  -- segment | client_api | identifier_api
-    kind          varchar not null,  -- Segment type or API endpoint
+    event_id      varchar not null,
+    day           date not null,
+    source_file   varchar not null,
+    line_number   bigint not null,
+    element_index integer not null,
+    source        varchar not null,
+    kind          varchar not null,
     event_name    varchar,
-    occurred_at   timestamp not null, -- UTC
-    received_at   timestamp,          -- UTC
-    -- the exact object received; zstd stores it in a quarter of the space, and faster
+    occurred_at   timestamp not null,
+    received_at   timestamp,
+    -- zstd stores payloads in a quarter of the space, and faster
     payload       json not null using compression zstd,
     message_id    varchar,
     user_id       varchar,
@@ -25,14 +25,35 @@ create table if not exists raw_events (
     gclid         varchar
 );
 
+-- Column comments are the descriptions the assets declare (identity_assets/metadata.py).
+comment on column raw_events.event_id is 'md5 of the line (or Segment messageId), plus element index';
+comment on column raw_events.day is 'the landing folder''s day: the partition';
+comment on column raw_events.source_file is 'path relative to the landing directory';
+comment on column raw_events.line_number is '1-based line in source_file';
+comment on column raw_events.element_index is '0 for a whole line, 1.. for an `events` array element';
+comment on column raw_events.source is 'segment, client_api or identifier_api';
+comment on column raw_events.kind is 'Segment type or API endpoint';
+comment on column raw_events.occurred_at is 'UTC';
+comment on column raw_events.received_at is 'UTC';
+comment on column raw_events.payload is 'the exact object received';
+comment on column raw_events.message_id is 'Segment messageId, when sent';
+comment on column raw_events.user_id is 'raw, before normalisation, as are the identifier columns after it';
+
 create table if not exists raw_event_rejects (
     day         date not null,
     source_file varchar not null,
     line_number bigint not null,
-    raw_line    varchar using compression zstd,  -- the line as read; null for a blank line
-    reason      varchar not null,    -- a stable code, e.g. invalid_json, no_identifier
-    detail      varchar              -- what exactly was wrong, for a person
+    raw_line    varchar using compression zstd,
+    reason      varchar not null,
+    detail      varchar
 );
+
+comment on column raw_event_rejects.day is 'the landing folder''s day: the partition';
+comment on column raw_event_rejects.source_file is 'path relative to the landing directory';
+comment on column raw_event_rejects.line_number is '1-based line in source_file';
+comment on column raw_event_rejects.raw_line is 'the line exactly as read; null for a blank line';
+comment on column raw_event_rejects.reason is 'a stable code, e.g. invalid_json, no_identifier';
+comment on column raw_event_rejects.detail is 'what exactly was wrong, for a person';
 
 create table if not exists raw_files (
     day             date not null,
@@ -45,3 +66,11 @@ create table if not exists raw_files (
     events_accepted bigint not null,
     ingested_at     timestamp not null
 );
+
+comment on column raw_files.day is 'the landing folder''s day: the partition';
+comment on column raw_files.source_file is 'path relative to the landing directory';
+comment on column raw_files.bytes is 'file size as landed (compressed for .gz)';
+comment on column raw_files.modified_at is 'the file''s modification time when read';
+comment on column raw_files.lines_read is 'lines_accepted + lines_rejected';
+comment on column raw_files.events_accepted is 'an `events` array line counts each element';
+comment on column raw_files.ingested_at is 'when the file was read into the warehouse';

@@ -3,30 +3,50 @@ create table if not exists identity_journal (
     identity_id    varchar not null,
     event_id       varchar not null,
     occurred_at    timestamp not null,
-    payload        json not null using compression zstd,  -- the exact object received
+    payload        json not null using compression zstd,
     day            date not null,
     source         varchar not null,
     kind           varchar not null,
     event_name     varchar,
-    identifier_key bigint not null,    -- the event's placing identifier: why it is here
-    traits         json                -- the traits the event carries, by snake_case name
+    identifier_key bigint not null,
+    traits         json
 );
+
+-- Column comments are the descriptions the assets declare (identity_assets/metadata.py).
+comment on column identity_journal.event_id is 'raw_events.event_id';
+comment on column identity_journal.occurred_at is 'UTC';
+comment on column identity_journal.payload is 'the exact object received';
+comment on column identity_journal.day is 'the landing day';
+comment on column identity_journal.source is 'segment, client_api or identifier_api';
+comment on column identity_journal.kind is 'Segment type or API endpoint';
+comment on column identity_journal.identifier_key is 'the event''s placing identifier: why it is here';
+comment on column identity_journal.traits is 'the traits the event carries, by snake_case name';
 
 create table if not exists customer_profiles (
     identity_id varchar not null,
-    email       varchar,                -- reserved traits: the latest non-empty value received
+    email       varchar,
     phone       varchar,
-    name        varchar,                -- or first and last name, when no name was sent
+    name        varchar,
     first_name  varchar,
     last_name   varchar,
     created_at  varchar,
-    traits      json,                   -- every other trait by its snake_case name
-    identifiers json,                   -- every known identifier, grouped by type
+    traits      json,
+    identifiers json,
     sources     varchar[],
     first_seen  timestamp not null,
     last_seen   timestamp not null,
     event_count bigint not null
 );
+
+comment on column customer_profiles.email is 'latest email trait, as received (trimmed)';
+comment on column customer_profiles.phone is 'latest phone trait, as received (trimmed)';
+comment on column customer_profiles.name is 'full name; first and last name when none was sent';
+comment on column customer_profiles.first_name is 'latest non-empty value received';
+comment on column customer_profiles.last_name is 'latest non-empty value received';
+comment on column customer_profiles.created_at is 'latest non-empty value received';
+comment on column customer_profiles.traits is 'every other trait by its snake_case name';
+comment on column customer_profiles.identifiers is 'every known identifier, grouped by type: {"email": [...], ...}';
+comment on column customer_profiles.sources is 'the sources its events came from';
 
 -- Look-ups ask for one identity's rows: an index answers in milliseconds where a scan of a
 -- 10M-row journal takes ~70 ms. Keeping them up costs little next to writing the rows.

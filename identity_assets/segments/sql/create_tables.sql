@@ -21,3 +21,15 @@ create table if not exists segment_updates (
     queue_seq        bigint not null,     -- order of queuing: a pair's changes go out in order
     dispatched_at    timestamp            -- set while a request may be in flight
 );
+
+-- Column comments are the descriptions the assets declare (identity_assets/metadata.py).
+comment on column segment_membership.segment is 'high_value_predicted, lapsing_buyers, new_customers, ...';
+comment on column segment_membership.since is 'when the membership began';
+comment on column segment_updates.update_id is 'stable id, also inside the payload: the nth change of this identity and segment';
+comment on column segment_updates.change is 'entered or exited';
+comment on column segment_updates.payload is 'POST /identifier body';
+comment on column segment_updates.status is 'pending, sent or failed';
+comment on column segment_updates.attempts is 'requests made, over all runs';
+comment on column segment_updates.last_error is 'the API''s message';
+comment on column segment_updates.queue_seq is 'order of queuing: a pair''s changes go out in order';
+comment on column segment_updates.dispatched_at is 'set while a request may be in flight';
