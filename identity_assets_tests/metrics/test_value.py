@@ -186,6 +186,7 @@ def test_unusable_values_are_counted_not_zeroed(conn, landing: Landing) -> None:
                 D1, 13, {"name": "Product Purchased", "data": {"price": 2, "quantity": "x"}}
             ),
             order(4, D1, 14, {"value": 20}),
+            order(5, D1, 15, {"value": 1e40}),
         ],
     )
     result = update_values(conn)
@@ -194,12 +195,24 @@ def test_unusable_values_are_counted_not_zeroed(conn, landing: Landing) -> None:
         "missing_value": 1,
         "negative_value": 1,
         "non_numeric_quantity": 1,
+        "value_out_of_range": 1,
     }
     assert conn.execute(
         "select count(*) from purchases where problem is not null and amount is null"
-    ).fetchall() == [(4,)]
+    ).fetchall() == [(5,)]
     ann = row(conn, "customer_metrics", identity_of(conn, "user_id", "u-1"))
-    assert (ann["total_purchases"], ann["total_spend"], ann["bad_purchase_events"]) == (1, 20, 4)
+    assert (ann["total_purchases"], ann["total_spend"], ann["bad_purchase_events"]) == (1, 20, 5)
+
+
+def test_rfm_quintiles_split_equal_values_by_identity_id(conn, landing: Landing) -> None:
+    # ten buyers with one purchase each, on the same hour, of the same value: without a rule for
+    # ties the quintiles would follow whatever order the database happened to produce
+    land(conn, landing, D3, [order(n, D3, 10, {"value": 25}, f"u-{n}") for n in range(10)])
+    update_values(conn)
+    rows = conn.execute(
+        "select rfm_recency, rfm_frequency, rfm_monetary from customer_metrics order by identity_id"
+    ).fetchall()
+    assert rows == [(q, q, q) for q in (1, 1, 2, 2, 3, 3, 4, 4, 5, 5)]
 
 
 def test_the_baseline_is_the_seeds_formula(shop) -> None:
