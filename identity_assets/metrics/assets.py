@@ -60,7 +60,9 @@ def value_customers(
             f"metrics: {result.identities:,} identities, {result.buyers:,} buyers, "
             f"{result.purchases:,} purchases, unusable {result.bad_purchases or 'none'}; "
             f"BG/NBD {fit.bg_nbd or fit.unfitted_reason}; "
-            f"Gamma-Gamma fitted for {sorted(fit.gamma_gamma) or 'no currency'}; "
+            f"Gamma-Gamma fitted for {sorted(fit.gamma_gamma) or 'no currency'}"
+            f"{_penalties(fit.gamma_gamma_penalizers)}, "
+            f"unfitted {fit.gamma_gamma_unfitted or 'none'}; "
             f"in {result.seconds:.1f}s"
         )
         by_method = dict(
@@ -84,7 +86,7 @@ def value_customers(
     params += [
         (f"Gamma-Gamma {currency}", k, round(v, 4))
         for currency, values in fit.gamma_gamma.items()
-        for k, v in values.items()
+        for k, v in {**values, "penalizer": fit.gamma_gamma_penalizers.get(currency, 0.0)}.items()
     ]
     yield dg.MaterializeResult(
         asset_key="customer_metrics",
@@ -118,3 +120,10 @@ def value_customers(
             "model_parameters": markdown_table(["model", "parameter", "value"], params),
         },
     )
+
+
+def _penalties(penalizers: dict[str, float]) -> str:
+    """Which Gamma-Gamma fits needed an L2 penalty to converge, for the log."""
+    if not penalizers:
+        return ""
+    return " (with L2 penalty " + ", ".join(f"{c} {p}" for c, p in penalizers.items()) + ")"

@@ -5,6 +5,10 @@ The metrics are whole-table SQL (`sql/`). The value model is fitted by maximum l
 buyers' summaries grouped into distinct (x, t_x, T) rows with weights, so a million identities
 cost what a few thousand rows cost. The seed's formula is kept beside it as the baseline and
 for the identities the model cannot score.
+
+The optimiser's result depends on the order of its input rows (in the last bits, and sometimes
+in whether it converges at all), so both fitters sort their input first: the same data gives
+the same parameters on every run.
 """
 
 from __future__ import annotations
@@ -27,11 +31,23 @@ from identity_assets.metrics.rules import ValueRules, rule_parameters, stage_eng
 
 @dataclass(frozen=True)
 class ModelFit:
-    """The fitted parameters, or why there are none."""
+    """The fitted parameters, or why there are none (per currency for Gamma-Gamma), and the
+    L2 penalty each Gamma-Gamma fit needed to converge where it needed one."""
 
     bg_nbd: dict[str, float] | None
     gamma_gamma: dict[str, dict[str, float]] = field(default_factory=dict)
     unfitted_reason: str | None = None
+    gamma_gamma_unfitted: dict[str, str] = field(default_factory=dict)
+    gamma_gamma_penalizers: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GammaGammaFit:
+    """Gamma-Gamma parameters and the L2 penalty they needed, or why there are none."""
+
+    params: dict[str, float] | None
+    penalizer: float | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +210,8 @@ def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> Mode
     sql.insert_arrow(conn, "expected_purchases", expected_rows, replace_temp=True)
 
     fits: dict[str, dict[str, float]] = {}
+    unfitted: dict[str, str] = {}
+    penalizers: dict[str, float] = {}
     if fit.bg_nbd is not None:
         currencies = [
             c
@@ -206,18 +224,39 @@ def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> Mode
             data = conn.execute(
                 sql.load("metrics/gamma_gamma_input"), {"currency": currency}
             ).fetchnumpy()
-            if len(data["x"]) >= rules.min_repeat_buyers:
-                params = fit_gamma_gamma(np.asarray(data["x"], float), np.asarray(data["m"], float))
-                if params is not None:
-                    fits[currency] = params
+            if len(data["x"]) < rules.min_repeat_buyers:
+                unfitted[currency] = (
+                    f"too few repeat buyers in {currency} ({len(data['x'])} < "
+                    f"{rules.min_repeat_buyers})"
+                )
+                continue
+            gamma_gamma = fit_gamma_gamma(
+                np.asarray(data["x"], float), np.asarray(data["m"], float)
+            )
+            if gamma_gamma.params is None:
+                unfitted[currency] = f"{gamma_gamma.reason} for {currency}"
+            else:
+                fits[currency] = gamma_gamma.params
+                if gamma_gamma.penalizer:
+                    penalizers[currency] = gamma_gamma.penalizer
     fitted = pa.table(
         {
-            "currency": pa.array(list(fits), pa.string()),
-            **{k: pa.array([f[k] for f in fits.values()], pa.float64()) for k in ("p", "q", "v")},
+            "currency": pa.array([*fits, *unfitted], pa.string()),
+            **{
+                k: pa.array([f[k] for f in fits.values()] + [None] * len(unfitted), pa.float64())
+                for k in ("p", "q", "v")
+            },
+            "reason": pa.array([None] * len(fits) + list(unfitted.values()), pa.string()),
         }
     )
     sql.insert_arrow(conn, "gamma_gamma_fits", fitted, replace_temp=True)
-    return ModelFit(bg_nbd=fit.bg_nbd, gamma_gamma=fits, unfitted_reason=fit.unfitted_reason)
+    return ModelFit(
+        bg_nbd=fit.bg_nbd,
+        gamma_gamma=fits,
+        unfitted_reason=fit.unfitted_reason,
+        gamma_gamma_unfitted=unfitted,
+        gamma_gamma_penalizers=penalizers,
+    )
 
 
 def fit_bg_nbd(
@@ -230,6 +269,9 @@ def fit_bg_nbd(
     """
     from lifetimes import BetaGeoFitter
     from lifetimes.utils import ConvergenceError
+
+    weights = np.ones_like(x) if weights is None else weights
+    x, t_x, age, weights = _sorted(x, t_x, age, weights)
 
     for penalizer in (0.0, 0.001, 0.01, 0.1):
         model = BetaGeoFitter(penalizer_coef=penalizer)
@@ -259,20 +301,44 @@ def expected_purchases(
     return np.clip(np.nan_to_num(np.asarray(expected, dtype=float), nan=0.0), 0.0, None)
 
 
-def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> dict[str, float] | None:
-    """Maximum-likelihood Gamma-Gamma parameters (p, q, v); None when the fit has no mean."""
-    from lifetimes import GammaGammaFitter
+def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGammaFit:
+    """Maximum-likelihood Gamma-Gamma parameters (p, q, v) for repeat buyers' x and mean spend m.
 
-    model = GammaGammaFitter()
-    # lifetimes prints the optimiser's report when a fit does not converge
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        try:
-            model.fit(x, m)
-        except Exception:  # noqa: BLE001 - a failed fit means "no Gamma-Gamma for this currency"
-            return None
-    params = {name: float(value) for name, value in model.params_.items()}
-    return params if params["q"] > 1 and np.isfinite(list(params.values())).all() else None
+    Like BG/NBD, a fit that does not converge is tried again with a growing L2 penalty. No
+    parameters, with the reason, when no attempt converges or the fit has no finite mean.
+    """
+    from lifetimes import GammaGammaFitter
+    from lifetimes.utils import ConvergenceError
+
+    x, m = _sorted(x, m)
+    reason = "Gamma-Gamma did not converge"
+    for penalizer in (0.0, 0.001, 0.01, 0.1):
+        model = GammaGammaFitter(penalizer_coef=penalizer)
+        # lifetimes prints the optimiser's report when a fit does not converge
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            try:
+                model.fit(x, m)
+            except ConvergenceError:
+                continue
+            except Exception as error:  # noqa: BLE001 - any other failure: no fit, say which
+                return GammaGammaFit(None, reason=f"Gamma-Gamma failed ({type(error).__name__})")
+        params = {name: float(value) for name, value in model.params_.items()}
+        if not np.isfinite(list(params.values())).all():
+            reason = "Gamma-Gamma gave non-finite parameters"
+            continue
+        if params["q"] <= 1:
+            return GammaGammaFit(None, reason="Gamma-Gamma has no finite mean (q <= 1)")
+        return GammaGammaFit(params, penalizer=penalizer)
+    return GammaGammaFit(None, reason=reason)
+
+
+def _sorted(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The rows of these columns in one total order (by every column, the first most
+    significant), as float arrays."""
+    arrays = [np.asarray(c, dtype=float) for c in columns]
+    order = np.lexsort(arrays[::-1])
+    return tuple(a[order] for a in arrays)
 
 
 def _series(params: dict[str, float]):

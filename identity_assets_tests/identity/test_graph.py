@@ -171,6 +171,17 @@ def test_a_shared_device_is_blocked_and_merges_no_strangers(conn, landing) -> No
     assert len({identity_of(conn, "user_id", f"u-{n}") for n in range(5)}) == 5
 
 
+def test_a_device_shared_as_widely_by_two_types_names_the_greatest(conn, landing) -> None:
+    events = [
+        track(n, D1, userId=f"u-{n}", email=f"p{n}@example.com", device="kiosk-2") for n in range(5)
+    ]
+    land_and_resolve(conn, landing, D1, events)
+    assert status_of(conn, "device_id", "kiosk-2") == (
+        "blocked",
+        "shared: seen with 5 user_id values",
+    )
+
+
 def test_a_person_with_two_emails_is_not_split_by_the_guard(conn, landing) -> None:
     events = [
         track(1, D1, userId="u-1", email="home@example.com"),

@@ -69,6 +69,21 @@ def test_changes_left_unqueued_by_a_stopped_run_are_queued_by_the_next(conn) -> 
     assert statuses(conn) == {"pending": 2}
 
 
+def test_emails_seen_last_at_the_same_moment_name_the_identity_by_the_greatest(conn) -> None:
+    valued_warehouse(conn, [2000])
+    for key, email in ((7, "z0@example.com"), (8, "a0@example.com")):
+        conn.execute(
+            "insert into identifiers select ?, 'email', ?, now(), now(), 1, 'linked', null, 0",
+            [key, email],
+        )
+        conn.execute("insert into identity_map select 'email', ?, 'id-0', ?, 0", [email, key])
+    conn.execute("update identifiers set last_seen = timestamp '2026-11-20 10:00:00'")
+    update_membership(conn, HIGH)
+    queue_updates(conn, "web")
+    payload = conn.execute("select payload from segment_updates").fetchall()[0][0]
+    assert '"email":"z0@example.com"' in payload
+
+
 def test_rate_limit_headers_and_429s_slow_the_client_down(conn, stand_in) -> None:
     api = stand_in("--rate-limit", "5")
     valued_warehouse(conn, [2000] * 20)

@@ -45,7 +45,7 @@ widest as (
         identifier_type,
         identifier_value,
         max(values_seen) as values_seen,
-        arg_max(other_type, values_seen) as other_type
+        arg_max(other_type, (values_seen, other_type)) as other_type
     from neighbours
     group by identifier_type, identifier_value
 ),

@@ -9,7 +9,8 @@ create table if not exists purchases (
     amount      double,             -- value (times quantity); null when it has a problem
     currency    varchar not null,
     problem     varchar             -- missing_value, non_numeric_value, negative_value,
-                                    -- non_numeric_quantity; null for a good purchase
+                                    -- non_numeric_quantity, value_out_of_range; null for a
+                                    -- good purchase
 );
 
 create table if not exists customer_metrics (

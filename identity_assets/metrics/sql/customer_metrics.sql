@@ -3,7 +3,9 @@
 -- with the seed's weights 0.3 and 0.7), plus what a value model needs: recency, tenure, and
 -- the BG/NBD and Gamma-Gamma summary by purchase day (repeat days x, span t_x, age T, mean
 -- repeat spend m), and RFM quintiles. Spend is summed in the identity's main currency only
--- (most purchases, then most spend); `spend_by_currency` shows every currency apart.
+-- (most purchases, then most spend); `spend_by_currency` shows every currency apart. Equal
+-- values are split between quintiles by identity_id, and amounts (whole cents) are added up as
+-- decimals, exactly, so the same data gives the same figures whatever order its rows are in.
 delete from customer_metrics;
 
 insert into customer_metrics by name
@@ -14,7 +16,7 @@ with people as (
 ),
 
 good as (
-    select identity_id, occurred_at, amount, currency
+    select identity_id, occurred_at, amount::decimal(38, 2) as amount, currency
     from purchases
     where problem is null and occurred_at < $as_of
 ),
@@ -149,12 +151,12 @@ metrics as (
 select
     *,
     case when total_purchases > 0
-        then ntile(5) over (partition by total_purchases > 0 order by recency_days desc) end
+        then ntile(5) over (partition by total_purchases > 0 order by recency_days desc, identity_id) end
         as rfm_recency,
     case when total_purchases > 0
-        then ntile(5) over (partition by total_purchases > 0 order by total_purchases) end
+        then ntile(5) over (partition by total_purchases > 0 order by total_purchases, identity_id) end
         as rfm_frequency,
     case when total_purchases > 0
-        then ntile(5) over (partition by total_purchases > 0 order by total_spend) end
+        then ntile(5) over (partition by total_purchases > 0 order by total_spend, identity_id) end
         as rfm_monetary
 from metrics;

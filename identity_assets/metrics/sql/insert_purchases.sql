@@ -1,7 +1,8 @@
 -- The journal events one purchase rule matches, of the identities whose journal changed (every
 -- identity: $all_identities), with their amount and
 -- currency (run once per rule: JSON paths must be constants). A value that is missing, not a
--- number or negative is kept with its problem, never read as 0.
+-- number, negative or beyond any real price (1e30: metrics add amounts up as decimals) is kept
+-- with its problem, never read as 0.
 insert into purchases by name
 with matched as (
     select
@@ -42,6 +43,7 @@ problems as (
             when value < 0 then 'negative_value'
             when quantity is null or isnan(quantity) or isinf(quantity) or quantity < 0
                 then 'non_numeric_quantity'
+            when value * quantity >= 1e30 then 'value_out_of_range'
         end as problem
     from judged
 )

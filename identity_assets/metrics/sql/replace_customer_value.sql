@@ -1,7 +1,8 @@
 -- Predicted 90-day value per identity. The model's expected purchases (BG/NBD, by summary row)
 -- times its expected order value (Gamma-Gamma, closed form from the currency's fitted p, q, v:
 -- E[M] = p (v + x m) / (p x + q - 1)), or the identity's own average order value where its
--- currency has no Gamma-Gamma fit. Identities the model cannot score get the seed's formula,
+-- currency has no Gamma-Gamma fit (`method` gives gamma_gamma_fits.reason). Identities the
+-- model cannot score get the seed's formula,
 -- avg_order_value * purchase_frequency * 90 * (1 + engagement_score * 0.1), with `method`
 -- saying why.
 delete from customer_value;
@@ -14,6 +15,7 @@ with scored as (
         g.p,
         g.q,
         g.v,
+        g.reason as gamma_gamma_reason,
         c.avg_order_value * c.purchase_frequency * $horizon * (1 + c.engagement_score * 0.1)
             as baseline
     from customer_metrics as c
@@ -47,7 +49,7 @@ select
         when total_purchases = 0 then 'baseline: no purchases'
         when expected_purchases is null then 'baseline: ' || $unfitted_reason
         when p is not null then 'bg_nbd_gamma_gamma'
-        else 'bg_nbd_own_average: too few repeat buyers in ' || currency
+        else 'bg_nbd_own_average: ' || gamma_gamma_reason
     end as method,
     expected_purchases as predicted_purchases,
     case when total_purchases > 0 and expected_purchases is not null then order_value end

@@ -1,6 +1,8 @@
 -- The top tenth of identities by predicted value: how many, from what value, what share.
 with ranked as (
-    select predicted_90d_value, ntile(10) over (order by predicted_90d_value desc) as decile
+    select
+        predicted_90d_value,
+        ntile(10) over (order by predicted_90d_value desc, identity_id) as decile
     from customer_value
 )
 

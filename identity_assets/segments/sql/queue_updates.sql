@@ -1,7 +1,8 @@
 -- Queue one update per change since the last queued one: entered for a member whose last
 -- queued change was not `entered`, exited for a former member whose last one was. Each
 -- payload is in the seed's shape, naming the identity by its most recently seen email and
--- anonymous id (the identity id stands in when it has no anonymous id).
+-- anonymous id (ties: the greatest value; the identity id stands in when it has no anonymous
+-- id).
 insert into segment_updates by name
 with last_queued as (
     select identity_id, segment, arg_max(change, queue_seq) as change, count(*) as changes
@@ -24,11 +25,10 @@ changes as (
 best as (
     select
         m.identity_id,
-        arg_max(m.identifier_value, i.last_seen) filter (where m.identifier_type = 'email')
-            as email,
-        arg_max(m.identifier_value, i.last_seen) filter (
-            where m.identifier_type = 'anonymous_id'
-        ) as anonymous_id
+        arg_max(m.identifier_value, (i.last_seen, m.identifier_value))
+            filter (where m.identifier_type = 'email') as email,
+        arg_max(m.identifier_value, (i.last_seen, m.identifier_value))
+            filter (where m.identifier_type = 'anonymous_id') as anonymous_id
     from identity_map as m
     inner join identifiers as i using (identifier_key)
     where m.identity_id in (select identity_id from changes)
