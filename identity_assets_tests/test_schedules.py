@@ -15,7 +15,12 @@ from identity_assets.identity.checks import largest_identity_within_limit
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.assets import build_journals
-from identity_assets.resources import IdentityRulesResource, LandingDirectory, Warehouse
+from identity_assets.resources import (
+    FullRefresh,
+    IdentityRulesResource,
+    LandingDirectory,
+    Warehouse,
+)
 from identity_assets.schedules import build_late_files_sensor, build_schedule
 from identity_assets_tests.conftest import DAY, Landing
 from identity_assets_tests.identity.test_graph import track
@@ -62,6 +67,7 @@ def evaluate_sensor(tmp_path: Path, landing: Landing):
         resources={
             "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
             "landing": LandingDirectory(path=str(landing.root)),
+            "full_refresh": FullRefresh(),
         },
         repository_def=defs.get_repository_def(),
     )
@@ -108,6 +114,7 @@ def test_an_over_merge_stops_everything_downstream(tmp_path: Path, landing: Land
         resources={
             "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
             "landing": LandingDirectory(path=str(landing.root)),
+            "full_refresh": FullRefresh(),
             "identity_rules": IdentityRulesResource(max_identity_size=max_size),
         },
         partition_key=DAY.isoformat(),

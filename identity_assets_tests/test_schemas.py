@@ -14,6 +14,7 @@ from identity_assets.definitions import ASSETS, defs
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.metadata import table_schema, table_schemas
 from identity_assets.resources import (
+    FullRefresh,
     IdentifierApi,
     IdentityRulesResource,
     LandingDirectory,
@@ -46,6 +47,7 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
         resources={
             "warehouse": Warehouse(database=str(root / "identity.duckdb")),
             "landing": LandingDirectory(path=str(landing.root)),
+            "full_refresh": FullRefresh(),
             "identity_rules": IdentityRulesResource(),
             "value_rules": ValueRulesResource(),
             "segment_rules": SegmentRulesResource(),
@@ -106,7 +108,11 @@ def test_a_column_added_to_a_table_fails_its_schema_change_check(
     def run() -> dict[str, dg.AssetCheckEvaluation]:
         result = dg.materialize(
             [ingest_landed_days, *checks],
-            resources={"warehouse": warehouse, "landing": LandingDirectory(path=str(landing.root))},
+            resources={
+                "warehouse": warehouse,
+                "landing": LandingDirectory(path=str(landing.root)),
+                "full_refresh": FullRefresh(),
+            },
             partition_key=DAY.isoformat(),
             instance=instance,
         )

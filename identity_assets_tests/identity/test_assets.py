@@ -15,7 +15,12 @@ from identity_assets.identity.checks import (
     refused_links_kept_apart,
 )
 from identity_assets.ingest.assets import ingest_landed_days
-from identity_assets.resources import IdentityRulesResource, LandingDirectory, Warehouse
+from identity_assets.resources import (
+    FullRefresh,
+    IdentityRulesResource,
+    LandingDirectory,
+    Warehouse,
+)
 from identity_assets_tests.conftest import Landing, materialized_metadata
 from identity_assets_tests.identity.test_graph import track
 
@@ -46,6 +51,7 @@ def test_identity_assets_materialise_with_their_story_and_checks(tmp_path: Path,
         resources={
             "warehouse": warehouse,
             "landing": LandingDirectory(path=str(landing.root)),
+            "full_refresh": FullRefresh(),
             "identity_rules": IdentityRulesResource(max_linked_values=2, max_identity_size=2),
         },
         partition_key="2026-11-20",

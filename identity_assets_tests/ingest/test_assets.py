@@ -12,7 +12,7 @@ from dagster._core.storage.tags import (
 
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.checks import lines_balance, one_row_per_event
-from identity_assets.resources import LandingDirectory, Warehouse
+from identity_assets.resources import FullRefresh, LandingDirectory, Warehouse
 from identity_assets_tests.conftest import Landing
 from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
 
@@ -22,6 +22,7 @@ def resources(tmp_path: Path, landing: Landing) -> dict[str, object]:
     return {
         "warehouse": Warehouse(database=str(tmp_path / "wh" / "identity.duckdb")),
         "landing": LandingDirectory(path=str(landing.root)),
+        "full_refresh": FullRefresh(),
     }
 
 

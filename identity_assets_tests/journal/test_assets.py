@@ -12,7 +12,12 @@ from identity_assets.journal.checks import (
     journal_identities_exist,
     one_profile_per_identity,
 )
-from identity_assets.resources import IdentityRulesResource, LandingDirectory, Warehouse
+from identity_assets.resources import (
+    FullRefresh,
+    IdentityRulesResource,
+    LandingDirectory,
+    Warehouse,
+)
 from identity_assets_tests.conftest import Landing, materialized_metadata
 from identity_assets_tests.identity.test_graph import D1, track
 from identity_assets_tests.journal.test_build import identify
@@ -36,6 +41,7 @@ def test_journal_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
         resources={
             "warehouse": warehouse,
             "landing": LandingDirectory(path=str(landing.root)),
+            "full_refresh": FullRefresh(),
             "identity_rules": IdentityRulesResource(),
         },
         partition_key=D1.isoformat(),
@@ -65,6 +71,7 @@ def test_the_journal_checks_block_and_find_a_broken_journal(tmp_path: Path, land
     resources = {
         "warehouse": warehouse,
         "landing": LandingDirectory(path=str(landing.root)),
+        "full_refresh": FullRefresh(),
         "identity_rules": IdentityRulesResource(),
     }
     dg.materialize(
@@ -110,6 +117,7 @@ def test_each_run_reports_how_rows_changed_since_the_last(tmp_path: Path, landin
     resources = {
         "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
         "landing": LandingDirectory(path=str(landing.root)),
+        "full_refresh": FullRefresh(),
         "identity_rules": IdentityRulesResource(),
     }
     assets = [ingest_landed_days, resolve_identity_graph, build_journals]

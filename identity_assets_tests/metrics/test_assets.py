@@ -14,6 +14,7 @@ from identity_assets.metrics.checks import (
     purchase_values_usable,
 )
 from identity_assets.resources import (
+    FullRefresh,
     IdentityRulesResource,
     LandingDirectory,
     ValueRulesResource,
@@ -35,6 +36,7 @@ def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
         resources={
             "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
             "landing": LandingDirectory(path=str(landing.root)),
+            "full_refresh": FullRefresh(),
             "identity_rules": IdentityRulesResource(),
             "value_rules": ValueRulesResource(),
         },

@@ -18,6 +18,7 @@ from identity_assets.metrics.value import (
     expected_purchases,
     fit_bg_nbd,
     fit_gamma_gamma,
+    forget_values,
     update_values,
 )
 from identity_assets_tests.conftest import Landing
@@ -343,6 +344,7 @@ def test_the_method_says_why_a_currency_has_no_gamma_gamma(conn, landing, monkey
         raise ConvergenceError("did not converge")
 
     monkeypatch.setattr(GammaGammaFitter, "fit", never)
+    forget_values(conn)  # the same data fitted again, now without convergence
     result = update_values(conn, ValueRules(min_repeat_buyers=5))
     assert result.fit.gamma_gamma == {}
     assert result.fit.gamma_gamma_unfitted["USD"] == "Gamma-Gamma did not converge for USD"
