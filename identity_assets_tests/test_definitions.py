@@ -1,6 +1,7 @@
 """The Definitions load, and name what the output contract fixes."""
 
 from identity_assets.definitions import DAILY_JOB_NAME, defs
+from identity_assets.metadata import code_version, source_digest
 
 
 def test_definitions_load_with_the_contract_table_names() -> None:
@@ -35,3 +36,25 @@ def test_every_asset_has_a_group_description_and_column_schema() -> None:
         assert node.group_name, key
         assert node.description, key
         assert "dagster/column_schema" in node.metadata, key
+
+
+def test_every_asset_carries_its_stages_code_version() -> None:
+    graph = defs.resolve_asset_graph()
+    versions = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.code_version == code_version(node.group_name), key
+        versions[node.group_name] = node.code_version
+    assert len(set(versions.values())) == len(versions) == 5
+
+
+def test_a_changed_sql_file_changes_the_code_version(tmp_path) -> None:
+    (tmp_path / "journal" / "sql").mkdir(parents=True)
+    query = tmp_path / "journal" / "sql" / "insert_day.sql"
+    query.write_text("select 1")
+    (tmp_path / "journal" / "notes.txt").write_text("not code")
+    before = source_digest(tmp_path, ("journal",))
+    (tmp_path / "journal" / "notes.txt").write_text("still not code")
+    assert source_digest(tmp_path, ("journal",)) == before
+    query.write_text("select 2")
+    assert source_digest(tmp_path, ("journal",)) != before

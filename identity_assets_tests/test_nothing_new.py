@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from identity_assets.ingest.core import landed_days
-from identity_assets.metrics.value import update_values
+from identity_assets.metrics.value import forget_values, update_values
 from identity_assets.sample import SampleConfig, write_sample
 
 # Just enough repeat buyers (24) for both value models to be fitted, so a run takes a second.
@@ -22,19 +22,21 @@ SAMPLE = SampleConfig(people=150, days=2, history_days=180)
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory) -> tuple[Path, Path]:
-    """The sample landed and run through the daily job once: (landing, warehouse file)."""
+def first_run(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
+    """The sample landed and run through the daily job once: (landing, warehouse file, each
+    asset's data version)."""
     root = tmp_path_factory.mktemp("nothing_new")
     landing, database = root / "landing", root / "identity.duckdb"
     write_sample(landing, SAMPLE)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        run_daily_job(monkeypatch, landing, database)
-    return landing, database
+        versions = run_daily_job(monkeypatch, landing, database)
+    return landing, database, versions
 
 
-def run_daily_job(monkeypatch: pytest.MonkeyPatch, landing: Path, database: Path) -> None:
+def run_daily_job(monkeypatch: pytest.MonkeyPatch, landing: Path, database: Path) -> dict:
     """The daily job over every landed day, in this process, as `identity-assets run --all`
-    runs it, without an API token (segment updates stay queued)."""
+    runs it, without an API token (segment updates stay queued). Returns each asset's data
+    version."""
     import dagster as dg
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
@@ -56,6 +58,10 @@ def run_daily_job(monkeypatch: pytest.MonkeyPatch, landing: Path, database: Path
         },
     )
     assert result.success
+    return {
+        event.asset_key.to_user_string(): event.materialization.tags["dagster/data_version"]
+        for event in result.get_asset_materialization_events()
+    }
 
 
 def snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
@@ -99,9 +105,11 @@ def test_a_second_run_on_the_same_files_changes_no_table(first_run, tmp_path, mo
         before = snapshot(conn)
         shuffle_rows(conn)
         assert snapshot(conn) == before
-    run_daily_job(monkeypatch, landing, database)
+    versions = run_daily_job(monkeypatch, landing, database)
     with duckdb.connect(str(database)) as conn:
         after = snapshot(conn)
+    # and every materialization says so: its data version is the one of the first run
+    assert versions == first_run[2] and len(versions) == 15
     # every table, bookkeeping included: a run that finds nothing new stamps nothing either
     changed = sorted(t for t in before.keys() | after.keys() if before.get(t) != after.get(t))
     assert changed == []
@@ -118,6 +126,7 @@ def test_metrics_computed_again_on_the_same_warehouse_are_the_same(first_run, tm
         fits = []
         for seed in (0.1, 0.9):
             shuffle_rows(conn, seed)
+            forget_values(conn)  # computed again from the journal, not kept as they are
             fits.append(update_values(conn).fit)
             assert {t: h for t, h in snapshot(conn).items() if t in tables} == before
     assert fits[0] == fits[1] and fits[0].gamma_gamma

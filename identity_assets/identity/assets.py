@@ -2,17 +2,20 @@
 
 import dagster as dg
 
+from identity_assets import changes
 from identity_assets.identity.graph import rebuild_identities, resolve_identities
 from identity_assets.metadata import (
     counts_table,
+    data_version,
     preview,
     row_count_change,
+    stage_asset,
     table_schema,
     table_schemas,
 )
 from identity_assets.resources import FullRefresh, IdentityRulesResource, Warehouse
 
-_COMMON = {"group_name": "identity", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
+_COMMON = stage_asset("identity")
 
 
 @dg.multi_asset(
@@ -83,6 +86,7 @@ def resolve_identity_graph(
             result = rebuild_identities(conn, identity_rules.rules())
         else:
             result = resolve_identities(conn, identity_rules.rules())
+        version = data_version(changes.latest_version(conn, "event_placements"))
         context.log.info(
             f"identity graph: {result.changed_days} changed day(s), "
             f"{result.touched_identifiers:,} identifiers touched, "
@@ -138,6 +142,7 @@ def resolve_identity_graph(
         "seconds": round(result.seconds, 2),
     }
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="identifiers",
         metadata={
             "dagster/column_schema": schemas["identifiers"],
@@ -149,6 +154,7 @@ def resolve_identity_graph(
         },
     )
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="identity_map",
         metadata={
             "dagster/column_schema": schemas["identity_map"],
@@ -157,6 +163,7 @@ def resolve_identity_graph(
         },
     )
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="event_placements",
         metadata={
             "dagster/column_schema": schemas["event_placements"],
@@ -165,6 +172,7 @@ def resolve_identity_graph(
         },
     )
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="identities",
         metadata={
             "dagster/column_schema": schemas["identities"],
@@ -174,6 +182,7 @@ def resolve_identity_graph(
         },
     )
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="identity_refused_links",
         metadata={
             "dagster/column_schema": schemas["identity_refused_links"],
@@ -187,6 +196,7 @@ def resolve_identity_graph(
         },
     )
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="identity_merges",
         metadata={
             "dagster/column_schema": schemas["identity_merges"],

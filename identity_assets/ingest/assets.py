@@ -4,18 +4,21 @@ from datetime import date
 
 import dagster as dg
 
+from identity_assets import changes
 from identity_assets.ingest.core import BatchIngest, DayIngest, ingest_days
 from identity_assets.metadata import (
     counts_table,
+    data_version,
     markdown_table,
     preview,
+    stage_asset,
     table_schema,
     table_schemas,
 )
 from identity_assets.partitions import daily_partitions
 from identity_assets.resources import FullRefresh, LandingDirectory, Warehouse
 
-_COMMON = {"group_name": "ingest", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
+_COMMON = stage_asset("ingest")
 
 
 @dg.multi_asset(
@@ -64,6 +67,7 @@ def ingest_landed_days(
         for batch in ingest_days(conn, landing.root, days, skip_unchanged=not reread):
             batches.append(batch)
             context.log.info(_progress_line(batch))
+        version = data_version(changes.latest_version(conn, "raw_events"))
         day_params = {"first": min(days), "last": max(days)}
         events_preview = preview(
             conn,
@@ -92,6 +96,7 @@ def ingest_landed_days(
         for asset, metadata in _day_metadata(day).items():
             context.add_asset_metadata(metadata, asset_key=asset, partition_key=day.day.isoformat())
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="raw_events",
         metadata={
             "dagster/column_schema": schemas["raw_events"],
@@ -102,6 +107,7 @@ def ingest_landed_days(
         },
     )
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="raw_event_rejects",
         metadata={
             "dagster/column_schema": schemas["raw_event_rejects"],
@@ -109,6 +115,7 @@ def ingest_landed_days(
         },
     )
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="raw_files",
         metadata={"dagster/column_schema": schemas["raw_files"]},
     )

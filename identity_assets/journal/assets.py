@@ -2,12 +2,19 @@
 
 import dagster as dg
 
-from identity_assets import sql
+from identity_assets import changes, sql
 from identity_assets.journal.build import forget_journals, update_journals
-from identity_assets.metadata import preview, row_count_change, table_schema, table_schemas
+from identity_assets.metadata import (
+    data_version,
+    preview,
+    row_count_change,
+    stage_asset,
+    table_schema,
+    table_schemas,
+)
 from identity_assets.resources import FullRefresh, Warehouse
 
-_COMMON = {"group_name": "journal", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
+_COMMON = stage_asset("journal")
 _UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map"]
 
 
@@ -45,6 +52,7 @@ def build_journals(
             context.log.info("journal: full refresh, placing every event anew")
             forget_journals(conn)
         result = update_journals(conn, log=context.log.info)
+        version = data_version(changes.latest_version(conn, "identity_journal"))
         context.log.info(
             f"journal: {result.changed_days} changed day(s), "
             f"{result.changed_identities:,} changed identities, "
@@ -95,8 +103,11 @@ def build_journals(
     if busiest:
         journal_metadata["busiest_identity"] = f"{busiest[0][0]} ({busiest[0][1]:,} events)"
         journal_metadata["busiest_identity_journal"] = sample
-    yield dg.MaterializeResult(asset_key="identity_journal", metadata=journal_metadata)
     yield dg.MaterializeResult(
+        asset_key="identity_journal", metadata=journal_metadata, data_version=version
+    )
+    yield dg.MaterializeResult(
+        data_version=version,
         asset_key="customer_profiles",
         metadata={
             "dagster/column_schema": schemas["customer_profiles"],

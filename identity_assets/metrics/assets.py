@@ -2,19 +2,21 @@
 
 import dagster as dg
 
-from identity_assets import sql
+from identity_assets import changes, sql
 from identity_assets.metadata import (
     counts_table,
+    data_version,
     markdown_table,
     preview,
     row_count_change,
+    stage_asset,
     table_schema,
     table_schemas,
 )
 from identity_assets.metrics.value import forget_values, update_values
 from identity_assets.resources import FullRefresh, ValueRulesResource, Warehouse
 
-_COMMON = {"group_name": "metrics", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
+_COMMON = stage_asset("metrics")
 _UPSTREAM = ["identity_journal", "identities"]
 
 
@@ -55,6 +57,7 @@ def value_customers(
             context.log.info("metrics: full refresh, rebuilding from the whole journal")
             forget_values(conn)
         result = update_values(conn, value_rules.rules())
+        version = data_version(changes.latest_version(conn, "customer_metrics"))
         fit = result.fit
         context.log.info(
             f"metrics: {result.identities:,} identities, {result.buyers:,} buyers, "
@@ -89,6 +92,7 @@ def value_customers(
         for k, v in {**values, "penalizer": fit.gamma_gamma_penalizers.get(currency, 0.0)}.items()
     ]
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="customer_metrics",
         metadata={
             "dagster/column_schema": schemas["customer_metrics"],
@@ -103,6 +107,7 @@ def value_customers(
     )
     total = sum(by_method.values()) or 1
     yield dg.MaterializeResult(
+        data_version=version,
         asset_key="customer_value",
         metadata={
             "dagster/column_schema": schemas["customer_value"],

@@ -6,10 +6,13 @@ that fails it is never queued or sent.
 
 import dagster as dg
 
+from identity_assets import sql
 from identity_assets.metadata import (
     counts_table,
+    data_version,
     markdown_table,
     row_count_change,
+    stage_asset,
     table_schema,
     table_schemas,
 )
@@ -17,8 +20,6 @@ from identity_assets.resources import IdentifierApi, SegmentRulesResource, Wareh
 from identity_assets.segments.client import ApiRefused
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
-
-_OWNERS = ["team:data-engineering"]
 
 # The client already retries each request; this retries the step when it fails as a whole
 # (the warehouse busy, the network gone), later each time, at a random point of the wait.
@@ -31,9 +32,7 @@ DELIVERY_RETRIES = dg.RetryPolicy(
     deps=["customer_metrics", "customer_value", "customer_profiles", "identities"],
     description="Who is in each configured segment, and since when.",
     metadata=table_schema("segment_membership"),
-    group_name="segments",
-    kinds={"duckdb"},
-    owners=_OWNERS,
+    **stage_asset("segments"),
 )
 def segment_membership(
     context: dg.AssetExecutionContext, warehouse: Warehouse, segment_rules: SegmentRulesResource
@@ -42,6 +41,7 @@ def segment_membership(
     with warehouse.get_connection() as conn:
         sizes = update_membership(conn, segment_rules.segments())
         schema = table_schemas(conn)["segment_membership"]
+        version = data_version(*conn.execute(sql.load("segments/membership_digest")).fetchall()[0])
     context.log.info(f"segments: members {sizes}")
     return dg.MaterializeResult(
         metadata={
@@ -49,6 +49,7 @@ def segment_membership(
             "segment_sizes": counts_table("segment", sizes),
             "dagster/column_schema": schema,
         },
+        data_version=version,
     )
 
 
@@ -59,9 +60,7 @@ def segment_membership(
         "request, delivered with rate limits and retries; each row ends sent or failed."
     ),
     metadata=table_schema("segment_updates"),
-    group_name="segments",
-    kinds={"duckdb", "api"},
-    owners=_OWNERS,
+    **stage_asset("segments", "api"),
     retry_policy=DELIVERY_RETRIES,
 )
 def segment_updates(
@@ -91,6 +90,7 @@ def segment_updates(
             conn.execute("select status, count(*) from segment_updates group by 1").fetchall()
         )
         schema = table_schemas(conn)["segment_updates"]
+        version = data_version(*conn.execute(sql.load("segments/updates_digest")).fetchall()[0])
     metadata: dict[str, object] = {
         "dagster/column_schema": schema,
         **row_count_change(context, "segment_updates", sum(statuses.values())),
@@ -115,4 +115,4 @@ def segment_updates(
         }
     else:
         metadata["delivery"] = markdown_table(["skipped"], [("IDENTITY_API_TOKEN is not set",)])
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata, data_version=version)
