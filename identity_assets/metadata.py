@@ -65,10 +65,10 @@ def stage_asset(stage: str, *kinds: str) -> dict[str, object]:
 
 @cache
 def code_version(stage: str) -> str:
-    """A digest of the stage's Python and SQL and of the change protocol's. Dagster shows an
+    """A digest of the stage's Python and SQL and of the shared ones. Dagster shows an
     asset whose code version differs from its data's as changed; `identity-assets run --all
     --full-refresh --from STAGE` rebuilds the stage's history with the new code."""
-    return source_digest(Path(__file__).parent, (stage, "changes"))
+    return source_digest(Path(__file__).parent, (stage, "changes", "shared"))
 
 
 def source_digest(root: Path, folders: tuple[str, ...]) -> str:

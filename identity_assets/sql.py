@@ -46,3 +46,8 @@ def transaction(conn) -> Iterator[None]:
     except BaseException:
         conn.rollback()
         raise
+
+
+def create_macros(conn) -> None:
+    """Create the macros of rules several stages apply (`shared/sql/macros.sql`) on `conn`."""
+    conn.execute(load("shared/macros"))

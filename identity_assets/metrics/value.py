@@ -67,6 +67,7 @@ class ValueResult:
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the metrics tables if this warehouse does not have them yet."""
     conn.execute(sql.load("metrics/create_tables"))
+    sql.create_macros(conn)
 
 
 def data_end(conn: duckdb.DuckDBPyConnection) -> datetime:

@@ -217,3 +217,14 @@ def test_look_ups_normalise_as_the_identity_stage_does(conn, landing: Landing) -
         for value in values
     }
     assert typed <= stored
+
+
+def test_the_lookup_spells_names_as_the_stages_snake_name_macro_does(conn) -> None:
+    from identity_assets import sql
+    from identity_assets.journal.lookup import _snake
+
+    sql.create_macros(conn)
+    names = ["firstName", "First Name", "first_name", "Order Completed", "orderID", "  x--Y  "]
+    stored = [row[0] for row in conn.execute("select snake_name(unnest(?))", [names]).fetchall()]
+    assert stored == [_snake(name) for name in names]
+    assert stored[:4] == ["first_name", "first_name", "first_name", "order_completed"]

@@ -40,13 +40,7 @@ received as (
     select
         o.event_id,
         t.value,
-        trim(
-            regexp_replace(
-                lower(regexp_replace(t.key, '([a-z0-9])([A-Z])', '\1_\2', 'g')),
-                '[^a-z0-9]+', '_', 'g'
-            ),
-            '_'
-        ) as trait,
+        snake_name(t.key) as trait,
         o.rank,
         t.key
     from trait_objects as o, json_each(o.traits) as t

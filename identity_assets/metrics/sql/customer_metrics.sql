@@ -97,13 +97,7 @@ engagement_names as (
 engaging as (
     select event_name
     from engagement_names
-    where trim(
-        regexp_replace(
-            lower(regexp_replace(event_name, '([a-z0-9])([A-Z])', '\1_\2', 'g')),
-            '[^a-z0-9]+', '_', 'g'
-        ),
-        '_'
-    ) in (select event_name from engagement_events)
+    where snake_name(event_name) in (select event_name from engagement_events)
 ),
 
 engagement as (
