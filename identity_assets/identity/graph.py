@@ -51,6 +51,7 @@ _TEMP_TABLES = (
     "newly_linked",
     "replaced_identities",
     "moved_identifiers",
+    "placement_days",
     "placement_events",
     "new_placements",
     "old_placements",
@@ -224,8 +225,13 @@ def _resolve_changed(
     refused = conn.execute("select count(*) from run_refusals").fetchall()[0][0]
     conn.execute(sql.load("identity/replaced_identities"))
     conn.execute(sql.load("identity/replace_identity_map"))
-    priority_changed = list(previous.priority) != list(rules.priority)
-    conn.execute(sql.load("identity/placement_events"), {"all_events": priority_changed})
+    # a new priority can place any event elsewhere: every day is placed again
+    everywhere = list(previous.priority) != list(rules.priority)
+    conn.execute(
+        "create or replace temp table placement_days as select day from changed_days"
+        + (" union select day from identifier_sightings" if everywhere else "")
+    )
+    conn.execute(sql.load("identity/placement_events"))
     conn.execute(sql.load("identity/replace_event_placements"))
     conn.execute(sql.load("identity/replace_identities"))
     conn.execute(sql.load("identity/changed_identities"))

@@ -1,20 +1,33 @@
--- Place the events of `placement_events` again. Each goes to the identity of its
--- highest-priority linked identifier (identifier_rules.priority; ties: the smaller value); an
--- event none of whose identifiers links has no placement. The identities whose placements
--- changed outside the changed days are kept in `placement_changes`.
+-- Place again the events of `placement_days` and `placement_events`. Each goes to the identity
+-- of its highest-priority linked identifier (identifier_rules.priority; ties: the smaller
+-- value); an event none of whose identifiers links has no placement. The identities whose
+-- placements changed outside the changed days are kept in `placement_changes`.
 create or replace temp table new_placements as
+with sightings as (
+    select *
+    from identifier_sightings
+    where day in (select day from placement_days)
+    union all
+    select s.*
+    from identifier_sightings as s
+    semi join placement_events as p using (event_id, day)
+)
+
 select
     s.event_id,
     s.day,
     arg_min(m.identity_id, (r.priority, m.identifier_value)) as identity_id,
     arg_min(m.identifier_key, (r.priority, m.identifier_value)) as identifier_key
-from identifier_sightings as s
-semi join placement_events as p using (event_id, day)
+from sightings as s
 inner join identity_map as m using (identifier_type, identifier_value)
 inner join identifier_rules as r using (identifier_type)
 group by s.event_id, s.day;
 
 create or replace temp table old_placements as
+select *
+from event_placements
+where day in (select day from placement_days)
+union all
 select e.*
 from event_placements as e
 semi join placement_events as p using (event_id, day);
@@ -22,18 +35,20 @@ semi join placement_events as p using (event_id, day);
 create or replace temp table placement_changes as
 with differing as (
     select o.identity_id as old_id, n.identity_id as new_id
-    from old_placements as o
-    full outer join new_placements as n using (event_id, day)
-    where coalesce(o.day, n.day) not in (select day from changed_days)
-        and (
-            o.identity_id is distinct from n.identity_id
-            or o.identifier_key is distinct from n.identifier_key
-        )
+    from (select * from old_placements where day not in (select day from changed_days)) as o
+    full outer join (
+        select * from new_placements where day not in (select day from changed_days)
+    ) as n using (event_id, day)
+    where o.identity_id is distinct from n.identity_id
+        or o.identifier_key is distinct from n.identifier_key
 )
 
 select old_id as identity_id from differing
 union
 select new_id from differing;
+
+delete from event_placements
+where day in (select day from placement_days);
 
 delete from event_placements
 using placement_events as p
