@@ -7,6 +7,7 @@ import warnings
 
 import dagster as dg
 
+from identity_assets.configuration import check_configuration
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.checks import (
     every_identity_summarised,
@@ -77,7 +78,9 @@ with warnings.catch_warnings():
 
 
 def build_definitions() -> dg.Definitions:
-    """All definitions, with resources configured from the current environment."""
+    """All definitions, with resources configured from the current environment, once every
+    setting has been checked (`configuration`)."""
+    check_configuration()
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=[
