@@ -27,6 +27,7 @@ from identity_assets.journal.checks import (
 )
 from identity_assets.metrics.assets import value_customers
 from identity_assets.metrics.checks import (
+    every_purchase_rule_matches,
     one_metrics_row_per_identity,
     predictions_valid,
     purchase_values_usable,
@@ -43,6 +44,7 @@ from identity_assets.resources import (
 from identity_assets.schedules import build_late_files_sensor, build_schedule
 from identity_assets.segments.assets import segment_membership, segment_updates
 from identity_assets.segments.checks import (
+    every_segment_has_members,
     one_membership_per_identity_and_segment,
     segment_updates_delivered,
 )
@@ -99,7 +101,9 @@ def build_definitions() -> dg.Definitions:
             predictions_valid,
             one_metrics_row_per_identity,
             purchase_values_usable,
+            every_purchase_rule_matches,
             one_membership_per_identity_and_segment,
+            every_segment_has_members,
             segment_updates_delivered,
         ],
         jobs=[daily_pipeline],
