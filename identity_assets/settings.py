@@ -64,7 +64,7 @@ VARIABLES = (
     Variable(
         "IDENTITY_API_URL", DEFAULT_API_URL, "an http(s) URL with a host and no user:password@"
     ),
-    Variable("IDENTITY_API_TOKEN", "none", "the bearer token; never logged or stored"),
+    Variable("IDENTITY_API_TOKEN", "none", "any text"),
     Variable("IDENTITY_API_PLATFORM", "identity-assets", "any text"),
     Variable("IDENTITY_API_CONCURRENCY", "8", "a whole number >= 1"),
     Variable(
