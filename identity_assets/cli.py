@@ -23,7 +23,14 @@ import duckdb
 from identity_assets.changes import STAGES
 from identity_assets.ingest.core import LandingError, landed_days
 from identity_assets.journal.lookup import IDENTIFIER_TYPES
-from identity_assets.settings import duckdb_path, first_day, landing_dir, phone_region
+from identity_assets.settings import (
+    VARIABLES,
+    ConfigError,
+    duckdb_path,
+    first_day,
+    landing_dir,
+    phone_region,
+)
 from identity_assets.writers import WarehouseBusy, wait_for_writers
 
 if TYPE_CHECKING:
@@ -40,15 +47,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader (e.g. `| head`) stopped early: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except ConfigError as error:
+        print(f"identity-assets: configuration error: {error}", file=sys.stderr)
+        return 2
     except (LandingError, LookupUnavailable, WarehouseBusy, ValueError) as error:
         print(f"identity-assets: error: {error}", file=sys.stderr)
         return 2
+
+
+EXIT_CODES = (
+    (0, "done (for run: every step and blocking check passed, or nothing to do)"),
+    (1, "a step or a blocking check failed; a look-up found nothing"),
+    (2, "a configuration or usage error (named on one line); nothing ran"),
+)
+
+
+def _epilog() -> str:
+    """The environment variables and exit codes, for `--help`."""
+    width = max(len(v.name) for v in VARIABLES)
+    lines = ["environment variables (default; accepts):"]
+    lines += [f"  {v.name:<{width}}  {v.default}; {v.accepts}" for v in VARIABLES]
+    lines += ["", "exit codes:"]
+    lines += [f"  {code}  {meaning}" for code, meaning in EXIT_CODES]
+    return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="identity-assets",
         description="Resolve identities from raw customer-event exports with Dagster and DuckDB.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -85,6 +114,16 @@ def _parser() -> argparse.ArgumentParser:
         by.add_argument(
             flag, dest=identifier_type, metavar="VALUE", help=f"look up by {identifier_type}"
         )
+    journal.add_argument("--limit", type=_positive, metavar="N", help="the N most recent entries")
+    journal.add_argument(
+        "--since", type=_moment, metavar="TIME", help="entries at or after TIME (ISO-8601; UTC)"
+    )
+    journal.add_argument(
+        "--until", type=_moment, metavar="TIME", help="entries before TIME (ISO-8601; UTC)"
+    )
+    journal.add_argument(
+        "--pretty", action="store_true", help="indent the answer (re-encodes each payload)"
+    )
     journal.set_defaults(handler=_journal)
 
     explain = commands.add_parser(
@@ -138,6 +177,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return int(text)
+
+
+def _moment(text: str) -> datetime:
+    """An ISO-8601 date or time as naive UTC (the warehouse's); without a zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO-8601 date or time (2026-11-20, 2026-11-20T08:00:00Z): {text!r}"
+        ) from error
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -151,13 +209,27 @@ def _run(args: argparse.Namespace) -> int:
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
+    from identity_assets.configuration import check_configuration
     from identity_assets.definitions import DAILY_JOB_NAME, build_definitions
 
+    check_configuration()
     landing = Path(landing_dir()).expanduser().resolve()
-    days = landed_days(landing, first_day()) if args.all else sorted(set(args.day))
-    if not days:
-        print(f"identity-assets: nothing has landed in {landing}", file=sys.stderr)
-        return 1
+    if args.all:
+        days = landed_days(landing, first_day())
+        if not days:
+            print(f"identity-assets: nothing has landed in {landing}", file=sys.stderr)
+            return 1
+    else:
+        # as the schedule does: a day that never landed is skipped, saying so
+        days = []
+        for day in sorted(set(args.day)):
+            if (landing / day.isoformat()).is_dir():
+                days.append(day)
+            else:
+                print(f"identity-assets: no folder landed for {day} in {landing}: skipped")
+        if not days:
+            print("identity-assets: nothing to run")
+            return 0
     _check_in_partitions(days)
     job = build_definitions().resolve_job_def(DAILY_JOB_NAME)
     instance = _instance()
@@ -237,28 +309,58 @@ def _report(result: dg.ExecuteInProcessResult, seconds: float) -> bool:
         checks.setdefault(evaluation.asset_check_key.name, []).append(evaluation)
     width = max((len(name) for name in checks), default=0)
     for name, evaluations in checks.items():
-        failed = [e.asset_key.to_user_string() for e in evaluations if not e.passed]
-        if len(evaluations) == 1:
-            status = "FAILED" if failed else "passed"
-        else:
-            status = f"FAILED on {', '.join(failed)}" if failed else "passed on every asset"
-        print(f"  check {name:<{width}} {status}")
+        print(f"  check {name:<{width}} {_check_status(evaluations)}")
         if any(not e.passed and e.severity == dg.AssetCheckSeverity.ERROR for e in evaluations):
             failed_checks.append(name)
     failed_steps = result.get_step_failure_events()
     for event in failed_steps:
-        print(f"  step {event.step_key} FAILED: {_root_cause(event)}", file=sys.stderr)
+        message, cause = _failure(event)
+        print(f"  step {event.step_key} FAILED: {message}", file=sys.stderr)
+        if cause:
+            print(f"    caused by {cause}", file=sys.stderr)
     ok = result.success and not failed_checks
     print(f"identity-assets: run {'succeeded' if ok else 'FAILED'} in {seconds:.1f}s", flush=True)
     return not ok
 
 
-def _root_cause(event: dg.DagsterEvent) -> str:
-    """The message of the error that started a step failure, without Dagster's wrapping."""
+def _check_status(evaluations: list[dg.AssetCheckEvaluation]) -> str:
+    """`passed`, `FAILED` for a blocking failure, `warning` for a failed warning check; with
+    the asset(s) when the check is made for several, and what the check said."""
+    import dagster as dg
+
+    def said(evaluation: dg.AssetCheckEvaluation) -> str:
+        where = f" on {evaluation.asset_key.to_user_string()}" if len(evaluations) > 1 else ""
+        return f"{where}: {evaluation.description}" if evaluation.description else where
+
+    failed = [e for e in evaluations if not e.passed]
+    if not failed:
+        return "passed" if len(evaluations) == 1 else "passed on every asset"
+    errors = [e for e in failed if e.severity == dg.AssetCheckSeverity.ERROR]
+    label = "FAILED" if errors else "warning"
+    return label + "; ".join(said(e) for e in (errors or failed))
+
+
+def _failure(event: dg.DagsterEvent) -> tuple[str, str]:
+    """The project's own message about a step failure first (the first error raised outside
+    Dagster), and, apart, the error that started it when that is another (DuckDB's, say)."""
     error = event.step_failure_data.error
-    while error.cause is not None:
+    chain = []
+    while error is not None:
+        chain.append(error)
         error = error.cause
-    return f"{error.cls_name}: {error.message.strip()}"
+    own = next((e for e in chain if not e.cls_name.startswith("Dagster")), chain[-1])
+    root = chain[-1]
+    cause = "" if own is root else _said(root)[:300]
+    return _said(own), cause
+
+
+def _said(error) -> str:
+    """An error's message on one line: ours as they are, others' after their class's name."""
+    qualified, _, message = error.message.strip().partition(": ")
+    if not qualified.endswith(error.cls_name):
+        qualified, message = error.cls_name, error.message.strip()
+    message = " ".join(message.split())
+    return message if qualified.startswith("identity_assets.") else f"{error.cls_name}: {message}"
 
 
 def _journal(args: argparse.Namespace) -> int:
@@ -267,9 +369,15 @@ def _journal(args: argparse.Namespace) -> int:
     identifier_type = next(t for t in IDENTIFIER_TYPES if getattr(args, t) is not None)
     with _read_warehouse() as conn:
         status, body = journal_response(
-            conn, identifier_type, getattr(args, identifier_type), phone_region()
+            conn,
+            identifier_type,
+            getattr(args, identifier_type),
+            phone_region(),
+            limit=args.limit,
+            since=args.since,
+            until=args.until,
         )
-    print(body)
+    print(json.dumps(json.loads(body), indent=2) if args.pretty else body)
     return 0 if status == 200 else 1
 
 

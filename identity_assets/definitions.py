@@ -7,6 +7,7 @@ import warnings
 
 import dagster as dg
 
+from identity_assets.configuration import check_configuration
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.checks import (
     every_identity_summarised,
@@ -26,6 +27,7 @@ from identity_assets.journal.checks import (
 )
 from identity_assets.metrics.assets import value_customers
 from identity_assets.metrics.checks import (
+    every_purchase_rule_matches,
     one_metrics_row_per_identity,
     predictions_valid,
     purchase_values_usable,
@@ -42,6 +44,7 @@ from identity_assets.resources import (
 from identity_assets.schedules import build_late_files_sensor, build_schedule
 from identity_assets.segments.assets import segment_membership, segment_updates
 from identity_assets.segments.checks import (
+    every_segment_has_members,
     one_membership_per_identity_and_segment,
     segment_updates_delivered,
 )
@@ -77,7 +80,9 @@ with warnings.catch_warnings():
 
 
 def build_definitions() -> dg.Definitions:
-    """All definitions, with resources configured from the current environment."""
+    """All definitions, with resources configured from the current environment, once every
+    setting has been checked (`configuration`)."""
+    check_configuration()
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=[
@@ -96,7 +101,9 @@ def build_definitions() -> dg.Definitions:
             predictions_valid,
             one_metrics_row_per_identity,
             purchase_values_usable,
+            every_purchase_rule_matches,
             one_membership_per_identity_and_segment,
+            every_segment_has_members,
             segment_updates_delivered,
         ],
         jobs=[daily_pipeline],

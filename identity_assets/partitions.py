@@ -1,5 +1,5 @@
-"""The daily partitions: one per landing folder day, from `IDENTITY_FIRST_DAY` to today, in
-`IDENTITY_TIMEZONE` (default UTC)."""
+"""The daily partitions: one per landing folder day, from `IDENTITY_FIRST_DAY` (when unset, the
+earliest landed day) to today, in `IDENTITY_TIMEZONE` (default UTC)."""
 
 import dagster as dg
 

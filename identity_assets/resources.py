@@ -187,7 +187,7 @@ def identifier_api_from_env() -> IdentifierApi:
     """The identifier API as configured by the environment; the token stays an EnvVar."""
     token = dg.EnvVar("IDENTITY_API_TOKEN") if settings.text("IDENTITY_API_TOKEN") else None
     return IdentifierApi(
-        url=settings.text("IDENTITY_API_URL") or settings.DEFAULT_API_URL,
+        url=settings.api_url(),
         token=token,
         platform=settings.text("IDENTITY_API_PLATFORM") or "identity-assets",
         concurrency=settings.integer("IDENTITY_API_CONCURRENCY", 8),

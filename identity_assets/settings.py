@@ -1,53 +1,168 @@
 """The environment variables that configure identity_assets, with their local defaults.
 
-This is the one module that reads the environment; it imports nothing heavy, so quick
-commands (look-ups) start fast. The variables are part of the output contract (README).
+This is the one module that reads the environment, and each reader checks what it reads: a
+value that is not allowed raises `ConfigError` naming the variable, the value and what is
+allowed, before any step runs (`identity_assets.configuration` checks them all when the
+definitions load). It imports nothing heavy, so quick commands (look-ups) start fast. The
+variables are part of the output contract (README, `identity-assets --help`).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import date
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_DUCKDB_PATH = "data/identity.duckdb"
-DEFAULT_FIRST_DAY = "2024-01-01"
 DEFAULT_PHONE_REGION = "US"
 DEFAULT_API_URL = "http://127.0.0.1:8787/api/v1"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_SCHEDULE_CRON = "0 3 * * *"
+
+_DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+# DuckDB's memory sizes: a number and a unit (1000^i or 1024^i), or a share of the RAM.
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib|%)$", re.IGNORECASE)
+
+
+class ConfigError(ValueError):
+    """A setting that is not allowed: one line naming the variable, the value, what is allowed."""
+
+    def __init__(self, variable: str, value: object, allowed: str) -> None:
+        self.variable = variable
+        one_line = " ".join(str(allowed).split())
+        super().__init__(f"{variable}={value!r}: {one_line}")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable as `--help` and the README list it."""
+
+    name: str
+    default: str
+    accepts: str
+
+
+VARIABLES = (
+    Variable("IDENTITY_LANDING_DIR", DEFAULT_LANDING_DIR, "a directory (need not exist yet)"),
+    Variable("IDENTITY_DUCKDB_PATH", DEFAULT_DUCKDB_PATH, "a file path, not a directory"),
+    Variable("IDENTITY_FIRST_DAY", "the earliest landed day, else today", "a YYYY-MM-DD date"),
+    Variable("IDENTITY_TIMEZONE", DEFAULT_TIMEZONE, "an IANA time zone, e.g. Europe/Paris"),
+    Variable("IDENTITY_SCHEDULE_CRON", DEFAULT_SCHEDULE_CRON, "a 5-field cron expression"),
+    Variable("IDENTITY_PHONE_REGION", DEFAULT_PHONE_REGION, "a region phonenumbers knows, e.g. GB"),
+    Variable("IDENTITY_MAX_LINKED_VALUES", "3", "a whole number >= 1"),
+    Variable("IDENTITY_MAX_IDENTITY_SIZE", "50", "a whole number >= 1"),
+    Variable("IDENTITY_EXTRA_PLACEHOLDERS", "none", "comma-separated values"),
+    Variable("IDENTITY_RULES", "built-in rules", "a JSON file (see Identity)"),
+    Variable("IDENTITY_PURCHASE_RULES", "built-in rules", "a JSON file (see Metrics)"),
+    Variable("IDENTITY_MIN_REPEAT_BUYERS", "20", "a whole number >= 1"),
+    Variable("IDENTITY_SEGMENTS", "built-in segments", "a JSON file (see Segments)"),
+    Variable(
+        "IDENTITY_API_URL", DEFAULT_API_URL, "an http(s) URL with a host and no user:password@"
+    ),
+    Variable("IDENTITY_API_TOKEN", "none", "any text"),
+    Variable("IDENTITY_API_PLATFORM", "identity-assets", "any text"),
+    Variable("IDENTITY_API_CONCURRENCY", "8", "a whole number >= 1"),
+    Variable(
+        "IDENTITY_DUCKDB_MEMORY_LIMIT", "DuckDB's (80% of RAM)", "a size such as 2GB, 512MiB, 50%"
+    ),
+    Variable("IDENTITY_DUCKDB_THREADS", "all cores", "a whole number >= 1"),
+)
 
 
 def first_day() -> date:
-    """The first daily partition (`IDENTITY_FIRST_DAY`, default 2024-01-01)."""
-    value = os.getenv("IDENTITY_FIRST_DAY", DEFAULT_FIRST_DAY)
+    """The first daily partition: `IDENTITY_FIRST_DAY`, else the earliest landed day folder,
+    else today (UTC), so the partitions are the days that have data."""
+    value = os.getenv("IDENTITY_FIRST_DAY")
+    if value:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ConfigError("IDENTITY_FIRST_DAY", value, "must be a YYYY-MM-DD date") from None
+    return earliest_landed_day(Path(landing_dir())) or datetime.now(UTC).date()
+
+
+def earliest_landed_day(landing: Path) -> date | None:
+    """The earliest `YYYY-MM-DD` folder of the landing directory (a symbolic link counts), or
+    None when there is none or no directory: one listing, so loading definitions stays fast."""
     try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise ValueError(f"IDENTITY_FIRST_DAY must be a YYYY-MM-DD date, got {value!r}") from error
+        entries = list(os.scandir(landing))
+    except OSError:
+        return None
+    days = []
+    for entry in entries:
+        if not _DAY_FOLDER.match(entry.name):
+            continue
+        try:
+            day = date.fromisoformat(entry.name)
+        except ValueError:
+            continue
+        if entry.is_dir():
+            days.append(day)
+    return min(days, default=None)
 
 
 def timezone() -> str:
     """Time zone of the daily partitions and the schedule (`IDENTITY_TIMEZONE`, default UTC)."""
-    return os.getenv("IDENTITY_TIMEZONE", "UTC")
+    value = os.getenv("IDENTITY_TIMEZONE") or DEFAULT_TIMEZONE
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            "IDENTITY_TIMEZONE", value, "must be an IANA time zone such as UTC or Europe/Paris"
+        ) from None
+    return value
 
 
 def schedule_cron() -> str:
     """When the daily run starts, as cron (`IDENTITY_SCHEDULE_CRON`, default 03:00)."""
-    return os.getenv("IDENTITY_SCHEDULE_CRON", "0 3 * * *")
+    value = os.getenv("IDENTITY_SCHEDULE_CRON") or DEFAULT_SCHEDULE_CRON
+    # Dagster's own test of what its schedules accept (imported here: it loads Dagster)
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(value):
+        raise ConfigError(
+            "IDENTITY_SCHEDULE_CRON",
+            value,
+            "must be a 5-field cron expression (minute hour day month weekday), e.g. '0 3 * * *'",
+        )
+    return value
 
 
 def duckdb_path() -> str:
     """The warehouse file (`IDENTITY_DUCKDB_PATH`)."""
-    return os.getenv("IDENTITY_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
+    value = os.getenv("IDENTITY_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
+    if Path(value).expanduser().is_dir():
+        raise ConfigError("IDENTITY_DUCKDB_PATH", value, "is a directory; must name a file")
+    return value
 
 
 def landing_dir() -> str:
     """Where daily export folders land (`IDENTITY_LANDING_DIR`)."""
-    return os.getenv("IDENTITY_LANDING_DIR", DEFAULT_LANDING_DIR)
+    value = os.getenv("IDENTITY_LANDING_DIR") or DEFAULT_LANDING_DIR
+    if Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
+        raise ConfigError("IDENTITY_LANDING_DIR", value, "is a file; must be a directory")
+    return value
 
 
 def phone_region() -> str:
     """Region for phone numbers written without a country code (`IDENTITY_PHONE_REGION`)."""
-    return os.getenv("IDENTITY_PHONE_REGION", DEFAULT_PHONE_REGION)
+    value = os.getenv("IDENTITY_PHONE_REGION") or DEFAULT_PHONE_REGION
+    import phonenumbers
+
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            "IDENTITY_PHONE_REGION",
+            value,
+            "must be a two-letter region phonenumbers supports (upper case), e.g. US, GB, FR",
+        )
+    return value
 
 
 def duckdb_config() -> dict[str, object]:
@@ -55,20 +170,26 @@ def duckdb_config() -> dict[str, object]:
     config: dict[str, object] = {}
     memory_limit = os.getenv("IDENTITY_DUCKDB_MEMORY_LIMIT")
     if memory_limit:
-        config["memory_limit"] = memory_limit
-    threads = os.getenv("IDENTITY_DUCKDB_THREADS")
-    if threads:
-        config["threads"] = int(threads)
+        if not _MEMORY.match(memory_limit.strip()):
+            raise ConfigError(
+                "IDENTITY_DUCKDB_MEMORY_LIMIT",
+                memory_limit,
+                "must be a size: a number and KB, MB, GB, TB, KiB, MiB, GiB, TiB or %, e.g. 2GB",
+            )
+        config["memory_limit"] = memory_limit.strip()
+    if os.getenv("IDENTITY_DUCKDB_THREADS"):
+        config["threads"] = integer("IDENTITY_DUCKDB_THREADS", 0)
     return config
 
 
-def integer(name: str, default: int) -> int:
-    """An integer setting, with an error naming the variable when it is not one."""
-    value = os.getenv(name, str(default))
-    try:
-        return int(value)
-    except ValueError as error:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from error
+def integer(name: str, default: int, minimum: int = 1) -> int:
+    """A whole-number setting of at least `minimum`; anything else (`2.9`, `-3`) is an error."""
+    value = os.getenv(name)
+    if not value:
+        return default
+    if not _INTEGER.match(value.strip()) or int(value) < minimum:
+        raise ConfigError(name, value, f"must be a whole number of at least {minimum}")
+    return int(value)
 
 
 def text(name: str) -> str | None:
@@ -79,3 +200,49 @@ def text(name: str) -> str | None:
 def text_list(name: str) -> list[str]:
     """A comma-separated setting as a list of its non-empty items."""
     return [v for v in os.getenv(name, "").split(",") if v.strip()]
+
+
+def api_url() -> str:
+    """The identifier API's base URL (`IDENTITY_API_URL`): http(s), a host, no credentials.
+
+    A user:password@ in it would be stored with the run's configuration: refused, and the
+    password is not repeated in the error either.
+    """
+    value = os.getenv("IDENTITY_API_URL") or DEFAULT_API_URL
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ConfigError("IDENTITY_API_URL", value, "must be an http(s) URL") from None
+    if parts.username is not None or parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        shown = parts._replace(netloc=f"***@{host}").geturl()
+        raise ConfigError(
+            "IDENTITY_API_URL",
+            shown,
+            "must not carry credentials (user:password@); put the token in IDENTITY_API_TOKEN",
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            "IDENTITY_API_URL", value, "must be an http(s) URL with a host, e.g. https://host/api"
+        )
+    return value
+
+
+def check_environment() -> None:
+    """Read every variable once, so a value that is not allowed fails before anything runs."""
+    landing_dir()
+    duckdb_path()
+    first_day()
+    timezone()
+    schedule_cron()
+    phone_region()
+    duckdb_config()
+    api_url()
+    for name in (
+        "IDENTITY_MAX_LINKED_VALUES",
+        "IDENTITY_MAX_IDENTITY_SIZE",
+        "IDENTITY_MIN_REPEAT_BUYERS",
+        "IDENTITY_API_CONCURRENCY",
+    ):
+        integer(name, 1)

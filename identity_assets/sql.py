@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 
+import duckdb
+
 
 @cache
 def load(name: str) -> str:
@@ -46,6 +48,30 @@ def transaction(conn) -> Iterator[None]:
     except BaseException:
         conn.rollback()
         raise
+
+
+@contextmanager
+def empty_warehouse() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB holding every stage's tables as its `create_tables.sql` makes them,
+    empty: what column schemas are read from and segment conditions are compiled against.
+
+    ~60 ms for all stages, plus ~30 ms when it is the process's first DuckDB connection. One
+    transaction: a commit per statement makes it a third slower.
+    """
+    with duckdb.connect() as conn:
+        with transaction(conn):
+            for stage in _stages_with_tables():
+                conn.execute(load(f"{stage}/create_tables"))
+        yield conn
+
+
+def _stages_with_tables() -> list[str]:
+    package = resources.files("identity_assets")
+    return sorted(
+        entry.name
+        for entry in package.iterdir()
+        if entry.joinpath("sql", "create_tables.sql").is_file()
+    )
 
 
 def create_macros(conn) -> None:

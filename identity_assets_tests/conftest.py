@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,10 @@ import duckdb
 import pytest
 
 DAY = date(2026, 11, 20)
+
+# The partitions start at the earliest landed day unless this is set; tests land days of
+# 2025-2026 in many directories, so they fix the first day (the CLI processes inherit it).
+os.environ.setdefault("IDENTITY_FIRST_DAY", "2024-01-01")
 
 
 class Landing:

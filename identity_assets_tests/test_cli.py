@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
+from identity_assets.cli import main
 from identity_assets.definitions import DAILY_JOB_NAME
 from identity_assets.writers import WAREHOUSE_TAG, WRITE
 from identity_assets_tests.conftest import Landing
@@ -153,12 +154,19 @@ def test_an_unreadable_file_fails_the_run_naming_the_file(tmp_path, landing: Lan
     (landing.root / "2026-11-20" / "bad.jsonl.gz").write_bytes(b"not gzip")
     done = run_cli(tmp_path, landing, "run", "--day", "2026-11-20")
     assert done.returncode == 1
-    assert "cannot read landed file 2026-11-20/bad.jsonl.gz" in done.stdout + done.stderr
+    # the summary says our message first, then DuckDB's on a line of its own
+    summary = done.stderr[done.stderr.index("  step ingest_landed_days FAILED: ") :].splitlines()
+    assert summary[0].startswith(
+        "  step ingest_landed_days FAILED: cannot read landed file 2026-11-20/bad.jsonl.gz: "
+    )
+    assert "Fix or remove the file and re-run its day" in summary[0]
+    assert summary[1].startswith("    caused by IOException: ")
     assert "run FAILED" in done.stdout
 
 
 @pytest.mark.parametrize("day", ["2023-06-01", "2999-01-01"])
 def test_days_outside_the_partitions_are_refused(tmp_path, landing: Landing, day) -> None:
+    landing.write("a.jsonl", [IDENTIFY], day=date.fromisoformat(day))
     done = run_cli(tmp_path, landing, "run", "--day", day)
     assert done.returncode == 2
     assert f"outside the daily partitions 2024-01-01..{date.today().year}" in done.stderr
@@ -174,6 +182,13 @@ def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(tmp_path, landin
     assert [entry["type"] for entry in answer["data"]["journal"]] == ["track", "identify"]
     by_phone = run_cli(tmp_path, landing, "journal", "--phone", "(415) 555-0100")
     assert json.loads(by_phone.stdout)["data"]["uuid"] == answer["data"]["uuid"]
+
+    latest = run_cli(
+        tmp_path, landing, "journal", "--phone", "4155550100", "--limit", "1", "--pretty"
+    )
+    assert latest.returncode == 0, latest.stderr
+    assert latest.stdout.startswith('{\n  "success": true,')
+    assert json.loads(latest.stdout)["data"]["journal"] == answer["data"]["journal"][:1]
 
     missing = run_cli(tmp_path, landing, "journal", "--device-id", "nope")
     assert missing.returncode == 1
@@ -229,3 +244,61 @@ def test_explain_tells_how_an_identifier_joined_and_a_hand_block_applies_on_reru
     again = run_cli(tmp_path, landing, "explain", "--email", "cool.person@example.com")
     assert f"identity {identity}" in again.stdout
     assert run_cli(tmp_path, landing, "explain", "--user-id", "nobody").returncode == 1
+
+
+def run_in_process(monkeypatch, tmp_path: Path, landing: Landing, *args: str) -> int:
+    """`main` in this process: quicker than a process when the exit code and output suffice."""
+    monkeypatch.setenv("IDENTITY_LANDING_DIR", str(landing.root))
+    monkeypatch.setenv("IDENTITY_DUCKDB_PATH", str(tmp_path / "data" / "identity.duckdb"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("IDENTITY_API_TOKEN", raising=False)
+    return main(list(args))
+
+
+def test_a_failed_warning_check_is_shown_as_a_warning(
+    monkeypatch, tmp_path, landing: Landing, capsys
+) -> None:
+    landing.write("a.jsonl", [IDENTIFY, TRACK])
+    assert run_in_process(monkeypatch, tmp_path, landing, "run", "--day", "2026-11-20") == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if "check every_purchase_rule_matches" in line]
+    assert line.endswith("warning: 2 purchase rule(s) matched no event")
+    assert "FAILED" not in out and "run succeeded" in out
+
+
+def test_a_day_that_never_landed_is_skipped_saying_so(
+    monkeypatch, tmp_path, landing: Landing, capsys
+) -> None:
+    done = run_in_process(monkeypatch, tmp_path, landing, "run", "--day", "2026-11-19")
+    assert done == 0
+    out = capsys.readouterr().out
+    assert f"no folder landed for 2026-11-19 in {landing.root}: skipped" in out
+    assert "nothing to run" in out and "running" not in out
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_configuration_error_is_one_line_and_nothing_runs(
+    monkeypatch, tmp_path, landing: Landing, capsys
+) -> None:
+    landing.write("a.jsonl", [IDENTIFY])
+    segments = tmp_path / "segments.json"
+    where = "exists (select 1 from read_csv('/etc/passwd'))"
+    segments.write_text(json.dumps([{"name": "leak", "where": where}]))
+    monkeypatch.setenv("IDENTITY_SEGMENTS", str(segments))
+    assert run_in_process(monkeypatch, tmp_path, landing, "run", "--all") == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"identity-assets: configuration error: IDENTITY_SEGMENTS='{segments}'")
+    assert "segment 'leak'" in line and "file system operations are disabled" in line
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.slow
+def test_the_command_exits_2_naming_a_bad_variable(tmp_path, landing: Landing) -> None:
+    landing.write("a.jsonl", [IDENTIFY])
+    done = run_cli(tmp_path, landing, "run", "--all", env={"IDENTITY_DUCKDB_THREADS": "-3"})
+    assert done.returncode == 2
+    assert done.stderr == (
+        "identity-assets: configuration error: IDENTITY_DUCKDB_THREADS='-3': "
+        "must be a whole number of at least 1\n"
+    )
+    assert not (tmp_path / "data").exists()

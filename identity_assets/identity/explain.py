@@ -9,6 +9,7 @@ read from the identity stage's tables; nothing is recomputed.
 from __future__ import annotations
 
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -167,4 +168,16 @@ def _paths(anchor: tuple[str, str], members: list[dict], links: list[dict]) -> l
 def _rows(conn: duckdb.DuckDBPyConnection, query: str, params: dict) -> list[dict[str, Any]]:
     cursor = conn.execute(query, params)
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return [
+        {name: _iso_utc(value) for name, value in zip(names, row, strict=True)}
+        for row in cursor.fetchall()
+    ]
+
+
+def _iso_utc(value: object) -> object:
+    """A timestamp as ISO-8601 UTC, as `journal` prints them; the warehouse keeps UTC."""
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -184,26 +184,63 @@ def load_identity_rules(path: str | Path, base: IdentityRules | None = None) -> 
             f"identity rules in {path} have unknown keys {sorted(unknown)}; "
             f"known: {', '.join(sorted(known))}"
         )
-    try:
-        blocks = tuple(
-            Block(item["type"], str(item["value"]), str(item.get("reason", "")))
-            for item in data.get("blocks", [])
-        )
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"each block in {path} needs type, value and reason: {error}") from error
+    blocks = _blocks(data.get("blocks", []), path)
+    placeholders = data.get("extra_placeholders", [])
+    if not _strings(placeholders):
+        raise ValueError(f"extra_placeholders in {path} must be a list of strings")
+    max_linked = data.get("max_linked_values", base.max_linked)
+    if not _whole(max_linked):
+        raise ValueError(f"max_linked_values in {path} must be a whole number, got {max_linked!r}")
+    priority = data.get("priority", base.priority)
+    if not _strings(priority):
+        raise ValueError(f"priority in {path} must be a list of identifier types")
     return IdentityRules(
-        placeholders=(*base.placeholders, *data.get("extra_placeholders", [])),
-        max_linked=int(data.get("max_linked_values", base.max_linked)),
+        placeholders=(*base.placeholders, *placeholders),
+        max_linked=max_linked,
         phone_region=base.phone_region,
         limits=_merged_limits(base.limits, data.get("limits", {}), path),
-        priority=tuple(data.get("priority", base.priority)),
+        priority=tuple(priority),
         blocks=(*base.blocks, *blocks),
     )
+
+
+def _strings(value: object) -> bool:
+    """A JSON list of strings (a lone string is not one: it would become its letters)."""
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+
+
+def _whole(value: object) -> bool:
+    """A JSON whole number: 2.9 and true are not (they would become 2 and 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _blocks(items: object, path: str | Path) -> tuple[Block, ...]:
+    if not isinstance(items, list):
+        raise ValueError(f"blocks in {path} must be a list of objects with type, value, reason")
+    blocks = []
+    for number, item in enumerate(items, start=1):
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"type", "value", "reason"}
+            or not isinstance(item.get("type"), str)
+            or not isinstance(item.get("value"), str | int)
+            or isinstance(item.get("value"), bool)
+            or not isinstance(item.get("reason", ""), str)
+        ):
+            raise ValueError(
+                f"block {number} in {path} must be an object with the strings type, value and "
+                f"reason, got {item!r}"
+            )
+        blocks.append(Block(item["type"], str(item["value"]), item.get("reason", "")))
+    return tuple(blocks)
 
 
 def _merged_limits(base: Mapping[str, int], given: object, path: str | Path) -> dict[str, int]:
     """The file's limits over the base ones; `null` removes a type's limit."""
     if not isinstance(given, dict):
         raise ValueError(f"limits in {path} must be an object of type: number")
+    bad = {k: v for k, v in given.items() if v is not None and not _whole(v)}
+    if bad:
+        raise ValueError(f"limits in {path} must be whole numbers (or null), got {bad}")
     merged = {**base, **given}
     return {kind: limit for kind, limit in merged.items() if limit is not None}

@@ -133,8 +133,12 @@ def landed_days(landing_dir: Path, first_day: date) -> list[date]:
 
 
 def day_files(landing_dir: Path, day: date) -> tuple[list[Path], list[Path]]:
-    """The export files of one day (sorted) and the other files found there (ignored)."""
-    folder = landing_dir / day.isoformat()
+    """The export files of one day (sorted) and the other files found there (ignored).
+
+    Paths stay under the landing directory even where a day folder or a file is a symbolic
+    link (a mounted share, a folder linked per day): a file is named by where it landed.
+    """
+    folder = landing_dir.resolve() / day.isoformat()
     if not folder.is_dir():
         return [], []
     files, ignored = [], []
@@ -248,7 +252,7 @@ def _stage_lines(conn: duckdb.DuckDBPyConnection, landing_dir: Path, files: list
             "create or replace temp table landed_lines_unnumbered (path varchar, line varchar)"
         )
         return
-    paths = [str(p.resolve()) for p in files]
+    paths = [str(p) for p in files]
     query = sql.load("ingest/read_lines")
     try:
         conn.execute(
@@ -295,11 +299,10 @@ def _explain(error: duckdb.Error) -> str:
 
 def _file_rows(landing_dir: Path, files: Iterable[Path]) -> list[tuple[date, str, int, datetime]]:
     """(day, path relative to the landing directory, bytes, modified at UTC) of each file."""
-    prefix = _prefix(landing_dir)
     rows = []
     for path in files:
         stat = path.stat()
-        name = str(path.resolve()).removeprefix(prefix)
+        name = _landed_name(landing_dir, path)
         modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
         rows.append((date.fromisoformat(name.split("/", 1)[0]), name, stat.st_size, modified))
     return rows
@@ -368,7 +371,6 @@ def _recorded_summaries(
         {"days": days},
     ).fetchall():
         sources.setdefault(day, {})[source] = count
-    prefix = _prefix(landing_dir)
     return tuple(
         DayIngest(
             day=day,
@@ -379,7 +381,7 @@ def _recorded_summaries(
             events_accepted=int(counts[day][3]),
             rejects_by_reason=reasons.get(day, {}),
             events_by_source=sources.get(day, {}),
-            ignored_files=tuple(str(p.resolve()).removeprefix(prefix) for p in listing[day][1]),
+            ignored_files=tuple(_landed_name(landing_dir, p) for p in listing[day][1]),
         )
         for day in days
     )
@@ -428,7 +430,6 @@ def _summarise(
         "group by day, source order by day, source"
     ).fetchall():
         sources.setdefault(day, {})[source] = count
-    prefix = _prefix(landing_dir)
     summaries = []
     for day in days:
         files, ignored = listing[day]
@@ -443,10 +444,15 @@ def _summarise(
                 events_accepted=sum(sources.get(day, {}).values()),
                 rejects_by_reason=reasons.get(day, {}),
                 events_by_source=sources.get(day, {}),
-                ignored_files=tuple(str(p.resolve()).removeprefix(prefix) for p in ignored),
+                ignored_files=tuple(_landed_name(landing_dir, p) for p in ignored),
             )
         )
     return tuple(summaries)
+
+
+def _landed_name(landing_dir: Path, path: Path) -> str:
+    """The file's path relative to the landing directory, links not followed."""
+    return path.relative_to(landing_dir.resolve()).as_posix()
 
 
 def _parse_day(name: str) -> date | None:

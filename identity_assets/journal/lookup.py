@@ -64,9 +64,17 @@ def find_identity(
 
 
 def journal_response(
-    conn: duckdb.DuckDBPyConnection, identifier_type: str, value: str, phone_region: str = "US"
+    conn: duckdb.DuckDBPyConnection,
+    identifier_type: str,
+    value: str,
+    phone_region: str = "US",
+    *,
+    limit: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> tuple[int, str]:
-    """The identifier API's journal answer as JSON text: every event, most recent first.
+    """The identifier API's journal answer as JSON text: every event, most recent first (the
+    `limit` most recent, those at or after `since` and before `until`, naive UTC, when given).
 
     Each entry is the payload exactly as received (key order, spacing and number formatting
     kept, so the text is assembled rather than re-encoded) with `created_at` added.
@@ -83,8 +91,10 @@ def journal_response(
         return 404, json.dumps(error)
     rows = conn.execute(
         "select payload, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') from identity_journal "
-        "where identity_id = $id order by occurred_at desc, event_id desc",
-        {"id": identity_id},
+        "where identity_id = $id and ($since is null or occurred_at >= $since) "
+        "and ($until is null or occurred_at < $until) "
+        "order by occurred_at desc, event_id desc limit $limit",
+        {"id": identity_id, "since": since, "until": until, "limit": limit},
     ).fetchall()
     entries = ",".join(_with_created_at(payload, created_at) for payload, created_at in rows)
     return (

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from identity_assets.checks import failing_rows_check
-from identity_assets.resources import Warehouse
+from identity_assets.resources import ValueRulesResource, Warehouse
 
 
 @dg.asset_check(asset="customer_value", blocking=True)
@@ -29,5 +29,19 @@ def purchase_values_usable(warehouse: Warehouse) -> dg.AssetCheckResult:
         warehouse,
         "metrics/check_purchase_values",
         "purchase event(s) with an unusable value, left out of spend",
+        severity=dg.AssetCheckSeverity.WARN,
+    )
+
+
+@dg.asset_check(asset="customer_metrics")
+def every_purchase_rule_matches(
+    warehouse: Warehouse, value_rules: ValueRulesResource
+) -> dg.AssetCheckResult:
+    """Warns, naming them, about purchase rules that matched no event on the data."""
+    return failing_rows_check(
+        warehouse,
+        "metrics/check_purchase_rules_match",
+        "purchase rule(s) matched no event",
+        params={"rules": [rule.name for rule in value_rules.rules().purchases]},
         severity=dg.AssetCheckSeverity.WARN,
     )

@@ -9,7 +9,9 @@ mapping is data, not code: the defaults below, or a JSON file named by
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,8 +91,15 @@ class ValueRules:
     min_repeat_buyers: int = field(default=20)
 
 
+SOURCES = ("segment", "identifier_api", "client_api")
+# A JSON path as the rules write it: $ then .key, ."quoted key" or [index] steps.
+_JSON_PATH = re.compile(r'^\$(\.[A-Za-z_][A-Za-z0-9_]*|\."[^"]+"|\[\d+\])+$')
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+
 def load_purchase_rules(path: str | Path) -> tuple[PurchaseRule, ...]:
-    """Purchase rules from a JSON file: a list of objects with PurchaseRule's fields."""
+    """Purchase rules from a JSON file: a list of objects with PurchaseRule's fields, each of
+    its type (a string where a list belongs is an error, not a list of letters)."""
     try:
         items = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as error:
@@ -100,18 +109,50 @@ def load_purchase_rules(path: str | Path) -> tuple[PurchaseRule, ...]:
     rules = []
     for number, item in enumerate(items, start=1):
         try:
-            rules.append(
-                PurchaseRule(
-                    **{
-                        **item,
-                        "event_names": tuple(item["event_names"]),
-                        "value_paths": tuple(item["value_paths"]),
-                    }
-                )
-            )
-        except (TypeError, KeyError) as error:
-            raise ValueError(f"purchase rule {number} in {path} is not valid: {error}") from error
+            rules.append(_purchase_rule(item))
+        except ValueError as error:
+            raise ValueError(f"purchase rule {number} in {path}: {error}") from None
+    names = [rule.name for rule in rules]
+    if len(set(names)) != len(names):
+        raise ValueError(f"purchase rules in {path} must have distinct names, got {names}")
     return tuple(rules)
+
+
+def _purchase_rule(item: object) -> PurchaseRule:
+    if not isinstance(item, dict):
+        raise ValueError(f"must be an object, got {item!r}")
+    fields = {f.name for f in dataclasses.fields(PurchaseRule)}
+    required = {"name", "source", "event_names", "value_paths", "currency_path"}
+    if unknown := sorted(set(item) - fields):
+        raise ValueError(f"unknown keys {unknown}; known: {', '.join(sorted(fields))}")
+    if missing := sorted(required - set(item)):
+        raise ValueError(f"missing {', '.join(missing)}")
+    if not isinstance(item["name"], str) or not item["name"].strip():
+        raise ValueError(f"name must be a non-empty string, got {item['name']!r}")
+    if item["source"] not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {item['source']!r}")
+    for key in ("event_names", "value_paths"):
+        value = item[key]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{key} must be a non-empty list of strings, got {value!r}")
+    paths = [*item["value_paths"], item["currency_path"]]
+    if item.get("quantity_path") is not None:
+        paths.append(item["quantity_path"])
+    for json_path in paths:
+        if not isinstance(json_path, str) or not _JSON_PATH.match(json_path):
+            raise ValueError(
+                f"{json_path!r} is not a JSON path like $.properties.value or $.items[0].price"
+            )
+    currency = item.get("default_currency", "USD")
+    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        raise ValueError(f"default_currency must be a 3-letter currency code, got {currency!r}")
+    return PurchaseRule(
+        **{
+            **item,
+            "event_names": tuple(item["event_names"]),
+            "value_paths": tuple(item["value_paths"]),
+        }
+    )
 
 
 def rule_parameters(rule: PurchaseRule) -> dict[str, object]:

@@ -14,10 +14,12 @@ bounded: each day is simulated and streamed to its files before the next one sta
 """
 
 import csv
+import filecmp
 import gzip
 import io
 import json
 import math
+import os
 import random
 import tempfile
 import unicodedata
@@ -651,14 +653,20 @@ def _messy_phone(display: str, rnd: random.Random) -> str:
 
 
 class _Sink:
-    """One export file, written in chunks (gzip without name or time, so output is stable)."""
+    """One export file, written in chunks (gzip without name or time, so output is stable).
+
+    It is written beside the file, hidden, and replaces it only when its bytes differ: a file
+    written again with the same content keeps its modification time, so a pipeline run does
+    not read it again.
+    """
 
     def __init__(self, path: Path, relative: str) -> None:
         self.path = path
         self.relative = relative
         self.lines = 0
         self._buffer: list[str] = []
-        self._raw = path.open("wb")
+        self._draft = path.with_name(f".{path.name}.writing")
+        self._raw = self._draft.open("wb")
         self._out: IO[bytes] = self._raw
         if path.suffix == ".gz":
             self._out = gzip.GzipFile(
@@ -685,6 +693,10 @@ class _Sink:
         if self._out is not self._raw:
             self._out.close()
         self._raw.close()
+        if self.path.is_file() and filecmp.cmp(self._draft, self.path, shallow=False):
+            self._draft.unlink()
+        else:
+            os.replace(self._draft, self.path)
 
 
 class _Folder:
@@ -887,9 +899,13 @@ class _Simulation:
             day = date.fromordinal(first + offset)
             folder_dir = self.out_dir / day.isoformat()
             folder_dir.mkdir(parents=True, exist_ok=True)
-            for name in {*_daily_names(day).values(), *_HISTORY_NAMES.values()}:
+            history = offset == 0 and config.history_days
+            written = {*_daily_names(day).values(), *(_HISTORY_NAMES.values() if history else ())}
+            # a file an earlier sample wrote here and this one does not is removed; the others
+            # are replaced only when their bytes change (_Sink)
+            for name in {*_daily_names(day).values(), *_HISTORY_NAMES.values()} - written:
                 (folder_dir / name).unlink(missing_ok=True)
-            if offset == 0 and config.history_days:
+            if history:
                 self.folder = self._open(folder_dir, _HISTORY_NAMES)
                 for ordinal in range(first - config.history_days, first):
                     self._simulate_day(ordinal, late=False, malformed=0)

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from identity_assets.checks import failing_rows_check
-from identity_assets.resources import Warehouse
+from identity_assets.resources import SegmentRulesResource, Warehouse
 
 
 @dg.asset_check(asset="segment_membership", blocking=True)
@@ -21,5 +21,19 @@ def segment_updates_delivered(warehouse: Warehouse) -> dg.AssetCheckResult:
         warehouse,
         "segments/check_updates_delivered",
         "segment update(s) not delivered yet",
+        severity=dg.AssetCheckSeverity.WARN,
+    )
+
+
+@dg.asset_check(asset="segment_membership")
+def every_segment_has_members(
+    warehouse: Warehouse, segment_rules: SegmentRulesResource
+) -> dg.AssetCheckResult:
+    """Warns, naming them, about segments whose condition matches nobody on the data."""
+    return failing_rows_check(
+        warehouse,
+        "segments/check_segments_have_members",
+        "segment(s) with no member",
+        params={"segments": [segment.name for segment in segment_rules.segments()]},
         severity=dg.AssetCheckSeverity.WARN,
     )

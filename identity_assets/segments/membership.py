@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from identity_assets import sql
-from identity_assets.segments.rules import SegmentRule
+from identity_assets.segments.rules import SegmentRule, compile_conditions
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -23,7 +23,10 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
 def update_membership(
     conn: duckdb.DuckDBPyConnection, segments: tuple[SegmentRule, ...]
 ) -> dict[str, int]:
-    """Recompute `segment_membership` in one transaction; return each segment's size."""
+    """Recompute `segment_membership` in one transaction; return each segment's size.
+
+    The conditions are compiled apart first, where they cannot read files (`rules`)."""
+    compile_conditions(segments)
     ensure_tables(conn)
     now = datetime.now(UTC).replace(tzinfo=None)
     conn.execute(

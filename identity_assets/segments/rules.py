@@ -10,7 +10,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+import duckdb
+
+from identity_assets import sql
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,50 @@ def check_segments(segments: tuple[SegmentRule, ...]) -> tuple[SegmentRule, ...]
 
 
 def load_segments(path: str | Path) -> tuple[SegmentRule, ...]:
-    """Segments from a JSON file: a list of objects with name, where and description."""
+    """Segments from a JSON file: a list of objects with the strings name, where and
+    description."""
     try:
         items = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"cannot read segments from {path}: {error}") from error
-    if not isinstance(items, list):
-        raise ValueError(f"segments in {path} must be a JSON list")
-    try:
-        segments = tuple(SegmentRule(**item) for item in items)
-    except TypeError as error:
-        raise ValueError(f"a segment in {path} is not valid: {error}") from error
-    return check_segments(segments)
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"segments in {path} must be a non-empty JSON list")
+    segments = []
+    for number, item in enumerate(items, start=1):
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"name", "where", "description"}
+            or not {"name", "where"} <= set(item)
+            or not all(isinstance(value, str) for value in item.values())
+        ):
+            raise ValueError(
+                f"segment {number} in {path} must be an object with the strings name, where "
+                f"and optionally description, got {item!r}"
+            )
+        segments.append(SegmentRule(**item))
+    return check_segments(tuple(segments))
+
+
+def compile_conditions(segments: tuple[SegmentRule, ...]) -> None:
+    """Compile each condition against the warehouse's tables, empty and in memory, in a
+    DuckDB that may not touch files: a typo fails before any stage writes, and a condition
+    that reads a file (`read_csv('/etc/passwd')`) is refused rather than run."""
+    _compile(tuple((segment.name, segment.where) for segment in segments))
+
+
+@cache
+def _compile(conditions: tuple[tuple[str, str], ...]) -> None:
+    with sql.empty_warehouse() as conn:
+        conn.execute(
+            "create temp table new_membership (identity_id varchar, segment varchar); "
+            "set enable_external_access = false; set lock_configuration = true"
+        )
+        for name, where in conditions:
+            query = sql.load("segments/segment_members").replace("{where}", where)
+            try:
+                conn.execute(f"explain {query}", {"segment": name})
+            except duckdb.Error as error:
+                first_line = str(error).strip().splitlines()[0]
+                raise ValueError(
+                    f"segment {name!r}: its condition {where!r} does not compile: {first_line}"
+                ) from None

@@ -4,6 +4,7 @@ to history, and the ledger that explains each identity."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import date
 
@@ -333,6 +334,11 @@ def test_explain_shows_the_joining_path_the_refusals_and_the_blocks(conn, landin
         ("undefined", "placeholder")
     ]
     text = render(answer)
+    # timestamps as ISO-8601 UTC, as the journal prints them
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", answer["identifier"]["first_seen"]
+    )
+    assert f"from {answer['identifier']['first_seen']} to " in text
     assert "email jane@example.com <- anonymous_id a-1" in text
     assert "a-1 kept apart from user_id u-2: limit: at most 1 user_id per identity" in text
     assert explain(conn, "email", "nobody@example.com") is None

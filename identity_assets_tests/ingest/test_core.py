@@ -14,6 +14,7 @@ from identity_assets import sql
 from identity_assets.ingest.core import (
     LandingError,
     UnreadableFileError,
+    changed_since_ingest,
     day_files,
     ingest_day,
     ingest_days,
@@ -245,6 +246,26 @@ def test_rerunning_a_day_changes_nothing(conn, landing: Landing) -> None:
     ingest_day(conn, landing.root, DAY)
     assert table_state(conn) == first
     assert rows(conn, "select count(*) from raw_files") == [(2,)]
+
+
+def test_day_folders_and_files_that_are_symbolic_links_are_read(conn, landing, tmp_path) -> None:
+    share = tmp_path / "share"
+    (share / "day").mkdir(parents=True)
+    (share / "one.jsonl").write_text(json.dumps(IDENTIFY) + "\n")
+    (share / "day" / "two.jsonl").write_text(json.dumps(TRACK) + "\n")
+    (landing.root / DAY.isoformat()).symlink_to(share / "day")
+    other = date(2026, 11, 21)
+    (landing.root / other.isoformat()).mkdir()
+    (landing.root / other.isoformat() / "one.jsonl").symlink_to(share / "one.jsonl")
+
+    assert landed_days(landing.root, date(2026, 1, 1)) == [DAY, other]
+    list(ingest_days(conn, landing.root, [DAY, other]))
+    assert rows(conn, "select day, source_file, lines_read from raw_files order by day") == [
+        (DAY, "2026-11-20/two.jsonl", 1),
+        (other, "2026-11-21/one.jsonl", 1),
+    ]
+    assert rows(conn, "select count(*) from raw_events") == [(2,)]
+    assert changed_since_ingest(conn, landing.root, date(2026, 1, 1)) == {}
 
 
 def test_a_late_file_is_picked_up_by_rerunning_its_day(conn, landing: Landing, tmp_path) -> None:

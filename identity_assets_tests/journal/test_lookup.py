@@ -60,6 +60,18 @@ def test_the_journal_is_most_recent_first_with_exact_payloads(warehouse) -> None
     assert f'{LATER[:-1]},"created_at":"2026-11-18T12:30:00.250000Z"}}' in text
 
 
+def test_the_journal_can_be_limited_to_the_latest_entries_and_a_time_range(warehouse) -> None:
+    def created(**narrowing) -> list[str]:
+        text = journal_response(warehouse, "email", "ann@example.com", **narrowing)[1]
+        return [entry["created_at"] for entry in json.loads(text)["data"]["journal"]]
+
+    assert created(limit=2) == ["2026-11-19T09:00:00.000000Z", "2026-11-18T12:30:00.250000Z"]
+    assert created(
+        since=datetime(2026, 11, 18, 11), until=datetime(2026, 11, 18, 12, 30, 0, 250000)
+    ) == ["2026-11-18T11:00:00.000000Z"]
+    assert created(since=datetime(2026, 11, 18, 12), limit=1) == ["2026-11-19T09:00:00.000000Z"]
+
+
 def test_the_same_person_is_found_by_each_identifier(warehouse) -> None:
     answers = {
         kind: json.loads(journal_response(warehouse, kind, value)[1])["data"]["uuid"]

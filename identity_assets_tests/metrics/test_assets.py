@@ -9,6 +9,7 @@ from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.journal.assets import build_journals
 from identity_assets.metrics.assets import value_customers
 from identity_assets.metrics.checks import (
+    every_purchase_rule_matches,
     one_metrics_row_per_identity,
     predictions_valid,
     purchase_values_usable,
@@ -23,7 +24,12 @@ from identity_assets.resources import (
 from identity_assets_tests.conftest import Landing, materialized_metadata
 from identity_assets_tests.metrics.test_value import D3, order
 
-CHECKS = [predictions_valid, one_metrics_row_per_identity, purchase_values_usable]
+CHECKS = [
+    predictions_valid,
+    one_metrics_row_per_identity,
+    purchase_values_usable,
+    every_purchase_rule_matches,
+]
 
 
 def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, landing: Landing):
@@ -58,9 +64,16 @@ def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
     warning = checks["purchase_values_usable"]
     assert not warning.passed and warning.severity == dg.AssetCheckSeverity.WARN
     assert warning.metadata["failing_rows"].value == 1
+    unmatched = checks["every_purchase_rule_matches"]
+    assert not unmatched.passed and unmatched.severity == dg.AssetCheckSeverity.WARN
+    assert unmatched.description == "2 purchase rule(s) matched no event"
+    assert "client_api_purchase" in unmatched.metadata["first_failing_rows"].value
+    assert "identifier_api_purchase" in unmatched.metadata["first_failing_rows"].value
+    assert "segment_order" not in unmatched.metadata["first_failing_rows"].value
     blocking = {spec.name: spec.blocking for check in CHECKS for spec in check.check_specs}
     assert blocking == {
         "predictions_valid": True,
         "one_metrics_row_per_identity": True,
         "purchase_values_usable": False,
+        "every_purchase_rule_matches": False,
     }

@@ -9,6 +9,7 @@ generator bug cannot hide behind itself.
 import csv
 import gzip
 import json
+import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
@@ -334,6 +335,31 @@ def test_rewriting_replaces_its_own_files_and_nothing_else(tmp_path: Path) -> No
     rewritten = {name: data for name, data in tree(out).items() if name not in kept}
     assert rewritten == tree(tmp_path / "fresh")
     assert all((out / name).exists() for name in kept)
+
+
+def test_rewriting_the_same_files_keeps_their_modification_times(tmp_path: Path) -> None:
+    """So a second `make run` does not read every day again."""
+    out = tmp_path / "landing"
+    config = SampleConfig(people=60, days=2, history_days=5)
+    write_sample(out, config)
+
+    def times() -> dict[str, int]:
+        return {
+            path.relative_to(out).as_posix(): path.stat().st_mtime_ns
+            for path in out.glob("2026-*/*")
+        }
+
+    before = times()
+    for path in out.glob("2026-*/*"):
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    write_sample(out, config)
+    assert set(times().values()) == {1_000_000_000} and times().keys() == before.keys()
+    contents = {name: data for name, data in tree(out).items() if name.startswith("2026-")}
+    write_sample(out, replace(config, seed=8))
+    changed = {name for name, data in tree(out).items() if contents.get(name, data) != data}
+    assert changed, "another seed writes other bytes"
+    assert {name for name, t in times().items() if t != 1_000_000_000} == changed
+    assert not list(out.rglob(".*"))
 
 
 def test_each_day_folder_has_plain_ndjson_and_gzip_files(sample: Sample) -> None:

@@ -10,6 +10,7 @@ from identity_assets.resources import IdentifierApi, SegmentRulesResource, Wareh
 from identity_assets.segments import assets
 from identity_assets.segments.assets import segment_membership, segment_updates
 from identity_assets.segments.checks import (
+    every_segment_has_members,
     one_membership_per_identity_and_segment,
     segment_updates_delivered,
 )
@@ -17,7 +18,11 @@ from identity_assets.segments.outbox import deliver_updates
 from identity_assets_tests.conftest import materialized_metadata
 from identity_assets_tests.segments.conftest import TOKEN, valued_warehouse
 
-CHECKS = [one_membership_per_identity_and_segment, segment_updates_delivered]
+CHECKS = [
+    one_membership_per_identity_and_segment,
+    segment_updates_delivered,
+    every_segment_has_members,
+]
 
 
 def materialize(tmp_path: Path, api: IdentifierApi) -> dg.ExecuteInProcessResult:
@@ -48,11 +53,17 @@ def test_updates_are_pushed_and_the_token_is_never_logged_or_stored(
     assert "| high_value_predicted entered | 2 |" in updates["changes_queued"].value
     assert updates["sent"].value == 2 and updates["failed"].value == 0
     assert {"retries", "rate_limited_429s", "updates_per_second"} <= set(updates)
-    checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {
+    evaluations = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    assert {name: e.passed for name, e in evaluations.items()} == {
         "one_membership_per_identity_and_segment": True,
         "segment_updates_delivered": True,
+        "every_segment_has_members": False,
     }
+    empty = evaluations["every_segment_has_members"]
+    assert empty.severity == dg.AssetCheckSeverity.WARN
+    shown = empty.metadata["first_failing_rows"].value
+    assert "lapsing_buyers" in shown and "new_customers" in shown
+    assert "high_value_predicted" not in shown
     logged = "\n".join(str(event) for event in result.all_events) + str(capfd.readouterr())
     assert TOKEN not in logged
     with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
@@ -66,7 +77,7 @@ def test_without_a_token_updates_wait_and_the_check_warns(tmp_path: Path, capfd)
     result = materialize(tmp_path, IdentifierApi(url="http://127.0.0.1:9/api/v1"))
     assert result.success
     assert "IDENTITY_API_TOKEN is not set" in capfd.readouterr().err
-    (waiting,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    (waiting,) = failed_checks(result)
     assert waiting.asset_check_key.name == "segment_updates_delivered"
     assert waiting.severity == dg.AssetCheckSeverity.WARN
     assert waiting.metadata["failing_rows"].value == 1
@@ -84,6 +95,15 @@ def test_a_refused_token_fails_the_step_with_the_apis_message(
     assert "refused the token (401" in failure.step_failure_data.error.message
     assert failure.step_key == "segment_updates"
     assert not retries(result)  # another try would be refused too
+
+
+def failed_checks(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:
+    """The checks that did not pass, but for the segments nobody is in (this data has some)."""
+    return [
+        e
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.asset_check_key.name != "every_segment_has_members"
+    ]
 
 
 def retries(result: dg.ExecuteInProcessResult) -> list[dg.DagsterEvent]:
@@ -106,7 +126,7 @@ def test_a_ghost_member_fails_the_check_and_nothing_is_queued_or_sent(
             "from customer_value where identity_id = 'id-0'"
         )
     result = materialize(tmp_path, IdentifierApi(url=server.url, token=TOKEN))
-    (failed,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    (failed,) = failed_checks(result)
     assert failed.asset_check_key.name == "one_membership_per_identity_and_segment"
     assert failed.metadata["failing_rows"].value == 1
     assert not result.success
