@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from pathlib import Path
 
 DEFAULT_LANDING_DIR = "data/landing"
 DEFAULT_DUCKDB_PATH = "data/identity.duckdb"
@@ -38,6 +39,15 @@ def schedule_cron() -> str:
 def duckdb_path() -> str:
     """The warehouse file (`IDENTITY_DUCKDB_PATH`)."""
     return os.getenv("IDENTITY_DUCKDB_PATH", DEFAULT_DUCKDB_PATH)
+
+
+def serving_dir(warehouse: str | None = None) -> str:
+    """Where the serving snapshots are published (`IDENTITY_SERVING_DIR`, default `serving/`
+    beside the warehouse file)."""
+    configured = os.getenv("IDENTITY_SERVING_DIR")
+    if configured:
+        return configured
+    return str(Path(warehouse or duckdb_path()).parent / "serving")
 
 
 def landing_dir() -> str:
