@@ -34,4 +34,6 @@ def test_every_asset_has_a_group_description_and_column_schema() -> None:
         node = graph.get(key)
         assert node.group_name, key
         assert node.description, key
-        assert "dagster/column_schema" in node.metadata, key
+        # every asset is a warehouse table but the serving snapshot, a DuckDB file of its own
+        if key.to_user_string() != "serving_snapshot":
+            assert "dagster/column_schema" in node.metadata, key
