@@ -30,11 +30,14 @@ from identity_assets.settings import (
     first_day,
     landing_dir,
     phone_region,
+    serving_dir,
 )
 from identity_assets.writers import WarehouseBusy, wait_for_writers
 
 if TYPE_CHECKING:
     import dagster as dg
+
+    from identity_assets.serving.snapshot import Pointer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,6 +149,15 @@ def _parser() -> argparse.ArgumentParser:
         "request", nargs="?", default="-", help="JSON request file; - or nothing reads stdin"
     )
     profile.set_defaults(handler=_profile)
+
+    serve = commands.add_parser(
+        "serve",
+        help="answer journal and profile look-ups over HTTP from the published snapshot",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    serve.set_defaults(handler=_serve)
 
     endpoint = commands.add_parser(
         "dev-endpoint", help="run a local stand-in for the identifier API (for offline runs)"
@@ -367,12 +379,12 @@ def _journal(args: argparse.Namespace) -> int:
     from identity_assets.journal.lookup import journal_response
 
     identifier_type = next(t for t in IDENTIFIER_TYPES if getattr(args, t) is not None)
-    with _read_warehouse() as conn:
+    with _read_snapshot() as (pointer, conn):
         status, body = journal_response(
             conn,
             identifier_type,
             getattr(args, identifier_type),
-            phone_region(),
+            pointer.phone_region,
             limit=args.limit,
             since=args.since,
             until=args.until,
@@ -406,8 +418,8 @@ def _profile(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as error:
         status, answer = 400, {"error": f"bad request: the body is not JSON ({error})"}
     else:
-        with _read_warehouse() as conn:
-            status, answer = profile_response(conn, body, phone_region())
+        with _read_snapshot() as (pointer, conn):
+            status, answer = profile_response(conn, body, pointer.phone_region)
     print(json.dumps(answer, indent=2))
     return {200: 0, 404: 1}.get(status, 2)
 
@@ -433,6 +445,51 @@ def _read_warehouse() -> Iterator[duckdb.DuckDBPyConnection]:
         ) from error
     finally:
         conn.close()
+
+
+@contextmanager
+def _read_snapshot() -> Iterator[tuple[Pointer, duckdb.DuckDBPyConnection]]:
+    """The published serving snapshot, read-only: it answers while a run writes the warehouse."""
+    from identity_assets.serving.snapshot import SnapshotMissing, open_current
+
+    try:
+        with open_current(Path(serving_dir())) as opened:
+            yield opened
+    except SnapshotMissing as error:
+        raise LookupUnavailable(str(error)) from error
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from identity_assets.serving.app import ServeConfig, create_app
+    from identity_assets.serving.snapshot import SnapshotSource
+
+    config = ServeConfig.from_env()
+    if not config.bearer_tokens and not config.profile_tokens:
+        raise ValueError(
+            "set IDENTITY_SERVE_TOKENS (bearer tokens of the journal API) or "
+            "IDENTITY_SERVE_PROFILE_TOKENS (partner:token pairs of the profile API)"
+        )
+    source = SnapshotSource(Path(serving_dir()))
+    pointer = source.current_pointer()
+    print(
+        f"identity-assets: serving {source.root} "
+        f"({f'version {pointer.version}' if pointer else 'no snapshot yet'}) "
+        f"on http://{args.host}:{args.port}; quota {config.quota} units/minute per token",
+        flush=True,
+    )
+    try:
+        uvicorn.run(
+            create_app(source, config),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            server_header=False,
+        )
+    finally:
+        source.close()
+    return 0
 
 
 class LookupUnavailable(RuntimeError):

@@ -71,6 +71,10 @@ VARIABLES = (
         "IDENTITY_DUCKDB_MEMORY_LIMIT", "DuckDB's (80% of RAM)", "a size such as 2GB, 512MiB, 50%"
     ),
     Variable("IDENTITY_DUCKDB_THREADS", "all cores", "a whole number >= 1"),
+    Variable("IDENTITY_SERVING_DIR", "serving/ beside the warehouse", "a directory"),
+    Variable("IDENTITY_SERVE_TOKENS", "none", "comma-separated tokens"),
+    Variable("IDENTITY_SERVE_PROFILE_TOKENS", "none", "comma-separated partner:token pairs"),
+    Variable("IDENTITY_SERVE_QUOTA", "1000", "a whole number >= 1"),
 )
 
 
@@ -141,6 +145,15 @@ def duckdb_path() -> str:
     if Path(value).expanduser().is_dir():
         raise ConfigError("IDENTITY_DUCKDB_PATH", value, "is a directory; must name a file")
     return value
+
+
+def serving_dir(warehouse: str | None = None) -> str:
+    """Where the serving snapshots are published (`IDENTITY_SERVING_DIR`, default `serving/`
+    beside the warehouse file)."""
+    configured = os.getenv("IDENTITY_SERVING_DIR")
+    if configured:
+        return configured
+    return str(Path(warehouse or duckdb_path()).parent / "serving")
 
 
 def landing_dir() -> str:

@@ -10,7 +10,7 @@ import identity_assets
 from identity_assets.definitions import defs
 
 PACKAGE = Path(identity_assets.__file__).parent
-STAGES = ("ingest", "identity", "journal", "metrics", "segments")
+STAGES = ("ingest", "identity", "journal", "metrics", "segments", "serving")
 # The change protocol's tables are every stage's to read and write (decision 0006).
 SHARED = {"change_versions", "change_days", "change_identities", "stage_progress", "stage_rules"}
 _CREATED = re.compile(r"create table if not exists (\w+)", re.I)
@@ -32,7 +32,10 @@ def _read_by(stage: str) -> set[str]:
 
 
 def _tables_of(stage: str) -> set[str]:
-    return set(_CREATED.findall((PACKAGE / stage / "sql" / "create_tables.sql").read_text()))
+    """The warehouse tables the stage creates (serving creates none: its snapshot is a file of
+    its own)."""
+    script = PACKAGE / stage / "sql" / "create_tables.sql"
+    return set(_CREATED.findall(script.read_text())) if script.exists() else set()
 
 
 def _declared_upstream() -> dict[str, set[str]]:
