@@ -14,7 +14,7 @@ from identity_assets.metadata import (
     table_schemas,
 )
 from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
-from identity_assets.segments.client import ApiRefused
+from identity_assets.segments.client import ApiRefused, ApiUnreachable
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 
@@ -78,9 +78,11 @@ def segment_updates(
                 delivery = deliver_updates(
                     conn, client, identifier_api.concurrency, log=context.log.info
                 )
-            except ApiRefused as refused:
-                # Another try would be refused the same way.
-                raise dg.Failure(str(refused), allow_retries=False) from None
+            except (ApiRefused, ApiUnreachable) as halted:
+                # Another try would be refused the same way; an API that did not answer a run
+                # of requests is not retried within minutes either: the updates wait, pending,
+                # for the next run, and the run ends now, failed.
+                raise dg.Failure(str(halted), allow_retries=False) from None
             finally:
                 client.close()
         else:

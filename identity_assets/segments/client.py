@@ -41,9 +41,9 @@ class DeliveryStopped(RuntimeError):
 class Outcome:
     """How one request ended.
 
-    Not `ok` with `attempts == 0`: nothing was sent (the client had stopped). `in_flight`: the
-    API may hold the update but its journal could not say; it is looked up again, never resent
-    blind.
+    `halted`: the client stopped before the update succeeded or failed for good; it waits for
+    the next run. `in_flight`: the API may hold the update but its journal could not say; it is
+    looked up again, never resent blind.
     """
 
     ok: bool
@@ -52,6 +52,7 @@ class Outcome:
     attempts: int
     rate_limited: int  # 429s met on the way
     in_flight: bool = False
+    halted: bool = False
 
 
 class RateGate:
@@ -211,7 +212,7 @@ class IdentifierClient:
         error: str | None = None
         for attempt in range(1, self.max_attempts + 1):
             if not self.gate.acquire(self._halt):
-                return Outcome(False, status, error, attempt - 1, rate_limited)
+                return Outcome(False, status, error, attempt - 1, rate_limited, halted=True)
             unknown, timed_out = False, False
             try:
                 response = self._session.post(self.url, data=body, timeout=self.timeout)

@@ -182,15 +182,15 @@ def _record(
     result: DeliveryResult,
 ) -> None:
     """Write one outcome back at once: a sent row is never sent again, a row whose outcome is
-    unknown stays in flight, a row the client never sent goes back to pending."""
+    unknown stays in flight, a row the client stopped on goes back to pending."""
     if outcome.in_flight:
         status = "pending"
         result.in_flight += 1
     elif outcome.ok:
         status = "sent"
         result.sent += 1
-    elif outcome.attempts == 0 or outcome.status in (401, 403):
-        status = "pending"  # not sent, or refused for the token's sake: not the update's fault
+    elif outcome.halted or outcome.status in (401, 403):
+        status = "pending"  # stopped, or refused for the token's sake: not the update's fault
     else:
         status = "failed"
         result.failed += 1

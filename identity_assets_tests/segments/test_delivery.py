@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ import duckdb
 import pytest
 import requests
 
-from identity_assets.segments.client import ApiRefused, IdentifierClient
+from identity_assets.segments.client import ApiRefused, ApiUnreachable, IdentifierClient
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 from identity_assets.segments.rules import SegmentRule, load_segments
@@ -294,3 +295,19 @@ def test_a_refused_token_stops_the_look_ups_of_a_stopped_run_at_once(conn, stand
     assert deliver_updates(conn, client(api.url)).reconciled == 0
     assert statuses(conn) == {"sent": 30}
     assert (api.stats()["update_ids"], api.stats()["recorded_twice"]) == (30, 0)
+
+
+def test_timeouts_open_the_breaker_and_requests_on_their_way_stay_in_flight(conn) -> None:
+    valued_warehouse(conn, [2000] * 50)
+    queue(conn)
+    with socket.socket() as silent:  # takes connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/api/v1"
+        started = time.perf_counter()
+        with pytest.raises(ApiUnreachable, match="3 requests in a row got no answer"):
+            deliver_updates(conn, client(url, timeout_seconds=0.3, breaker_failures=3), 4)
+        assert time.perf_counter() - started < 3
+    assert conn.execute(
+        "select status, count(*), count(dispatched_at) from segment_updates group by 1"
+    ).fetchall() == [("pending", 50, 4)]  # the four sent may have landed: looked up next run
