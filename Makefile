@@ -30,9 +30,9 @@ setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml ## create or reuse .venv 
 
 run: setup ## write the sample exports, start the stand-in API, materialise every landed day
 	$(BIN)/identity-assets sample --out $(IDENTITY_LANDING_DIR)
-	@$(BIN)/identity-assets dev-endpoint --port 8787 --token dev-token & endpoint=$$!; \
-	trap 'kill $$endpoint 2>/dev/null' EXIT; sleep 1; \
-	IDENTITY_API_TOKEN=dev-token $(BIN)/identity-assets run --all
+	@# the run pushes only to the stand-in this starts (a taken port stops it, nothing sent)
+	@$(BIN)/python scripts/with_stand_in.py --port $${STAND_IN_PORT:-8787} -- \
+		$(BIN)/identity-assets run --all
 
 test: setup ## lint, format check and the test suite
 	$(BIN)/ruff check .

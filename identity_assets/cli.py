@@ -342,7 +342,14 @@ def _dev_endpoint(args: argparse.Namespace) -> int:
         slow_seconds=args.slow_seconds,
         seed=args.seed,
     )
-    server = IdentifierStandIn(args.host, args.port, args.token, faults)
+    try:
+        server = IdentifierStandIn(args.host, args.port, args.token, faults)
+    except OSError as error:
+        print(
+            f"identity-assets: error: cannot listen on {args.host}:{args.port}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 2
     host, port = server.server_address[:2]
     print(
         f"identity-assets: identifier API stand-in on http://{host}:{port}/api/v1 "
