@@ -44,7 +44,8 @@ fmt: setup ## fix lint findings and format the code
 	$(BIN)/ruff format .
 
 dev: setup ## open the Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@# stops within seconds on SIGINT or SIGTERM, even when started in the background
+	$(BIN)/python scripts/stoppable.py -- $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DEV_PORT:-3000}
 
 bench: setup ## the whole pipeline, stage by stage (1,000,000 lines over 30 days; LINES=n)
 	$(BIN)/python benchmarks/pipeline.py --lines $${LINES:-1000000} --days 30

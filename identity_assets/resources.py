@@ -52,6 +52,10 @@ class Warehouse(DuckDBResource):
             try:
                 conn.execute("set enable_progress_bar = false")
                 yield conn
+            except duckdb.InterruptException as error:
+                # a stop signal that landed in a query: an interrupt, so Dagster stops the run
+                # rather than failing (and retrying) one step
+                raise KeyboardInterrupt from error
             finally:
                 conn.close()
 

@@ -5,6 +5,7 @@ that fails it is never queued or sent.
 """
 
 import dagster as dg
+import duckdb
 
 from identity_assets.metadata import (
     counts_table,
@@ -20,8 +21,11 @@ from identity_assets.segments.outbox import deliver_updates, queue_updates
 
 _OWNERS = ["team:data-engineering"]
 
-# The client already retries each request; this retries the step when it fails as a whole
-# (the warehouse busy, the network gone), later each time, at a random point of the wait.
+# The client already retries each request; the step is retried when the warehouse is busy
+# (another writer holds the file), later each time, at a random point of the wait. Nothing else
+# is: a refused token or an unreachable API would fail again, and a step RetryPolicy would
+# also retry a step stopped by SIGINT/SIGTERM (Dagster retries interrupts), so a stopped run
+# would carry on. These are the waits, raised as RetryRequested.
 DELIVERY_RETRIES = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL
 )
@@ -62,12 +66,23 @@ def segment_membership(
     group_name="segments",
     kinds={"duckdb", "api"},
     owners=_OWNERS,
-    retry_policy=DELIVERY_RETRIES,
 )
 def segment_updates(
     context: dg.AssetExecutionContext, warehouse: Warehouse, identifier_api: IdentifierApi
 ) -> dg.MaterializeResult:
     """Queue the changes since the last queued state, then deliver every pending update."""
+    try:
+        return _queue_and_deliver(context, warehouse, identifier_api)
+    except duckdb.IOException as busy:
+        raise dg.RetryRequested(
+            max_retries=DELIVERY_RETRIES.max_retries,
+            seconds_to_wait=DELIVERY_RETRIES.calculate_delay(context.retry_number + 1),
+        ) from busy
+
+
+def _queue_and_deliver(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, identifier_api: IdentifierApi
+) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
         queued = queue_updates(conn, identifier_api.platform)
         context.log.info(f"segments: queued {queued or 'none'}")
