@@ -269,7 +269,9 @@ def test_answers_slower_than_the_timeout_are_looked_up_not_resent(conn, stand_in
 
 
 def test_an_unreadable_journal_leaves_the_update_in_flight(conn, stand_in) -> None:
-    api = stand_in("--fail-rate", "0.3", "--fail-after-record-rate", "0.3")
+    # 70% of answers 500s (journal reads too: a third of look-ups fail three times), 20% after
+    # recording
+    api = stand_in("--fail-rate", "0.7", "--fail-after-record-rate", "0.2")
     valued_warehouse(conn, [2000] * 40)
     queue(conn)
     first = deliver_updates(conn, client(api.url, timeout_seconds=0.3))
