@@ -30,9 +30,9 @@ setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml ## create or reuse .venv 
 
 run: setup ## write the sample exports, start the stand-in API, materialise every landed day
 	$(BIN)/identity-assets sample --out $(IDENTITY_LANDING_DIR)
-	@$(BIN)/identity-assets dev-endpoint --port 8787 --token dev-token & endpoint=$$!; \
-	trap 'kill $$endpoint 2>/dev/null' EXIT; sleep 1; \
-	IDENTITY_API_TOKEN=dev-token $(BIN)/identity-assets run --all
+	@# the run pushes only to the stand-in this starts (a taken port stops it, nothing sent)
+	@$(BIN)/python scripts/with_stand_in.py --port $${STAND_IN_PORT:-8787} -- \
+		$(BIN)/identity-assets run --all
 
 test: setup ## lint, format check and the test suite
 	$(BIN)/ruff check .
@@ -44,7 +44,8 @@ fmt: setup ## fix lint findings and format the code
 	$(BIN)/ruff format .
 
 dev: setup ## open the Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	@# stops within seconds on SIGINT or SIGTERM, even when started in the background
+	$(BIN)/python scripts/stoppable.py -- $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $${DEV_PORT:-3000}
 
 bench: setup ## the whole pipeline, stage by stage (1,000,000 lines over 30 days; LINES=n)
 	$(BIN)/python benchmarks/pipeline.py --lines $${LINES:-1000000} --days 30

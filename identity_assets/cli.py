@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -243,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
             print("identity-assets: nothing to run")
             return 0
     _check_in_partitions(days)
+    _stop_on_signals()
     job = build_definitions().resolve_job_def(DAILY_JOB_NAME)
     instance = _instance()
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -255,17 +257,48 @@ def _run(args: argparse.Namespace) -> int:
         wait_for_writers(instance, say=lambda line: print(line, flush=True))
         print(f"identity-assets: running {DAILY_JOB_NAME} for {span}", flush=True)
         started = time.perf_counter()
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-                ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
-            },
-            run_config=run_config,
-            raise_on_error=False,
-        )
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+                    ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+                },
+                run_config=run_config,
+                raise_on_error=False,
+            )
+        except KeyboardInterrupt:
+            result = None
+        if result is None or _interrupted(result):
+            print(
+                "identity-assets: run stopped by a signal; its open transaction was rolled back "
+                "and the next run catches up",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 130
         failed |= _report(result, time.perf_counter() - started)
     return 1 if failed else 0
+
+
+def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether a step of the run was stopped by an interrupt (SIGINT or SIGTERM)."""
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    return any(
+        event.step_failure_data.error_source == "INTERRUPT"
+        or event.step_failure_data.error.cls_name
+        in (DagsterExecutionInterruptedError.__name__, KeyboardInterrupt.__name__)
+        for event in result.get_step_failure_events()
+    )
+
+
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM interrupt the run, even when the shell that started it ignored SIGINT
+    (a background job): Dagster then fails the running step, whose warehouse transaction rolls
+    back, and deliveries still on their way stay marked in flight for the next run."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _check_in_partitions(days: list[date]) -> None:
@@ -507,7 +540,14 @@ def _dev_endpoint(args: argparse.Namespace) -> int:
         slow_seconds=args.slow_seconds,
         seed=args.seed,
     )
-    server = IdentifierStandIn(args.host, args.port, args.token, faults)
+    try:
+        server = IdentifierStandIn(args.host, args.port, args.token, faults)
+    except OSError as error:
+        print(
+            f"identity-assets: error: cannot listen on {args.host}:{args.port}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 2
     host, port = server.server_address[:2]
     print(
         f"identity-assets: identifier API stand-in on http://{host}:{port}/api/v1 "

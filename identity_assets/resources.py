@@ -47,8 +47,17 @@ class Warehouse(DuckDBResource):
         if self.database != ":memory:":
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with super().get_connection() as conn:
-            conn.execute("set enable_progress_bar = false")
-            yield conn
+            # dagster-duckdb closes the connection only when the block ends without an error; a
+            # failed or interrupted step closes it too, which rolls back its open transaction
+            try:
+                conn.execute("set enable_progress_bar = false")
+                yield conn
+            except duckdb.InterruptException as error:
+                # a stop signal that landed in a query: an interrupt, so Dagster stops the run
+                # rather than failing (and retrying) one step
+                raise KeyboardInterrupt from error
+            finally:
+                conn.close()
 
 
 class LandingDirectory(dg.ConfigurableResource):
@@ -141,6 +150,11 @@ class IdentifierApi(dg.ConfigurableResource):
     timeout_seconds: float = Field(default=10.0, description="per request")
     max_attempts: int = Field(default=6, description="tries per update within one run")
     concurrency: int = Field(default=8, description="requests in flight at once")
+    breaker_failures: int = Field(
+        default=5,
+        description="connection failures or timeouts in a row that stop delivery for this run "
+        "(IDENTITY_API_BREAKER_FAILURES)",
+    )
 
     def client(self) -> IdentifierClient:
         if not self.token:
@@ -151,6 +165,7 @@ class IdentifierApi(dg.ConfigurableResource):
             timeout_seconds=self.timeout_seconds,
             max_attempts=self.max_attempts,
             pool_size=self.concurrency,
+            breaker_failures=self.breaker_failures,
         )
 
 
@@ -191,6 +206,7 @@ def identifier_api_from_env() -> IdentifierApi:
         token=token,
         platform=settings.text("IDENTITY_API_PLATFORM") or "identity-assets",
         concurrency=settings.integer("IDENTITY_API_CONCURRENCY", 8),
+        breaker_failures=settings.integer("IDENTITY_API_BREAKER_FAILURES", 5),
     )
 
 

@@ -67,6 +67,7 @@ VARIABLES = (
     Variable("IDENTITY_API_TOKEN", "none", "any text"),
     Variable("IDENTITY_API_PLATFORM", "identity-assets", "any text"),
     Variable("IDENTITY_API_CONCURRENCY", "8", "a whole number >= 1"),
+    Variable("IDENTITY_API_BREAKER_FAILURES", "5", "a whole number >= 1"),
     Variable(
         "IDENTITY_DUCKDB_MEMORY_LIMIT", "DuckDB's (80% of RAM)", "a size such as 2GB, 512MiB, 50%"
     ),

@@ -5,6 +5,7 @@ that fails it is never queued or sent.
 """
 
 import dagster as dg
+import duckdb
 
 from identity_assets import sql
 from identity_assets.metadata import (
@@ -17,12 +18,15 @@ from identity_assets.metadata import (
     table_schemas,
 )
 from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
-from identity_assets.segments.client import ApiRefused
+from identity_assets.segments.client import ApiRefused, ApiUnreachable
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 
-# The client already retries each request; this retries the step when it fails as a whole
-# (the warehouse busy, the network gone), later each time, at a random point of the wait.
+# The client already retries each request; the step is retried when the warehouse is busy
+# (another writer holds the file), later each time, at a random point of the wait. Nothing else
+# is: a refused token or an unreachable API would fail again, and a step RetryPolicy would
+# also retry a step stopped by SIGINT/SIGTERM (Dagster retries interrupts), so a stopped run
+# would carry on. These are the waits, raised as RetryRequested.
 DELIVERY_RETRIES = dg.RetryPolicy(
     max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL
 )
@@ -61,12 +65,23 @@ def segment_membership(
     ),
     metadata=table_schema("segment_updates"),
     **stage_asset("segments", "api"),
-    retry_policy=DELIVERY_RETRIES,
 )
 def segment_updates(
     context: dg.AssetExecutionContext, warehouse: Warehouse, identifier_api: IdentifierApi
 ) -> dg.MaterializeResult:
     """Queue the changes since the last queued state, then deliver every pending update."""
+    try:
+        return _queue_and_deliver(context, warehouse, identifier_api)
+    except duckdb.IOException as busy:
+        raise dg.RetryRequested(
+            max_retries=DELIVERY_RETRIES.max_retries,
+            seconds_to_wait=DELIVERY_RETRIES.calculate_delay(context.retry_number + 1),
+        ) from busy
+
+
+def _queue_and_deliver(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, identifier_api: IdentifierApi
+) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
         queued = queue_updates(conn, identifier_api.platform)
         context.log.info(f"segments: queued {queued or 'none'}")
@@ -77,9 +92,11 @@ def segment_updates(
                 delivery = deliver_updates(
                     conn, client, identifier_api.concurrency, log=context.log.info
                 )
-            except ApiRefused as refused:
-                # Another try would be refused the same way.
-                raise dg.Failure(str(refused), allow_retries=False) from None
+            except (ApiRefused, ApiUnreachable) as halted:
+                # Another try would be refused the same way; an API that did not answer a run
+                # of requests is not retried within minutes either: the updates wait, pending,
+                # for the next run, and the run ends now, failed.
+                raise dg.Failure(str(halted), allow_retries=False) from None
             finally:
                 client.close()
         else:

@@ -3,7 +3,9 @@
 One pooled HTTP session; a shared gate that holds every worker back when the API says its
 window is spent (`X-RateLimit-Remaining: 0` until `X-RateLimit-Reset`) or answers 429; 429s,
 5xx, timeouts and connection errors retried with exponential backoff and full jitter (the UID2
-seed's advice); 400, 401 and 403 never retried, their message kept. The token is sent in the
+seed's advice); 400, 401 and 403 never retried, their message kept. An update whose outcome
+is unknown is looked up in the API's journal before any resend; a 401/403 or a run of
+unanswered requests (the circuit breaker) stops every worker. The token is sent in the
 Authorization header and appears nowhere else: not in errors, logs or return values.
 """
 
@@ -14,9 +16,11 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError
 
 RETRIED_STATUSES = {429, 500, 502, 503, 504}
 
@@ -25,15 +29,30 @@ class ApiRefused(RuntimeError):
     """The API refused our credentials (401/403): no other update can succeed either."""
 
 
+class ApiUnreachable(RuntimeError):
+    """The API did not answer several requests in a row: the circuit breaker is open."""
+
+
+class DeliveryStopped(RuntimeError):
+    """Delivery was asked to stop (the process is shutting down)."""
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """How one request ended."""
+    """How one request ended.
+
+    `halted`: the client stopped before the update succeeded or failed for good; it waits for
+    the next run. `in_flight`: the API may hold the update but its journal could not say; it is
+    looked up again, never resent blind.
+    """
 
     ok: bool
     status: int | None  # the last HTTP status; None when no answer came
     error: str | None
     attempts: int
     rate_limited: int  # 429s met on the way
+    in_flight: bool = False
+    halted: bool = False
 
 
 class RateGate:
@@ -51,9 +70,11 @@ class RateGate:
         self._reset_at = 0.0
         self._max_wait = max_wait
 
-    def acquire(self) -> None:
-        """Block until a request may go out, and count it."""
+    def acquire(self, halt: threading.Event | None = None) -> bool:
+        """Block until a request may go out, and count it; False when `halt` is set first."""
         while True:
+            if halt is not None and halt.is_set():
+                return False
             with self._lock:
                 now = time.time()
                 if self._reset_at and now >= self._reset_at:
@@ -61,9 +82,13 @@ class RateGate:
                 if self._remaining is None or self._remaining > 0:
                     if self._remaining is not None:
                         self._remaining -= 1
-                    return
+                    return True
                 delay = self._reset_at - now
-            time.sleep(min(max(delay, 0.01), 1.0))
+            pause = min(max(delay, 0.01), 1.0)
+            if halt is not None:
+                halt.wait(pause)
+            else:
+                time.sleep(pause)
 
     def observe(self, status: int, headers) -> None:
         """Learn the window from an answer's X-RateLimit headers (and Retry-After on 429)."""
@@ -97,7 +122,13 @@ def _number(text: str | None) -> float | None:
 
 
 class IdentifierClient:
-    """Posts payloads to `{base_url}/identifier`."""
+    """Posts payloads to `{base_url}/identifier`.
+
+    An update whose outcome is unknown (a 5xx, a timeout, a connection lost after sending) is
+    looked up in the API's journal before it is sent again; when the journal cannot be read it
+    stays in flight. A 401/403 stops every worker at once, and so does the circuit breaker:
+    `breaker_failures` connection failures or timeouts in a row, with no answer between them.
+    """
 
     def __init__(
         self,
@@ -110,16 +141,26 @@ class IdentifierClient:
         backoff_base: float = 0.25,
         backoff_cap: float = 20.0,
         max_reset_wait: float = 60.0,
+        breaker_failures: int = 5,
+        settle_seconds: float | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/identifier"
         self.timeout = timeout_seconds
+        # how long a request the API did not answer in time may still take to land
+        self.settle = timeout_seconds if settle_seconds is None else settle_seconds
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_reset_wait = max_reset_wait
+        self.breaker_failures = max(1, breaker_failures)
         self.gate = RateGate(max_reset_wait)
-        self._refused: str | None = None
+        self.refused: str | None = None
+        self.unreachable: str | None = None
+        self.stopped = False
+        self._halt = threading.Event()
+        self._failures = 0
+        self._failures_lock = threading.Lock()
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self._session = requests.Session()
@@ -133,73 +174,124 @@ class IdentifierClient:
     def close(self) -> None:
         self._session.close()
 
-    def post(self, payload: dict, update_id: str | None = None) -> Outcome:
-        """Send one payload until it succeeds, fails for good, or attempts run out.
+    def stop(self) -> None:
+        """Send nothing more: workers stop before their next request or wait."""
+        self.stopped = True
+        self._halt.set()
 
-        With `update_id` (carried in the payload's properties), a 5xx is followed by a look at
-        the API's journal before retrying: a server that recorded the update and then failed
-        has it already, and sending it again would repeat it.
+    def wait(self, seconds: float) -> None:
+        """Sleep, unless the client halts first."""
+        self._halt.wait(seconds)
+
+    @property
+    def halted(self) -> bool:
+        return self._halt.is_set()
+
+    def raise_if_halted(self, detail: str = "") -> None:
+        """Raise why the client stopped sending, if it did (`detail` appended)."""
+        suffix = f"; {detail}" if detail else ""
+        if self.refused:
+            raise ApiRefused(self.refused + suffix)
+        if self.unreachable:
+            raise ApiUnreachable(self.unreachable + suffix)
+        if self.stopped:
+            raise DeliveryStopped("delivery stopped" + suffix)
+
+    def post(self, payload: dict, update_id: str | None = None) -> Outcome:
+        """Send one payload until it succeeds, fails for good, attempts run out, or the client
+        halts.
+
+        With `update_id` (carried in the payload's properties), an attempt whose outcome is
+        unknown is followed by a look at the API's journal: a server that recorded the update
+        and then failed, or answered too late, has it already, and sending it again would
+        repeat it. After a timeout the look waits `settle` seconds, for the request to land.
         """
         body = json.dumps(payload)
         rate_limited = 0
         status: int | None = None
         error: str | None = None
         for attempt in range(1, self.max_attempts + 1):
-            if self._refused:  # another worker's answer already says no request can succeed
-                raise ApiRefused(self._refused)
-            self.gate.acquire()
+            if not self.gate.acquire(self._halt):
+                return Outcome(False, status, error, attempt - 1, rate_limited, halted=True)
+            unknown, timed_out = False, False
             try:
                 response = self._session.post(self.url, data=body, timeout=self.timeout)
-            except requests.Timeout:
-                status, error = None, f"timed out after {self.timeout:g}s"
-            except requests.ConnectionError as failure:
-                status, error = None, f"connection failed: {type(failure).__name__}"
+            except requests.RequestException as failure:
+                status, error = None, _describe(failure, self.timeout)
+                unknown = not _never_sent(failure)
+                timed_out = isinstance(failure, requests.Timeout)
+                self._no_answer(error)
             else:
+                self._answered()
                 status = response.status_code
                 self.gate.observe(status, response.headers)
                 if 200 <= status < 300:
                     return Outcome(True, status, None, attempt, rate_limited)
                 error = _message(response)
                 if status in (401, 403):
-                    self._refused = (
-                        f"the identifier API refused the token ({status}: {error}); "
-                        "check IDENTITY_API_TOKEN"
-                    )
-                    raise ApiRefused(self._refused)
+                    self._refuse(status, error)
+                    return Outcome(False, status, error, attempt, rate_limited)
                 if status not in RETRIED_STATUSES:
                     return Outcome(False, status, error, attempt, rate_limited)
                 if status == 429:
                     rate_limited += 1
-                elif update_id and status >= 500 and self.recorded(payload, update_id):
+                unknown = status >= 500
+            if unknown and update_id:
+                if timed_out:
+                    self._halt.wait(self.settle)
+                recorded = self.recorded(payload, update_id)
+                if recorded:
                     return Outcome(True, status, None, attempt, rate_limited)
+                if recorded is None:
+                    error = f"{error}; outcome unknown, the journal could not be read"
+                    return Outcome(False, status, error, attempt, rate_limited, in_flight=True)
             if attempt < self.max_attempts:
-                time.sleep(self._backoff(attempt))
+                self._halt.wait(self._backoff(attempt))
         return Outcome(False, status, error, self.max_attempts, rate_limited)
 
     def journal(self, payload: dict) -> dict | None:
-        """The API's journal for the person a payload names (the payload minus
-        `count_prev_visits`), or None when it cannot be read."""
-        query = {k: v for k, v in payload.items() if k != "count_prev_visits"}
-        self.gate.acquire()
+        """The API's journal for the person a payload names, or None when it cannot be read.
+
+        The request carries only `platform` and one identifier, as the seed's
+        `fetch_identity_journal` does: a request without `count_prev_visits` that carries
+        `valuation_properties` is itself recorded as an event.
+        """
+        key = "anonymous_id" if payload.get("anonymous_id") else "email"
+        query = {"platform": payload.get("platform"), key: payload.get(key)}
+        if not self.gate.acquire(self._halt):
+            return None
         try:
             response = self._session.post(self.url, data=json.dumps(query), timeout=self.timeout)
-        except requests.RequestException:
+        except requests.RequestException as failure:
+            self._no_answer(_describe(failure, self.timeout))
             return None
+        self._answered()
         self.gate.observe(response.status_code, response.headers)
+        if response.status_code in (401, 403):
+            self._refuse(response.status_code, _message(response))
+            return None
         if response.status_code != 200:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            return None
 
-    def recorded(self, payload: dict, update_id: str) -> bool:
-        """Whether the API's journal for the payload's person holds this update already (three
-        tries to read it; an unreadable journal counts as not holding it)."""
+    def recorded(self, payload: dict, update_id: str) -> bool | None:
+        """Whether the API's journal for the payload's person holds this update already; None
+        when the journal cannot be read (three tries, fewer if the client halts)."""
         journal = None
         for attempt in range(1, 4):
+            if self.halted:
+                return None
             journal = self.journal(payload)
             if journal is not None:
                 break
-            time.sleep(self._backoff(attempt))
-        entries = ((journal or {}).get("data") or {}).get("journal") or []
+            if attempt < 3:
+                self._halt.wait(self._backoff(attempt))
+        if not isinstance(journal, dict) or not isinstance(journal.get("data"), dict):
+            return None
+        entries = journal["data"].get("journal") or []
         return any(
             ((entry.get("valuation_properties") or {}).get("properties") or {}).get("update_id")
             == update_id
@@ -207,10 +299,55 @@ class IdentifierClient:
             if isinstance(entry, dict)
         )
 
+    def _refuse(self, status: int, message: str) -> None:
+        self.refused = (
+            f"the identifier API refused the token ({status}: {message}); check IDENTITY_API_TOKEN"
+        )
+        self._halt.set()
+
+    def _answered(self) -> None:
+        with self._failures_lock:
+            self._failures = 0
+
+    def _no_answer(self, error: str) -> None:
+        """Count a connection failure or timeout; enough of them in a row open the breaker."""
+        with self._failures_lock:
+            self._failures += 1
+            if self._failures < self.breaker_failures or self.unreachable:
+                return
+            self.unreachable = (
+                f"the identifier API at {_without_credentials(self.url)} is unreachable: "
+                f"{self._failures} requests in a row got no answer (last: {error})"
+            )
+        self._halt.set()
+
     def _backoff(self, attempt: int) -> float:
         """Full jitter: a uniform wait up to base * 2^attempt, capped."""
         with self._rng_lock:
             return self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+def _never_sent(failure: requests.RequestException) -> bool:
+    """Whether the request certainly never reached the API (no connection was made)."""
+    if isinstance(failure, requests.ConnectTimeout):
+        return True
+    reason = getattr(failure.args[0], "reason", None) if failure.args else None
+    return isinstance(reason, ConnectTimeoutError)  # NewConnectionError included
+
+
+def _describe(failure: requests.RequestException, timeout: float) -> str:
+    if isinstance(failure, requests.Timeout) and not isinstance(failure, requests.ConnectTimeout):
+        return f"timed out after {timeout:g}s"
+    if _never_sent(failure):
+        return "connection failed: could not connect"
+    return f"connection failed: {type(failure).__name__}"
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _message(response: requests.Response) -> str:

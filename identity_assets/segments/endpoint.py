@@ -4,8 +4,10 @@ real HTTP server.
 It implements the seed's contract: `POST {base}/identifier` with a bearer token; with
 `count_prev_visits` it records the call and answers `{"success": true, "data": {"uuid": ...,
 "count_prev_visits": n}}`; without it, it answers the journal (every recorded call of that
-person, most recent first, each the payload received plus `created_at`). Errors use the seed's
-shape, every answer carries `X-RateLimit-Limit/Remaining/Reset`, and faults can be injected:
+person, most recent first, each the payload received plus `created_at`), and a journal request
+that carries `valuation_properties` is recorded first, as the seed's journal example (the
+request's own pageview is the newest entry) and its "Basic Event Tracking" show. Errors use the
+seed's shape, every answer carries `X-RateLimit-Limit/Remaining/Reset`, and faults can be injected:
 500s before recording, 500s after recording, slow answers, and 429 when over the rate limit.
 `GET /stats` reports what it saw, for tests and benchmarks.
 """
@@ -91,6 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(500, "injected failure", "INTERNAL_ERROR", remaining, reset)
         person = body.get("anonymous_id") or body.get("email")
         if "count_prev_visits" not in body:
+            if "valuation_properties" in body:  # an event, as the seed's "Basic Event Tracking"
+                self.server.record(person, body)
             return self._answer(200, self.server.journal(person), remaining, reset)
         visits = self.server.record(person, body)
         if roll < faults.fail_rate + faults.fail_after_record_rate:

@@ -1,6 +1,8 @@
 """The segment assets through Dagster: updates pushed, the story told, the token kept secret,
 nothing sent when membership fails its check, a failed step retried."""
 
+import socket
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -160,3 +162,32 @@ def test_a_delivery_step_that_fails_is_retried_and_sends_each_update_once(
     assert materialized_metadata(result)["segment_updates"]["sent"].value == 2
     stats = server.stats()
     assert (stats["recorded"], stats["recorded_twice"]) == (2, 0)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_api_costs_seconds_and_fails_the_step_once(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        valued_warehouse(conn, [1500] * 300)
+    url = f"http://127.0.0.1:{closed_port()}/api/v1"
+    started = time.perf_counter()
+    result = materialize(tmp_path, IdentifierApi(url=url, token=TOKEN))
+    assert time.perf_counter() - started < 15  # retrying every update took minutes
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == "segment_updates"
+    message = failure.step_failure_data.error.message
+    assert "is unreachable: 5 requests in a row got no answer" in message
+    assert "300 updates wait in segment_updates" in message
+    assert not retries(result)  # a retry within minutes would not find it back either
+    said = [e for e in result.all_events if e.step_key and "unreachable" in str(e)]
+    assert len(said) == 1
+    with duckdb.connect(str(tmp_path / "identity.duckdb")) as conn:
+        assert conn.execute(
+            "select status, count(*), count(dispatched_at) from segment_updates group by 1"
+        ).fetchall() == [("pending", 300, 0)]
