@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export IDENTITY_LANDING_DIR ?= $(CURDIR)/data/landing
 export IDENTITY_DUCKDB_PATH ?= $(CURDIR)/data/identity.duckdb
 
-.PHONY: help setup run test lint fmt dev bench clean
+.PHONY: help setup run test test-fast lint fmt dev bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ test: setup ## lint, format check and the test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+test-fast: setup ## the tests that start no process (under a minute): the loop while working
+	$(BIN)/pytest -q -m "not slow"
 
 fmt: setup ## fix lint findings and format the code
 	$(BIN)/ruff check --fix .

@@ -57,3 +57,20 @@ def materialized_metadata(result) -> dict[str, dict]:
         m.materialization.asset_key.to_user_string(): m.materialization.metadata
         for m in result.get_asset_materialization_events()
     }
+
+
+# Fixtures and helpers that start a process (a CLI, the stand-in API): a test that uses one is
+# `slow` without saying so itself, so `make test-fast` (-m "not slow") leaves it out.
+_PROCESS_FIXTURES = {"stand_in"}
+_PROCESS_HELPERS = ("run_cli(", "subprocess.", "Popen(")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    import inspect
+
+    for item in items:
+        uses_fixture = _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))
+        function = getattr(item, "function", None)
+        source = inspect.getsource(function) if function is not None else ""
+        if uses_fixture or any(helper in source for helper in _PROCESS_HELPERS):
+            item.add_marker(pytest.mark.slow)
