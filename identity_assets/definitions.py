@@ -29,6 +29,7 @@ from identity_assets.metrics.checks import (
     one_metrics_row_per_identity,
     predictions_valid,
     purchase_values_usable,
+    value_model_trusted,
 )
 from identity_assets.resources import (
     FullRefresh,
@@ -96,6 +97,7 @@ def build_definitions() -> dg.Definitions:
             predictions_valid,
             one_metrics_row_per_identity,
             purchase_values_usable,
+            value_model_trusted,
             one_membership_per_identity_and_segment,
             segment_updates_delivered,
         ],

@@ -62,6 +62,15 @@ def duckdb_config() -> dict[str, object]:
     return config
 
 
+def number(name: str, default: float) -> float:
+    """A number setting, with an error naming the variable when it is not one."""
+    value = os.getenv(name, str(default))
+    try:
+        return float(value)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a number, got {value!r}") from error
+
+
 def integer(name: str, default: int) -> int:
     """An integer setting, with an error naming the variable when it is not one."""
     value = os.getenv(name, str(default))
