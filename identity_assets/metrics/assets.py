@@ -149,7 +149,7 @@ def _backtest_table(rows: list[dict]) -> dg.MetadataValue:
                 r["candidate"],
                 number(r["mae"], 2),
                 number(r["rmse"], 2),
-                number(r["spearman"], 3),
+                number(r["spearman"], 3) or ("n/a" if r["mae"] is not None else ""),
                 number(r["predicted_total"], 0),
                 number(r["actual_total"], 0),
                 total(r),

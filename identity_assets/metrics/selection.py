@@ -313,7 +313,7 @@ class Backtest:
                     "candidate": name,
                     "mae": s.mae if s else None,
                     "rmse": s.rmse if s else None,
-                    "spearman": s.spearman if s else None,
+                    "spearman": s.spearman if s and math.isfinite(s.spearman) else None,
                     "predicted_total": s.predicted_total if s else None,
                     "actual_total": s.actual_total if s else None,
                     "identities": s.identities if s else None,

@@ -117,8 +117,8 @@ def test_the_backtest_scores_every_candidate_and_its_rule_chooses(history) -> No
     assert all(r["status"] in ("", "chosen") and r["identities"] > 100 for r in rows.values())
     scores = {
         name: MethodScore(
-            name, r["identities"], r["mae"], r["rmse"], r["spearman"], r["predicted_total"],
-            r["actual_total"],
+            name, r["identities"], r["mae"], r["rmse"], r["spearman"] or float("nan"),
+            r["predicted_total"], r["actual_total"],
         )
         for name, r in rows.items()
     }  # fmt: skip
