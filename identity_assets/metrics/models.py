@@ -103,17 +103,24 @@ def fit_pareto_nbd(
     start: dict[str, float] | None = None,
 ) -> dict[str, float] | None:
     """Maximum-likelihood Pareto/NBD parameters (r, alpha, s, beta), from `start` (a fit on
-    similar data: half the optimiser's steps) or fixed starting values; retried with a
-    growing L2 penalty when the result is not finite."""
+    similar data, or BG/NBD's r and alpha: 40-50% fewer optimiser steps) or fixed starting
+    values; retried with a growing L2 penalty when the result is not finite."""
     from lifetimes import ParetoNBDFitter
     from lifetimes.utils import _scale_time
 
     weights = np.ones_like(x) if weights is None else weights
     x, t_x, age, weights = _sorted(x, t_x, age, weights)
-    initial = np.ones(4)
-    if start is not None:  # lifetimes fits in time scaled by 10 / max(T)
-        scale = _scale_time(age)
-        initial = np.array([start["r"], start["alpha"] * scale, start["s"], start["beta"] * scale])
+    # lifetimes fits in time scaled by 10 / max(T), from 1 for a parameter `start` lacks
+    scale = _scale_time(age)
+    start = start or {}
+    initial = np.array(
+        [
+            start.get("r", 1.0),
+            start.get("alpha", 1 / scale) * scale,
+            start.get("s", 1.0),
+            start.get("beta", 1 / scale) * scale,
+        ]
+    )
     for penalizer in PENALTIES:
         model = ParetoNBDFitter(penalizer_coef=penalizer)
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):

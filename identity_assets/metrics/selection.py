@@ -189,14 +189,15 @@ class Candidates:
 
     def _fit_pareto_nbd(self, as_of: datetime) -> dict[str, float] | None:
         """Pareto/NBD at `as_of` on at most PARETO_MAX_HISTORIES distinct histories, started
-        from the fit a window earlier when there is one."""
+        from the fit a window earlier, or else from BG/NBD's purchase rate at `as_of`."""
         f = self.features(as_of)
         step = 1
         while len(_grouped(f, step)[0]) > PARETO_MAX_HISTORIES:
             step *= 2
-        params = models.fit_pareto_nbd(
-            *_grouped(f, step), start=self._pareto_nbd.get(as_of - self.horizon)
-        )
+        start = self._pareto_nbd.get(as_of - self.horizon)
+        if start is None and (bg_nbd := self.bg_nbd(as_of)[0]) is not None:
+            start = {"r": bg_nbd["r"], "alpha": bg_nbd["alpha"]}
+        params = models.fit_pareto_nbd(*_grouped(f, step), start=start)
         if params is not None:
             self._pareto_nbd[as_of] = params
         return params
