@@ -28,7 +28,7 @@ START = datetime(2025, 1, 1)
 TRUSTED = sql.load("metrics/check_value_model_trusted")
 
 
-def purchase_history(conn, buyers: int = 400, days: int = 480, seed: int = 3) -> None:
+def purchase_history(conn, buyers: int = 250, days: int = 480, seed: int = 3) -> None:
     """Buyers with their own purchase rates, lifetimes and order sizes over `days`, written
     straight into the journal (the identity stage has nothing to do here)."""
     rng = np.random.default_rng(seed)
