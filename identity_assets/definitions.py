@@ -31,6 +31,7 @@ from identity_assets.metrics.checks import (
     one_metrics_row_per_identity,
     predictions_valid,
     purchase_values_usable,
+    value_model_trusted,
 )
 from identity_assets.resources import (
     FullRefresh,
@@ -109,6 +110,7 @@ def build_definitions() -> dg.Definitions:
             one_metrics_row_per_identity,
             purchase_values_usable,
             every_purchase_rule_matches,
+            value_model_trusted,
             one_membership_per_identity_and_segment,
             every_segment_has_members,
             segment_updates_delivered,

@@ -112,6 +112,10 @@ class ValueRulesResource(dg.ConfigurableResource):
     min_repeat_buyers: int = Field(
         default=20, description="fewer repeat buyers than this and a model is not fitted"
     )
+    min_history_multiple: float = Field(
+        default=3.0,
+        description="a history shorter than this many horizons and no model predicts",
+    )
 
     def rules(self) -> ValueRules:
         purchases = (
@@ -123,6 +127,7 @@ class ValueRulesResource(dg.ConfigurableResource):
             purchases=purchases,
             horizon_days=self.horizon_days,
             min_repeat_buyers=self.min_repeat_buyers,
+            min_history_multiple=self.min_history_multiple,
         )
 
 
@@ -215,6 +220,7 @@ def value_rules_from_env() -> ValueRulesResource:
     return ValueRulesResource(
         purchase_rules_file=settings.text("IDENTITY_PURCHASE_RULES"),
         min_repeat_buyers=settings.integer("IDENTITY_MIN_REPEAT_BUYERS", 20),
+        min_history_multiple=settings.number("IDENTITY_MIN_HISTORY_MULTIPLE", 3.0),
     )
 
 

@@ -9,6 +9,7 @@ variables are part of the output contract (README, `identity-assets --help`).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ VARIABLES = (
     Variable("IDENTITY_RULES", "built-in rules", "a JSON file (see Identity)"),
     Variable("IDENTITY_PURCHASE_RULES", "built-in rules", "a JSON file (see Metrics)"),
     Variable("IDENTITY_MIN_REPEAT_BUYERS", "20", "a whole number >= 1"),
+    Variable("IDENTITY_MIN_HISTORY_MULTIPLE", "3", "a number >= 0"),
     Variable("IDENTITY_SEGMENTS", "built-in segments", "a JSON file (see Segments)"),
     Variable(
         "IDENTITY_API_URL", DEFAULT_API_URL, "an http(s) URL with a host and no user:password@"
@@ -204,6 +206,20 @@ def integer(name: str, default: int, minimum: int = 1) -> int:
     if not _INTEGER.match(value.strip()) or int(value) < minimum:
         raise ConfigError(name, value, f"must be a whole number of at least {minimum}")
     return int(value)
+
+
+def number(name: str, default: float, minimum: float = 0.0) -> float:
+    """A number setting of at least `minimum`; anything else (`lots`, `-1`, `nan`) is an error."""
+    value = os.getenv(name)
+    if not value:
+        return default
+    try:
+        parsed = float(value)
+    except ValueError:
+        parsed = float("nan")
+    if not math.isfinite(parsed) or parsed < minimum:
+        raise ConfigError(name, value, f"must be a number of at least {minimum:g}")
+    return parsed
 
 
 def text(name: str) -> str | None:

@@ -17,8 +17,9 @@ from identity_assets.ingest.core import landed_days
 from identity_assets.metrics.value import forget_values, update_values
 from identity_assets.sample import SampleConfig, write_sample
 
-# Just enough repeat buyers (24) for both value models to be fitted, so a run takes a second.
-SAMPLE = SampleConfig(people=150, days=2, history_days=180)
+# Just enough history (three horizons) and repeat buyers for the value models to be fitted and
+# backtested, so a run takes a few seconds.
+SAMPLE = SampleConfig(people=300, days=2, history_days=400)
 
 
 @pytest.fixture(scope="module")

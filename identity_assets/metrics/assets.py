@@ -37,8 +37,9 @@ _UPSTREAM = ["identity_journal", "identities"]
             "customer_value",
             deps=["customer_metrics"],
             description=(
-                "Predicted 90-day value per identity: BG/NBD purchases times Gamma-Gamma order "
-                "value, or the seed's formula where the model cannot score, as `method` says."
+                "Predicted 90-day value per identity from the model a backtest on this data "
+                "chose (BG/NBD or Pareto/NBD with Gamma-Gamma, gradient boosting, recent "
+                "spend), or the seed's formula where no model may predict, as `method` says."
             ),
             metadata=table_schema("customer_value"),
             **_COMMON,
@@ -62,7 +63,9 @@ def value_customers(
         context.log.info(
             f"metrics: {result.identities:,} identities, {result.buyers:,} buyers, "
             f"{result.purchases:,} purchases, unusable {result.bad_purchases or 'none'}; "
-            f"BG/NBD {fit.bg_nbd or fit.unfitted_reason}; "
+            f"model {fit.chosen or 'none'}"
+            f"{f' (scaled by {fit.calibration:.3f})' if fit.calibration != 1 else ''}"
+            f"{': ' + fit.unfitted_reason if fit.unfitted_reason else ''}; "
             f"Gamma-Gamma fitted for {sorted(fit.gamma_gamma) or 'no currency'}"
             f"{_penalties(fit.gamma_gamma_penalizers)}, "
             f"unfitted {fit.gamma_gamma_unfitted or 'none'}; "
@@ -86,6 +89,7 @@ def value_customers(
             "order by predicted_90d_value desc, identity_id limit 5",
         )
     params = [("BG/NBD", k, round(v, 4)) for k, v in (fit.bg_nbd or {}).items()]
+    params += [("Pareto/NBD", k, round(v, 4)) for k, v in (fit.pareto_nbd or {}).items()]
     params += [
         (f"Gamma-Gamma {currency}", k, round(v, 4))
         for currency, values in fit.gamma_gamma.items()
@@ -123,7 +127,41 @@ def value_customers(
             "top_decile": top_decile,
             "highest_predicted": top,
             "model_parameters": markdown_table(["model", "parameter", "value"], params),
+            "chosen_model": fit.chosen or f"none: {fit.unfitted_reason}",
+            "model_backtest": _backtest_table(fit.candidates),
+            "backtest_cut": fit.backtest_cut or "none",
+            "calibration_factor": fit.calibration,
+            "history_days": fit.history_days,
         },
+    )
+
+
+def _backtest_table(rows: list[dict]) -> dg.MetadataValue:
+    """Every candidate's scores on the stage's backtest, and which one was chosen or why not."""
+
+    def number(value, digits):
+        return "" if value is None else f"{value:,.{digits}f}"
+
+    def total(row):
+        if row["predicted_total"] is None or not row["actual_total"]:
+            return ""
+        return f"{row['predicted_total'] / row['actual_total'] - 1:+.1%}"
+
+    return markdown_table(
+        ["candidate", "MAE", "RMSE", "Spearman", "predicted", "actual", "total", "status"],
+        [
+            (
+                r["candidate"],
+                number(r["mae"], 2),
+                number(r["rmse"], 2),
+                number(r["spearman"], 3) or ("n/a" if r["mae"] is not None else ""),
+                number(r["predicted_total"], 0),
+                number(r["actual_total"], 0),
+                total(r),
+                r["status"],
+            )
+            for r in rows
+        ],
     )
 
 

@@ -1,51 +1,29 @@
 """Backtest: predict a holdout from the history before it, and score each method.
 
 The history is cut `horizon` days before its end; metrics and the model see only the part
-before the cut, and each method's predicted value is compared with what every identity that
-had bought by then actually spent after it: mean absolute and root mean squared error,
-Spearman rank correlation, and the totals.
+before the cut (the stage chooses its model by its own backtest inside that part), and each
+method's predicted value is compared with what every identity that had bought by then
+actually spent after it: mean absolute and root mean squared error, Spearman rank
+correlation, and the totals. The methods: what the stage wrote (`chosen: <model>`), every
+candidate fitted on the same history, and the seed's formula.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import duckdb
 import numpy as np
-from scipy.stats import spearmanr
 
-from identity_assets import sql
 from identity_assets.metrics.rules import ValueRules
+from identity_assets.metrics.selection import (  # noqa: F401 - score is part of this API
+    CANDIDATES,
+    Candidates,
+    MethodScore,
+    run_backtest,
+    score,
+)
 from identity_assets.metrics.value import ValueResult, data_end, update_values
-
-
-@dataclass(frozen=True)
-class MethodScore:
-    """How well one method predicted the holdout."""
-
-    method: str
-    identities: int
-    mae: float
-    rmse: float
-    spearman: float
-    predicted_total: float
-    actual_total: float
-
-
-def score(method: str, predicted: np.ndarray, actual: np.ndarray) -> MethodScore:
-    """The scores of one method's predictions against what happened."""
-    error = predicted - actual
-    rank = spearmanr(predicted, actual).statistic if len(actual) > 1 else float("nan")
-    return MethodScore(
-        method=method,
-        identities=len(actual),
-        mae=float(np.mean(np.abs(error))),
-        rmse=float(np.sqrt(np.mean(error**2))),
-        spearman=float(rank),
-        predicted_total=float(predicted.sum()),
-        actual_total=float(actual.sum()),
-    )
 
 
 def backtest(
@@ -53,20 +31,32 @@ def backtest(
     rules: ValueRules | None = None,
     cutoff: datetime | None = None,
 ) -> tuple[ValueResult, list[MethodScore]]:
-    """Fit on the history before `cutoff` (default: horizon days before the end) and score.
+    """Fit on the history before `cutoff` (default: horizon days before the end) and score:
+    the stage's prediction first, then each candidate, then the seed's formula.
 
     It rewrites the metrics stage's tables as of the cutoff: run it on a scratch warehouse.
     """
     rules = rules or ValueRules()
-    horizon = timedelta(days=rules.horizon_days)
-    cutoff = cutoff or data_end(conn) - horizon
+    cutoff = cutoff or data_end(conn) - timedelta(days=rules.horizon_days)
     result = update_values(conn, rules, as_of=cutoff)
-    rows = conn.execute(
-        sql.load("metrics/backtest_actuals"), {"as_of": cutoff, "until": cutoff + horizon}
-    ).fetchnumpy()
-    actual = np.asarray(rows["actual"], dtype=float)
-    scores = [
-        score("bg_nbd_gamma_gamma", np.asarray(rows["model"], dtype=float), actual),
-        score("baseline (seed formula)", np.asarray(rows["baseline"], dtype=float), actual),
-    ]
+    candidates = Candidates(conn, rules)
+    run_backtest(candidates, cutoff)  # the fits the stage started from: the same numbers
+    features = candidates.features(cutoff)
+    actual = features["actual"]
+    values = {
+        identity: (predicted, baseline)
+        for identity, predicted, baseline in conn.execute(
+            "select identity_id, predicted_90d_value, baseline_90d_value from customer_value"
+        ).fetchall()
+    }
+    stage, baseline = (
+        np.array([values[i][k] for i in features["identity_id"].tolist()], dtype=float)
+        for k in (0, 1)
+    )
+    scores = [score(f"chosen: {result.fit.chosen or 'none'}", stage, actual)]
+    for name in CANDIDATES:
+        prediction = candidates.predict(name, cutoff)
+        if prediction.value is not None:
+            scores.append(score(name, prediction.value, actual))
+    scores.append(score("baseline (seed formula)", baseline, actual))
     return result, scores

@@ -1,4 +1,5 @@
-"""Checks on metrics and values: bad predictions block; unusable purchase values warn."""
+"""Checks on metrics and values: bad predictions block; unusable purchase values, purchase
+rules that match nothing and predictions that no trusted model made warn."""
 
 import dagster as dg
 
@@ -43,5 +44,19 @@ def every_purchase_rule_matches(
         "metrics/check_purchase_rules_match",
         "purchase rule(s) matched no event",
         params={"rules": [rule.name for rule in value_rules.rules().purchases]},
+        severity=dg.AssetCheckSeverity.WARN,
+    )
+
+
+@dg.asset_check(asset="customer_value")
+def value_model_trusted(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Warns, by method, about buyers whose value does not come from a fitted model that its
+    backtest trusted: too short a history, too few repeat buyers, a fit that failed or is
+    degenerate, no model better than recent spend, a total scaled to the backtest, or no
+    backtest at all."""
+    return failing_rows_check(
+        warehouse,
+        "metrics/check_value_model_trusted",
+        "method(s) giving buyers a value no trusted model made",
         severity=dg.AssetCheckSeverity.WARN,
     )

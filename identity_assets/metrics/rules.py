@@ -89,6 +89,8 @@ class ValueRules:
     engagement_events: tuple[str, ...] = DEFAULT_ENGAGEMENT_EVENTS
     horizon_days: int = 90
     min_repeat_buyers: int = field(default=20)
+    # no model predicts from a history shorter than this many horizons (3 x 90 = 270 days)
+    min_history_multiple: float = 3.0
 
 
 SOURCES = ("segment", "identifier_api", "client_api")

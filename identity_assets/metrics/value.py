@@ -1,24 +1,19 @@
-"""Customer metrics in SQL, and a predicted 90-day value from BG/NBD and Gamma-Gamma.
+"""Customer metrics in SQL, and a predicted 90-day value from the model a backtest chooses.
 
-The metrics are whole-table SQL (`sql/`). The value model is fitted by maximum likelihood with
-`lifetimes` (BG/NBD for how many purchases, Gamma-Gamma for how much each is worth), on the
-buyers' summaries grouped into distinct (x, t_x, T) rows with weights, so a million identities
-cost what a few thousand rows cost. The seed's formula is kept beside it as the baseline and
-for the identities the model cannot score.
-
-The optimiser's result depends on the order of its input rows (in the last bits, and sometimes
-in whether it converges at all), so both fitters sort their input first: the same data gives
-the same parameters on every run.
+The metrics are whole-table SQL (`sql/`). The value comes from the candidate that predicted
+the last `horizon` days best when fitted on the history before them (`selection.py`):
+BG/NBD or Pareto/NBD with Gamma-Gamma, gradient boosting, or recent spend. The stage does not
+predict from a model when the history is shorter than `min_history_multiple` windows, when
+there are too few repeat buyers, or when the chosen model does not fit: the seed's formula is
+kept beside the prediction as the baseline and stands in, with `method` saying why. A chosen
+model whose total on the backtest is off by more than 10% is scaled to it, and says so.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 import duckdb
@@ -26,28 +21,40 @@ import numpy as np
 import pyarrow as pa
 
 from identity_assets import changes, sql
+from identity_assets.metrics.models import (  # noqa: F401 - the model's functions, here too
+    GammaGammaFit,
+    expected_purchases,
+    fit_bg_nbd,
+    fit_gamma_gamma,
+)
 from identity_assets.metrics.rules import ValueRules, rule_parameters, stage_engagement
+from identity_assets.metrics.selection import (
+    CANDIDATES,
+    TOTAL_TOLERANCE,
+    Candidates,
+    Prediction,
+    run_backtest,
+)
 
 
 @dataclass(frozen=True)
 class ModelFit:
-    """The fitted parameters, or why there are none (per currency for Gamma-Gamma), and the
-    L2 penalty each Gamma-Gamma fit needed to converge where it needed one."""
+    """The chosen model's parameters, or why no model predicts (per currency for
+    Gamma-Gamma, with the L2 penalty a fit needed), and the backtest that chose it: every
+    candidate's scores (`candidates`, plain rows) at `backtest_cut`, and the factor its
+    predictions were scaled by (1.0: its total was within tolerance)."""
 
     bg_nbd: dict[str, float] | None
     gamma_gamma: dict[str, dict[str, float]] = field(default_factory=dict)
     unfitted_reason: str | None = None
     gamma_gamma_unfitted: dict[str, str] = field(default_factory=dict)
     gamma_gamma_penalizers: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GammaGammaFit:
-    """Gamma-Gamma parameters and the L2 penalty they needed, or why there are none."""
-
-    params: dict[str, float] | None
-    penalizer: float | None = None
-    reason: str | None = None
+    pareto_nbd: dict[str, float] | None = None
+    chosen: str | None = None
+    backtest_cut: str | None = None
+    candidates: list[dict[str, object]] = field(default_factory=list)
+    calibration: float = 1.0
+    history_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ def update_values(
         with sql.transaction(conn):
             _update_purchases(conn, rules, journal)
             conn.execute(sql.load("metrics/customer_metrics"), {"as_of": as_of})
-            fit = _fit_and_predict(conn, rules)
+            fit = _choose_and_predict(conn, rules, as_of)
             conn.execute(
                 sql.load("metrics/replace_customer_value"),
                 {"horizon": rules.horizon_days, "unfitted_reason": fit.unfitted_reason or ""},
@@ -109,12 +116,7 @@ def update_values(
             changes.store_rules(conn, "metrics", json.dumps({"inputs": inputs, "fit": asdict(fit)}))
             changes.new_version(conn, "customer_metrics")
     finally:
-        for table in (
-            "engagement_events",
-            "expected_purchases",
-            "gamma_gamma_fits",
-            "purchase_identities",
-        ):
+        for table in ("engagement_events", "value_predictions", "purchase_identities"):
             conn.execute(f"drop table if exists {table}")
     return _result(conn, fit, as_of, time.perf_counter() - started, changed=True)
 
@@ -181,168 +183,117 @@ def _update_purchases(
     changes.consume(conn, journal)
 
 
-def _fit_and_predict(conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> ModelFit:
-    """Fit BG/NBD on every buyer and Gamma-Gamma per currency; stage what the SQL joins."""
-    rows = conn.execute(sql.load("metrics/bg_nbd_input")).fetchnumpy()
-    x, t_x, age, weights = (
-        np.asarray(rows[name], dtype=float) for name in ("x", "t_x", "age", "buyers")
-    )
-    repeat_buyers = int(weights[x > 0].sum())
-    expected = np.array([], dtype=float)
-    fit = ModelFit(bg_nbd=None, unfitted_reason=None)
-    if repeat_buyers < rules.min_repeat_buyers:
-        fit = ModelFit(
-            bg_nbd=None,
-            unfitted_reason=f"too few repeat buyers to fit ({repeat_buyers} < "
-            f"{rules.min_repeat_buyers})",
+def _choose_and_predict(
+    conn: duckdb.DuckDBPyConnection, rules: ValueRules, as_of: datetime
+) -> ModelFit:
+    """Choose the model by backtest, predict with it as of `as_of`, and stage the buyers'
+    predictions where the SQL reads them (temp table value_predictions); no rows, and the
+    reason, when no model may predict."""
+    history = conn.execute(
+        "select date_diff('day', min(occurred_at)::date, $as_of::date) from purchases "
+        "where problem is null and occurred_at < $as_of",
+        {"as_of": as_of},
+    ).fetchall()[0][0]
+    history = history or 0
+    needed = rules.min_history_multiple * rules.horizon_days
+    candidates = Candidates(conn, rules)
+    fit = ModelFit(bg_nbd=None, history_days=history)
+    prediction = None
+    if history < needed:
+        fit = replace(
+            fit,
+            unfitted_reason=f"history of {history} day{'' if history == 1 else 's'} is "
+            f"shorter than {needed:g} "
+            f"({rules.min_history_multiple:g} x {rules.horizon_days})",
         )
+    elif reason := candidates.too_few(candidates.features(as_of)):
+        fit = replace(fit, unfitted_reason=reason)
     else:
-        bg_nbd = fit_bg_nbd(x, t_x, age, weights)
-        if bg_nbd is None:
-            fit = ModelFit(bg_nbd=None, unfitted_reason="BG/NBD did not converge on this data")
+        backtest = run_backtest(candidates, as_of)
+        chosen = backtest.chosen or CANDIDATES[0]
+        fit = replace(
+            fit,
+            chosen=chosen,
+            backtest_cut=backtest.cut.isoformat(),
+            candidates=backtest.rows(),
+        )
+        prediction = candidates.predict(chosen, as_of)
+        if prediction.value is None:
+            fit = replace(fit, unfitted_reason=prediction.reason)
+            prediction = None
         else:
-            expected = expected_purchases(bg_nbd, rules.horizon_days, x, t_x, age)
-            fit = ModelFit(bg_nbd=bg_nbd)
-    if fit.bg_nbd is None:
-        x = t_x = age = np.array([], dtype=float)
-    expected_rows = pa.table(
-        {"x": x.astype(np.int64), "t_x": t_x, "age": age, "expected_purchases": expected}
-    )
-    sql.insert_arrow(conn, "expected_purchases", expected_rows, replace_temp=True)
-
-    fits: dict[str, dict[str, float]] = {}
-    unfitted: dict[str, str] = {}
-    penalizers: dict[str, float] = {}
-    if fit.bg_nbd is not None:
-        currencies = [
-            c
-            for (c,) in conn.execute(
-                "select distinct currency from customer_metrics where currency is not null "
-                "order by 1"
-            ).fetchall()
-        ]
-        for currency in currencies:
-            data = conn.execute(
-                sql.load("metrics/gamma_gamma_input"), {"currency": currency}
-            ).fetchnumpy()
-            if len(data["x"]) < rules.min_repeat_buyers:
-                unfitted[currency] = (
-                    f"too few repeat buyers in {currency} ({len(data['x'])} < "
-                    f"{rules.min_repeat_buyers})"
-                )
-                continue
-            gamma_gamma = fit_gamma_gamma(
-                np.asarray(data["x"], float), np.asarray(data["m"], float)
+            note, factor = _calibration(backtest.scores.get(chosen), backtest.out)
+            fit = replace(
+                fit,
+                bg_nbd=prediction.bg_nbd,
+                pareto_nbd=prediction.pareto_nbd,
+                gamma_gamma=prediction.gamma_gamma,
+                gamma_gamma_unfitted=prediction.gamma_gamma_unfitted,
+                gamma_gamma_penalizers=prediction.gamma_gamma_penalizers,
+                calibration=factor,
             )
-            if gamma_gamma.params is None:
-                unfitted[currency] = f"{gamma_gamma.reason} for {currency}"
-            else:
-                fits[currency] = gamma_gamma.params
-                if gamma_gamma.penalizer:
-                    penalizers[currency] = gamma_gamma.penalizer
-    fitted = pa.table(
+            prediction = _noted(prediction, note, factor)
+    _stage_predictions(conn, candidates.features(as_of), prediction)
+    return fit
+
+
+def _calibration(chosen, out: dict[str, str]) -> tuple[str | None, float]:
+    """What the method adds about the chosen model's backtest, and the factor that brings
+    its backtest total to the actual when it was off by more than the tolerance."""
+    if chosen is None:
+        reasons = set(out.values())
+        if len(reasons) == 1:
+            return f"not backtested: {reasons.pop()}", 1.0
+        return "not backtested: " + "; ".join(f"{k}: {v}" for k, v in out.items()), 1.0
+    note = None
+    if chosen.method == CANDIDATES[-1]:
+        note = "no fitted model did better on the backtest"
+    error = chosen.total_error
+    if abs(error) <= TOTAL_TOLERANCE:
+        return note, 1.0
+    if chosen.predicted_total == 0:
+        return "; ".join(filter(None, [note, "predicted nothing on the backtest"])), 1.0
+    factor = chosen.actual_total / chosen.predicted_total
+    scaled = f"total {error:+.0%} on the backtest, scaled by {factor:.3f}"
+    return "; ".join(filter(None, [note, scaled])), factor
+
+
+def _noted(prediction: Prediction, note: str | None, factor: float) -> Prediction:
+    """The prediction scaled by `factor`, each buyer's method carrying `note`."""
+    methods = prediction.methods
+    if note:
+        sep = np.where(np.char.find(methods.astype(str), ":") >= 0, "; ", ": ")
+        methods = np.char.add(np.char.add(methods.astype(str), sep), note).astype(object)
+    order_value = prediction.order_value
+    return Prediction(
+        prediction.name,
+        value=prediction.value * factor,
+        purchases=prediction.purchases,
+        order_value=None if order_value is None else order_value * factor,
+        methods=methods,
+    )
+
+
+def _stage_predictions(
+    conn: duckdb.DuckDBPyConnection, features: dict[str, np.ndarray], prediction
+) -> None:
+    """The buyers' predictions (none when no model predicts) into temp table value_predictions."""
+    if prediction is None:
+        ids, value, purchases, order_value, methods = [], [], [], [], []
+    else:
+        n = len(features["identity_id"])
+        nothing = [None] * n
+        ids, value = features["identity_id"].tolist(), prediction.value.tolist()
+        purchases = nothing if prediction.purchases is None else prediction.purchases.tolist()
+        order_value = nothing if prediction.order_value is None else prediction.order_value.tolist()
+        methods = [str(m) for m in prediction.methods]
+    rows = pa.table(
         {
-            "currency": pa.array([*fits, *unfitted], pa.string()),
-            **{
-                k: pa.array([f[k] for f in fits.values()] + [None] * len(unfitted), pa.float64())
-                for k in ("p", "q", "v")
-            },
-            "reason": pa.array([None] * len(fits) + list(unfitted.values()), pa.string()),
+            "identity_id": pa.array(ids, pa.string()),
+            "predicted_value": pa.array(value, pa.float64()),
+            "predicted_purchases": pa.array(purchases, pa.float64()),
+            "predicted_order_value": pa.array(order_value, pa.float64()),
+            "method": pa.array(methods, pa.string()),
         }
     )
-    sql.insert_arrow(conn, "gamma_gamma_fits", fitted, replace_temp=True)
-    return ModelFit(
-        bg_nbd=fit.bg_nbd,
-        gamma_gamma=fits,
-        unfitted_reason=fit.unfitted_reason,
-        gamma_gamma_unfitted=unfitted,
-        gamma_gamma_penalizers=penalizers,
-    )
-
-
-def fit_bg_nbd(
-    x: np.ndarray, t_x: np.ndarray, age: np.ndarray, weights: np.ndarray | None = None
-) -> dict[str, float] | None:
-    """Maximum-likelihood BG/NBD parameters (r, alpha, a, b) for buyers summarised by day.
-
-    When the optimiser does not converge (little history, few repeat buyers) it tries again
-    with a growing L2 penalty, as lifetimes suggests; None when no attempt converges.
-    """
-    from lifetimes import BetaGeoFitter
-    from lifetimes.utils import ConvergenceError
-
-    weights = np.ones_like(x) if weights is None else weights
-    x, t_x, age, weights = _sorted(x, t_x, age, weights)
-
-    for penalizer in (0.0, 0.001, 0.01, 0.1):
-        model = BetaGeoFitter(penalizer_coef=penalizer)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            try:
-                model.fit(x, t_x, age, weights=weights)
-            except ConvergenceError:
-                continue
-        params = {name: float(value) for name, value in model.params_.items()}
-        if np.isfinite(list(params.values())).all():
-            return params
-    return None
-
-
-def expected_purchases(
-    params: dict[str, float], horizon: float, x: np.ndarray, t_x: np.ndarray, age: np.ndarray
-) -> np.ndarray:
-    """BG/NBD expected purchases in the next `horizon` days, given each buyer's history."""
-    from lifetimes import BetaGeoFitter
-
-    model = BetaGeoFitter()
-    model.params_ = _series(params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        expected = model.conditional_expected_number_of_purchases_up_to_time(horizon, x, t_x, age)
-    return np.clip(np.nan_to_num(np.asarray(expected, dtype=float), nan=0.0), 0.0, None)
-
-
-def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGammaFit:
-    """Maximum-likelihood Gamma-Gamma parameters (p, q, v) for repeat buyers' x and mean spend m.
-
-    Like BG/NBD, a fit that does not converge is tried again with a growing L2 penalty. No
-    parameters, with the reason, when no attempt converges or the fit has no finite mean.
-    """
-    from lifetimes import GammaGammaFitter
-    from lifetimes.utils import ConvergenceError
-
-    x, m = _sorted(x, m)
-    reason = "Gamma-Gamma did not converge"
-    for penalizer in (0.0, 0.001, 0.01, 0.1):
-        model = GammaGammaFitter(penalizer_coef=penalizer)
-        # lifetimes prints the optimiser's report when a fit does not converge
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            try:
-                model.fit(x, m)
-            except ConvergenceError:
-                continue
-            except Exception as error:  # noqa: BLE001 - any other failure: no fit, say which
-                return GammaGammaFit(None, reason=f"Gamma-Gamma failed ({type(error).__name__})")
-        params = {name: float(value) for name, value in model.params_.items()}
-        if not np.isfinite(list(params.values())).all():
-            reason = "Gamma-Gamma gave non-finite parameters"
-            continue
-        if params["q"] <= 1:
-            return GammaGammaFit(None, reason="Gamma-Gamma has no finite mean (q <= 1)")
-        return GammaGammaFit(params, penalizer=penalizer)
-    return GammaGammaFit(None, reason=reason)
-
-
-def _sorted(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The rows of these columns in one total order (by every column, the first most
-    significant), as float arrays."""
-    arrays = [np.asarray(c, dtype=float) for c in columns]
-    order = np.lexsort(arrays[::-1])
-    return tuple(a[order] for a in arrays)
-
-
-def _series(params: dict[str, float]):
-    import pandas as pd
-
-    return pd.Series(params)
+    sql.insert_arrow(conn, "value_predictions", rows, replace_temp=True)

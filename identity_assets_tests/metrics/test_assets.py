@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.ingest.assets import ingest_landed_days
@@ -13,7 +14,9 @@ from identity_assets.metrics.checks import (
     one_metrics_row_per_identity,
     predictions_valid,
     purchase_values_usable,
+    value_model_trusted,
 )
+from identity_assets.metrics.selection import CANDIDATES
 from identity_assets.resources import (
     FullRefresh,
     IdentityRulesResource,
@@ -22,6 +25,7 @@ from identity_assets.resources import (
     Warehouse,
 )
 from identity_assets_tests.conftest import Landing, materialized_metadata
+from identity_assets_tests.metrics.test_selection import purchase_history
 from identity_assets_tests.metrics.test_value import D3, order
 
 CHECKS = [
@@ -29,6 +33,7 @@ CHECKS = [
     one_metrics_row_per_identity,
     purchase_values_usable,
     every_purchase_rule_matches,
+    value_model_trusted,
 ]
 
 
@@ -54,9 +59,10 @@ def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
     assert metrics["dagster/row_count"].value == 7
     assert metrics["purchases"].value == 30
     assert "| non_numeric_value | 1 |" in metrics["unusable_purchases"].value
-    assert "| baseline: too few repeat buyers to fit (0 < 20) | 7 | 100.0 |" in (
-        value["share_by_method"].value
-    )
+    too_short = "baseline: history of 1 day is shorter than 270 (3 x 90)"
+    assert f"| {too_short} | 7 | 100.0 |" in value["share_by_method"].value
+    assert value["chosen_model"].value == f"none: {too_short[len('baseline: ') :]}"
+    assert value["model_backtest"].value == "_none_"
     assert "| band | identities | predicted_value |" in value["predicted_value_histogram"].value
     assert "percent_of_predicted_value" in value["top_decile"].value
     checks = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
@@ -70,10 +76,39 @@ def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
     assert "client_api_purchase" in unmatched.metadata["first_failing_rows"].value
     assert "identifier_api_purchase" in unmatched.metadata["first_failing_rows"].value
     assert "segment_order" not in unmatched.metadata["first_failing_rows"].value
+    untrusted = checks["value_model_trusted"]
+    assert not untrusted.passed and untrusted.severity == dg.AssetCheckSeverity.WARN
+    assert f"| {too_short} | 7 |" in untrusted.metadata["first_failing_rows"].value
     blocking = {spec.name: spec.blocking for check in CHECKS for spec in check.check_specs}
     assert blocking == {
         "predictions_valid": True,
         "one_metrics_row_per_identity": True,
         "purchase_values_usable": False,
         "every_purchase_rule_matches": False,
+        "value_model_trusted": False,
     }
+
+
+def test_the_model_backtest_is_in_the_metadata(tmp_path: Path) -> None:
+    database = str(tmp_path / "identity.duckdb")
+    with duckdb.connect(database) as conn:
+        purchase_history(conn)
+    result = dg.materialize(
+        [value_customers, *CHECKS],
+        resources={
+            "warehouse": Warehouse(database=database),
+            "full_refresh": FullRefresh(),
+            "value_rules": ValueRulesResource(),
+        },
+    )
+    assert result.success
+    value = materialized_metadata(result)["customer_value"]
+    table = value["model_backtest"].value
+    chosen = value["chosen_model"].value
+    assert table.startswith("| candidate | MAE | RMSE | Spearman | predicted | actual | total |")
+    for candidate in CANDIDATES:  # every candidate with its scores, the chosen one marked
+        (line,) = [row for row in table.splitlines() if row.startswith(f"| {candidate} |")]
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert len(cells) == 8 and all(cells[1:7])
+        assert (cells[7] == "chosen") == (candidate == chosen)
+    assert value["backtest_cut"].value != "none" and value["history_days"].value >= 270

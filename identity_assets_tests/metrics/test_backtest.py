@@ -1,4 +1,5 @@
-"""The backtest scores both methods, and on the sample the model beats the seed's formula."""
+"""The backtest scores the stage's choice, every candidate and the seed's formula; on the
+sample the choice beats the formula and is the candidate it names."""
 
 from datetime import date
 
@@ -9,6 +10,7 @@ from identity_assets.identity.graph import resolve_identities
 from identity_assets.ingest.core import ingest_days, landed_days
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.backtest import backtest, score
+from identity_assets.metrics.selection import CANDIDATES
 from identity_assets.sample import SampleConfig, write_sample
 
 
@@ -24,8 +26,16 @@ def test_on_the_sample_the_model_beats_the_seeds_formula(tmp_path, conn) -> None
     list(ingest_days(conn, tmp_path, landed_days(tmp_path, date(2000, 1, 1))))
     resolve_identities(conn)
     update_journals(conn)
-    result, (model, baseline) = backtest(conn)
-    assert result.fit.bg_nbd is not None
+    result, scores = backtest(conn)
+    model, *candidates, baseline = scores
+    assert model.method == f"chosen: {result.fit.chosen}"
+    assert [c.method for c in candidates] == list(CANDIDATES)
     assert model.identities == baseline.identities > 100
     assert model.mae < baseline.mae
     assert model.spearman > baseline.spearman
+    # the stage's prediction is the chosen candidate's, fitted on the same history
+    (same,) = [c for c in candidates if c.method == result.fit.chosen]
+    if result.fit.calibration == 1:
+        assert (same.mae, same.spearman, same.predicted_total) == pytest.approx(
+            (model.mae, model.spearman, model.predicted_total)
+        )

@@ -71,8 +71,8 @@ create table if not exists customer_value (
 );
 
 comment on column customer_value.predicted_90d_value is 'in the identity''s main currency';
-comment on column customer_value.method is 'bg_nbd_gamma_gamma, bg_nbd_own_average, baseline: ...';
-comment on column customer_value.predicted_purchases is 'BG/NBD expected purchases in 90 days';
+comment on column customer_value.method is 'the chosen model (bg_nbd_gamma_gamma, pareto_nbd_gamma_gamma, gradient_boosting, recent_spend), what its backtest said, or baseline: why none';
+comment on column customer_value.predicted_purchases is 'BG/NBD or Pareto/NBD expected purchases in 90 days';
 comment on column customer_value.predicted_order_value is 'expected value of one purchase';
 comment on column customer_value.baseline_90d_value is 'the seed''s formula, kept for comparison';
 comment on column customer_value.currency is 'customer_metrics.currency';

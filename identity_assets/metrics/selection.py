@@ -1,0 +1,372 @@
+"""The value model chosen by a backtest on the warehouse's own data.
+
+Four candidates predict each buyer's spend in the next `horizon` days:
+- `bg_nbd_gamma_gamma`: BG/NBD expected purchases times Gamma-Gamma expected order value
+  (fitted per currency; the buyer's own average where its currency has no fit);
+- `pareto_nbd_gamma_gamma`: the same with Pareto/NBD for the purchases;
+- `gradient_boosting`: a supervised model trained on the previous window's outcomes, from RFM
+  and BTYD features (`FEATURES`, BG/NBD's expected purchases and probability alive among them);
+- `recent_spend`: the simple baseline, what the buyer spent in the last `horizon` days.
+
+The backtest cuts the history `horizon` days before `as_of`, predicts with each candidate from
+the part before and scores it against what each buyer spent after (MAE, Spearman, totals). The
+rule (`choose`): a candidate that did not fit or whose parameters are degenerate is out; of the
+rest, those whose predicted total is within `TOTAL_TOLERANCE` of the actual are preferred (all
+of them when none is); among those, the ones whose MAE is at most `MAE_SLACK` above the lowest;
+of these, the highest Spearman wins (then the lower MAE, then the order above).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+from scipy.stats import spearmanr
+
+from identity_assets import sql
+from identity_assets.metrics import models
+from identity_assets.metrics.rules import ValueRules
+
+CANDIDATES = (
+    "bg_nbd_gamma_gamma",
+    "pareto_nbd_gamma_gamma",
+    "gradient_boosting",
+    "recent_spend",
+)
+BASELINE = "recent_spend"
+TOTAL_TOLERANCE = 0.10
+MAE_SLACK = 0.10
+# Pareto/NBD's likelihood costs about 4 ms per thousand distinct histories and ~700 steps:
+# past this many, it is fitted on every k-th buyer (in identity id order, which the ids' hash
+# makes a fair draw) until its histories fit under the cap.
+PARETO_MAX_HISTORIES = 5000
+FEATURES = (
+    "x",
+    "t_x",
+    "age",
+    "recency",
+    "rate",
+    "m",
+    "purchases",
+    "spend",
+    "avg_order_value",
+    "recent_spend",
+    "recent_days",
+    "bg_nbd_expected",
+    "bg_nbd_alive",
+)
+
+
+@dataclass(frozen=True)
+class MethodScore:
+    """How well one method predicted the holdout."""
+
+    method: str
+    identities: int
+    mae: float
+    rmse: float
+    spearman: float
+    predicted_total: float
+    actual_total: float
+
+    @property
+    def total_error(self) -> float:
+        """Predicted total over actual, minus one (+0.13: 13% high)."""
+        if self.actual_total == 0:
+            return 0.0 if self.predicted_total == 0 else math.inf
+        return self.predicted_total / self.actual_total - 1
+
+
+def score(method: str, predicted: np.ndarray, actual: np.ndarray) -> MethodScore:
+    """The scores of one method's predictions against what happened."""
+    error = predicted - actual
+    constant = len(actual) < 2 or np.ptp(actual) == 0 or np.ptp(predicted) == 0
+    rank = float("nan") if constant else spearmanr(predicted, actual).statistic
+    return MethodScore(
+        method=method,
+        identities=len(actual),
+        mae=float(np.mean(np.abs(error))) if len(actual) else float("nan"),
+        rmse=float(np.sqrt(np.mean(error**2))) if len(actual) else float("nan"),
+        spearman=float(rank),
+        predicted_total=float(predicted.sum()),
+        actual_total=float(actual.sum()),
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One candidate's prediction for every buyer at a cut (in the features' order), with
+    the parameters it fitted, or the reason it has none."""
+
+    name: str
+    value: np.ndarray | None = None
+    purchases: np.ndarray | None = None
+    order_value: np.ndarray | None = None
+    methods: np.ndarray | None = None  # per buyer: the candidate, or why its own average
+    bg_nbd: dict[str, float] | None = None
+    pareto_nbd: dict[str, float] | None = None
+    gamma_gamma: dict[str, dict[str, float]] = field(default_factory=dict)
+    gamma_gamma_unfitted: dict[str, str] = field(default_factory=dict)
+    gamma_gamma_penalizers: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None
+
+
+class Candidates:
+    """Fits and predicts the candidates at any cut of the warehouse's purchases, keeping each
+    cut's features and BG/NBD fit for the candidates that share them."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> None:
+        self.conn = conn
+        self.rules = rules
+        self.horizon = timedelta(days=rules.horizon_days)
+        self._features: dict[datetime, dict[str, np.ndarray]] = {}
+        self._bg_nbd: dict[datetime, tuple[dict[str, float] | None, str | None]] = {}
+        self._pareto_nbd: dict[datetime, dict[str, float]] = {}
+
+    def features(self, as_of: datetime) -> dict[str, np.ndarray]:
+        """Each buyer's features at `as_of` and what it spent in the `horizon` days after."""
+        if as_of not in self._features:
+            rows = self.conn.execute(
+                sql.load("metrics/value_features"),
+                {"as_of": as_of, "until": as_of + self.horizon, "horizon": self.horizon.days},
+            ).fetchnumpy()
+            f = {
+                name: np.asarray(v) if name in ("identity_id", "currency") else np.asarray(v, float)
+                for name, v in rows.items()
+            }
+            f["recency"] = f["age"] - f["t_x"]
+            f["rate"] = f["x"] / np.maximum(f["age"], 1.0)
+            self._features[as_of] = f
+        return self._features[as_of]
+
+    def bg_nbd(self, as_of: datetime) -> tuple[dict[str, float] | None, str | None]:
+        """BG/NBD fitted on the buyers at `as_of`, or why there is none."""
+        if as_of not in self._bg_nbd:
+            f = self.features(as_of)
+            reason = self.too_few(f)
+            params = None if reason else models.fit_bg_nbd(*_grouped(f))
+            if reason is None and params is None:
+                reason = "BG/NBD did not converge on this data"
+            if params is not None and (bad := models.degenerate(params)):
+                params, reason = None, f"BG/NBD {bad}"
+            self._bg_nbd[as_of] = (params, reason)
+        return self._bg_nbd[as_of]
+
+    def predict(self, name: str, as_of: datetime) -> Prediction:
+        """Candidate `name`'s prediction for the buyers at `as_of`."""
+        f = self.features(as_of)
+        if len(f["x"]) == 0:
+            return Prediction(name, reason=f"no buyers before {as_of:%Y-%m-%d}")
+        if name == BASELINE:
+            return Prediction(name, value=f["recent_spend"], methods=_repeat(name, f))
+        if name == "gradient_boosting":
+            return self._boosting(as_of)
+        if name == "bg_nbd_gamma_gamma":
+            params, reason = self.bg_nbd(as_of)
+            if params is None:
+                return Prediction(name, reason=reason)
+            purchases = models.expected_purchases(
+                params, self.horizon.days, f["x"], f["t_x"], f["age"]
+            )
+            return self._with_order_value(name, "bg_nbd", f, purchases, bg_nbd=params)
+        if name == "pareto_nbd_gamma_gamma":
+            reason = self.too_few(f)
+            params = None if reason else self._fit_pareto_nbd(as_of)
+            if reason is None and params is None:
+                reason = "Pareto/NBD did not converge on this data"
+            if params is not None and (bad := models.degenerate(params)):
+                params, reason = None, f"Pareto/NBD {bad}"
+            if params is None:
+                return Prediction(name, reason=reason)
+            purchases = models.pareto_expected_purchases(
+                params, self.horizon.days, f["x"], f["t_x"], f["age"]
+            )
+            return self._with_order_value(name, "pareto_nbd", f, purchases, pareto_nbd=params)
+        raise ValueError(f"unknown value model {name}")
+
+    def _fit_pareto_nbd(self, as_of: datetime) -> dict[str, float] | None:
+        """Pareto/NBD at `as_of` on at most PARETO_MAX_HISTORIES distinct histories, started
+        from the fit a window earlier, or else from BG/NBD's purchase rate at `as_of`."""
+        f = self.features(as_of)
+        step = 1
+        while len(_grouped(f, step)[0]) > PARETO_MAX_HISTORIES:
+            step *= 2
+        start = self._pareto_nbd.get(as_of - self.horizon)
+        if start is None and (bg_nbd := self.bg_nbd(as_of)[0]) is not None:
+            start = {"r": bg_nbd["r"], "alpha": bg_nbd["alpha"]}
+        params = models.fit_pareto_nbd(*_grouped(f, step), start=start)
+        if params is not None:
+            self._pareto_nbd[as_of] = params
+        return params
+
+    def too_few(self, f: dict[str, np.ndarray]) -> str | None:
+        repeat_buyers = int((f["x"] > 0).sum())
+        if repeat_buyers < self.rules.min_repeat_buyers:
+            return (
+                f"too few repeat buyers to fit ({repeat_buyers} < {self.rules.min_repeat_buyers})"
+            )
+        return None
+
+    def _with_order_value(
+        self, name: str, counts: str, f: dict[str, np.ndarray], purchases: np.ndarray, **params
+    ) -> Prediction:
+        """Expected purchases times Gamma-Gamma's expected order value per currency, or the
+        buyer's own average order value where its currency has no fit."""
+        order_value = f["avg_order_value"].copy()
+        methods = _repeat(name, f)
+        fits, unfitted, penalizers = {}, {}, {}
+        minimum = self.rules.min_repeat_buyers
+        for currency in sorted(set(f["currency"].tolist())):
+            rows = f["currency"] == currency
+            repeat = rows & (f["x"] > 0) & (f["m"] > 0)
+            if repeat.sum() < minimum:
+                unfitted[currency] = (
+                    f"too few repeat buyers in {currency} ({int(repeat.sum())} < {minimum})"
+                )
+            else:
+                fit = models.fit_gamma_gamma(f["x"][repeat], f["m"][repeat])
+                if fit.params is None:
+                    unfitted[currency] = f"{fit.reason} for {currency}"
+                else:
+                    fits[currency] = fit.params
+                    if fit.penalizer:
+                        penalizers[currency] = fit.penalizer
+                    p, q, v = (fit.params[k] for k in ("p", "q", "v"))
+                    x, m = f["x"][rows], f["m"][rows]
+                    order_value[rows] = p * (v + x * m) / (p * x + q - 1)
+            if currency in unfitted:
+                methods[rows] = f"{counts}_own_average: {unfitted[currency]}"
+        return Prediction(
+            name,
+            value=purchases * order_value,
+            purchases=purchases,
+            order_value=order_value,
+            methods=methods,
+            gamma_gamma=fits,
+            gamma_gamma_unfitted=unfitted,
+            gamma_gamma_penalizers=penalizers,
+            **params,
+        )
+
+    def _boosting(self, as_of: datetime) -> Prediction:
+        """Trained on the features a window before `as_of` and what the buyers spent in that
+        window, applied to the features at `as_of`."""
+        name = "gradient_boosting"
+        previous = as_of - self.horizon
+        train = self.features(previous)
+        outcomes = int((train["actual"] > 0).sum()) if len(train["x"]) else 0
+        if outcomes < self.rules.min_repeat_buyers:
+            return Prediction(
+                name,
+                reason=f"too few buyers spent in the window before {as_of:%Y-%m-%d} "
+                f"({outcomes} < {self.rules.min_repeat_buyers})",
+            )
+        train_matrix, matrix = self._matrix(previous), self._matrix(as_of)
+        # a feature missing at either cut (no BG/NBD fit) is left out of both
+        known = ~(np.isnan(train_matrix).all(axis=0) | np.isnan(matrix).all(axis=0))
+        value = models.fit_predict_boosting(
+            train_matrix[:, known], train["actual"], matrix[:, known]
+        )
+        params, _ = self.bg_nbd(as_of)
+        return Prediction(
+            name, value=value, methods=_repeat(name, self.features(as_of)), bg_nbd=params
+        )
+
+    def _matrix(self, as_of: datetime) -> np.ndarray:
+        """The supervised model's features at `as_of`; BG/NBD's are missing (NaN, which
+        gradient boosting handles) where it has no fit."""
+        f = dict(self.features(as_of))
+        params, _ = self.bg_nbd(as_of)
+        missing = np.full(len(f["x"]), np.nan)
+        if params is None:
+            f["bg_nbd_expected"] = f["bg_nbd_alive"] = missing
+        else:
+            f["bg_nbd_expected"] = models.expected_purchases(
+                params, self.horizon.days, f["x"], f["t_x"], f["age"]
+            )
+            f["bg_nbd_alive"] = models.probability_alive(params, f["x"], f["t_x"], f["age"])
+        return np.column_stack([f[name] for name in FEATURES])
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The candidates' scores at the backtest cut, which one the rule chose, and why the
+    others were not."""
+
+    cut: datetime
+    scores: dict[str, MethodScore]
+    out: dict[str, str]  # candidate: why it has no score
+    chosen: str | None
+
+    def rows(self) -> list[dict[str, object]]:
+        """One plain row per candidate (for metadata and the stored fit)."""
+        rows = []
+        for name in CANDIDATES:
+            s = self.scores.get(name)
+            status = (
+                "chosen" if name == self.chosen else f"out: {self.out[name]}" if s is None else ""
+            )
+            rows.append(
+                {
+                    "candidate": name,
+                    "mae": s.mae if s else None,
+                    "rmse": s.rmse if s else None,
+                    "spearman": s.spearman if s and math.isfinite(s.spearman) else None,
+                    "predicted_total": s.predicted_total if s else None,
+                    "actual_total": s.actual_total if s else None,
+                    "identities": s.identities if s else None,
+                    "status": status,
+                }
+            )
+        return rows
+
+
+def run_backtest(candidates: Candidates, as_of: datetime) -> Backtest:
+    """Score every candidate on the `horizon` days before `as_of`, fitted on what came
+    before them, and choose one."""
+    cut = as_of - candidates.horizon
+    actual = candidates.features(cut)["actual"]
+    scores, out = {}, {}
+    for name in CANDIDATES:
+        prediction = candidates.predict(name, cut)
+        if prediction.value is None:
+            out[name] = prediction.reason or "no prediction"
+        else:
+            scores[name] = score(name, prediction.value, actual)
+    return Backtest(cut=cut, scores=scores, out=out, chosen=choose(scores))
+
+
+def choose(scores: dict[str, MethodScore]) -> str | None:
+    """The module's rule: total within tolerance first, MAE near the lowest, highest Spearman."""
+    pool = [s for s in scores.values() if abs(s.total_error) <= TOTAL_TOLERANCE] or list(
+        scores.values()
+    )
+    if not pool:
+        return None
+    lowest = min(s.mae for s in pool)
+    pool = [s for s in pool if s.mae <= lowest * (1 + MAE_SLACK)]
+    best = min(
+        pool,
+        key=lambda s: (
+            -s.spearman if math.isfinite(s.spearman) else math.inf,
+            s.mae,
+            CANDIDATES.index(s.method),
+        ),
+    )
+    return best.method
+
+
+def _grouped(f: dict[str, np.ndarray], step: int = 1) -> tuple[np.ndarray, ...]:
+    """Buyers' (x, t_x, T) (every `step`-th buyer) as distinct rows with weights: the count
+    models fit these."""
+    rows, weights = np.unique(
+        np.column_stack([f["x"], f["t_x"], f["age"]])[::step], axis=0, return_counts=True
+    )
+    return rows[:, 0], rows[:, 1], rows[:, 2], weights.astype(float)
+
+
+def _repeat(name: str, f: dict[str, np.ndarray]) -> np.ndarray:
+    return np.full(len(f["x"]), name, dtype=object)
