@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 
+from identity_assets.text import CLEAN_TEXT_MACRO
+
 
 @cache
 def load(name: str) -> str:
@@ -17,6 +19,11 @@ def load(name: str) -> str:
     if not stage or not table:
         raise ValueError(f"SQL name must look like 'stage/table', got {name!r}")
     return resources.files("identity_assets").joinpath(stage, "sql", f"{table}.sql").read_text()
+
+
+def register_macros(conn) -> None:
+    """Create the macros the stages' SQL uses (`clean_text`) on this connection."""
+    conn.execute(CLEAN_TEXT_MACRO)
 
 
 def insert_arrow(conn, table: str, rows, *, replace_temp: bool = False) -> None:

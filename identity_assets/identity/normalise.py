@@ -16,6 +16,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 import phonenumbers
 
+from identity_assets.text import clean_text
+
 # Below this many phones, starting worker processes costs more than it saves. A first build
 # parses every distinct raw phone (188,532 at 10M events, ~50 us each); a new day, a few
 # thousand.
@@ -69,14 +71,16 @@ def _normalise_chunk(values: Sequence[str], region: str) -> list[tuple[str | Non
 
 
 def normalise_identifier(identifier_type: str, value: str, phone_region: str = "US") -> str:
-    """The form the identity stage stores: UID2 email rules, E.164 phones, ids trimmed."""
+    """The form the identity stage stores: edges trimmed by `clean_text` (the stage's rule),
+    UID2 email rules, E.164 phones, ids with their case kept."""
+    value = clean_text(value)
     if identifier_type == "email":
-        email = value.strip().lower()
+        email = value.lower()
         local, _, domain = email.partition("@")
         if domain == "gmail.com":
             return local.split("+", 1)[0].replace(".", "") + "@gmail.com"
         return email
     if identifier_type == "phone":
-        e164, _ = normalise_phone(value.strip(), phone_region)
-        return e164 or value.strip()
-    return value.strip()
+        e164, _ = normalise_phone(value, phone_region)
+        return e164 or value
+    return value

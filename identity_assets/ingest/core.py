@@ -102,6 +102,7 @@ class BatchIngest:
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the ingest tables if this warehouse does not have them yet."""
     conn.execute(sql.load("ingest/create_tables"))
+    sql.register_macros(conn)
 
 
 def landed_days(landing_dir: Path, first_day: date) -> list[date]:

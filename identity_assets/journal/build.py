@@ -46,6 +46,7 @@ class JournalResult:
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the journal tables if this warehouse does not have them yet."""
     conn.execute(sql.load("journal/create_tables"))
+    sql.register_macros(conn)
 
 
 def update_journals(

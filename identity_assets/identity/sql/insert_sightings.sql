@@ -1,6 +1,8 @@
 -- Every identifier of every accepted event of the changed days, normalised:
--- email trimmed and lower-cased, gmail.com dots and +suffix removed (UID2 rules); phone to
--- E.164 through the phone_numbers look-up; ids trimmed with case kept. Placeholders and values
+-- every value trimmed by clean_text (Unicode whitespace, control and format characters at
+-- either end: the one rule identity_assets/text.py defines for SQL and Python alike);
+-- email lower-cased, gmail.com dots and +suffix removed (UID2 rules); phone to
+-- E.164 through the phone_numbers look-up; ids keep their case. Placeholders and values
 -- that cannot be normalised keep their trimmed text and are marked with their problem.
 insert into identifier_sightings by name
 with events as (
@@ -36,10 +38,10 @@ raw as (
 prepared as (
     select
         *,
-        trim(raw_value) as trimmed,
-        lower(trim(raw_value)) as lowered,
-        split_part(lower(trim(raw_value)), '@', 1) as local_part,
-        split_part(lower(trim(raw_value)), '@', 2) as domain
+        clean_text(raw_value) as trimmed,
+        lower(clean_text(raw_value)) as lowered,
+        split_part(lower(clean_text(raw_value)), '@', 1) as local_part,
+        split_part(lower(clean_text(raw_value)), '@', 2) as domain
     from raw
 )
 

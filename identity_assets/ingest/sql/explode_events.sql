@@ -77,12 +77,12 @@ element_events as (
         received_at_text,
         element as payload,
         cast(null as varchar) as message_id,
-        trim(v[1]) as user_id,
-        trim(v[2]) as anonymous_id,
+        clean_text(v[1]) as user_id,
+        clean_text(v[2]) as anonymous_id,
         cast(null as varchar) as previous_id,
         v[3] as email,
         v[4] as phone,
-        trim(v[5]) as device_id,
+        clean_text(v[5]) as device_id,
         cast(null as varchar) as platform,
         cast(null as varchar) as fbclid,
         cast(null as varchar) as gclid,
@@ -92,8 +92,8 @@ element_events as (
             when nullif(t[7], 'NULL') is not null and try_cast(v[7] as timestamptz) is null
                 then 'bad_timestamp'
             when coalesce(
-                    nullif(trim(v[1]), ''), nullif(trim(v[2]), ''), nullif(trim(v[3]), ''),
-                    nullif(trim(v[4]), ''), nullif(trim(v[5]), '')
+                    nullif(clean_text(v[1]), ''), nullif(clean_text(v[2]), ''), nullif(clean_text(v[3]), ''),
+                    nullif(clean_text(v[4]), ''), nullif(clean_text(v[5]), '')
                 ) is null
                 then 'no_identifier'
         end as element_reason,

@@ -156,13 +156,13 @@ typed as (
         end as bad_timestamp_field,
         case when body_t = 'ARRAY' then json_array_length(j, '$.body') end as events_in_body,
         coalesce(
-            nullif(trim(user_id), ''), nullif(trim(anonymous_id), ''),
-            nullif(trim(previous_id), ''), nullif(trim(traits_email), ''),
-            nullif(trim(traits_phone), ''), nullif(trim(context_email), ''),
-            nullif(trim(context_phone), ''), nullif(trim(context_device_id), ''),
-            nullif(trim(body_external_id), ''), nullif(trim(body_anonymous_id), ''),
-            nullif(trim(body_email), ''), nullif(trim(body_phone), ''),
-            nullif(trim(body_device_id), '')
+            nullif(clean_text(user_id), ''), nullif(clean_text(anonymous_id), ''),
+            nullif(clean_text(previous_id), ''), nullif(clean_text(traits_email), ''),
+            nullif(clean_text(traits_phone), ''), nullif(clean_text(context_email), ''),
+            nullif(clean_text(context_phone), ''), nullif(clean_text(context_device_id), ''),
+            nullif(clean_text(body_external_id), ''), nullif(clean_text(body_anonymous_id), ''),
+            nullif(clean_text(body_email), ''), nullif(clean_text(body_phone), ''),
+            nullif(clean_text(body_device_id), '')
         ) is not null as has_identifier
     from shaped
 ),
@@ -185,7 +185,7 @@ judged as (
                 then 'events_not_array_of_objects'
             when wrong_type_field is not null then 'wrong_type'
             when bad_timestamp_field is not null then 'bad_timestamp'
-            when kind = 'identifier' and nullif(trim(body_platform), '') is null
+            when kind = 'identifier' and nullif(clean_text(body_platform), '') is null
                 then 'missing_platform'
             when kind <> 'events' and not has_identifier then 'no_identifier'
         end as line_reason
@@ -246,12 +246,12 @@ select
         when kind = 'identifier' then body_action
     end as event_name,
     message_id,
-    trim(coalesce(user_id, body_external_id)) as user_id,
-    trim(coalesce(anonymous_id, body_anonymous_id)) as anonymous_id,
-    trim(previous_id) as previous_id,
+    clean_text(coalesce(user_id, body_external_id)) as user_id,
+    clean_text(coalesce(anonymous_id, body_anonymous_id)) as anonymous_id,
+    clean_text(previous_id) as previous_id,
     coalesce(traits_email, context_email, body_email) as email,
     coalesce(traits_phone, context_phone, body_phone) as phone,
-    trim(coalesce(context_device_id, body_device_id)) as device_id,
+    clean_text(coalesce(context_device_id, body_device_id)) as device_id,
     body_platform as platform,
     body_fbclid as fbclid,
     body_gclid as gclid
