@@ -171,7 +171,14 @@ def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(tmp_path, landin
     found = run_cli(tmp_path, landing, "journal", "--email", "cool.person@example.com")
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
-    assert [entry["type"] for entry in answer["data"]["journal"]] == ["track", "identify"]
+    assert [entry["payload"]["type"] for entry in answer["data"]["journal"]] == [
+        "track",
+        "identify",
+    ]
+    seed_request = {"platform": "web", "anonymous_id": "nobody", "email": "Cool.Person@Example.com"}
+    by_request = run_cli(tmp_path, landing, "journal", "-", stdin=json.dumps(seed_request))
+    assert by_request.returncode == 0, by_request.stderr
+    assert json.loads(by_request.stdout) == answer
     by_phone = run_cli(tmp_path, landing, "journal", "--phone", "(415) 555-0100")
     assert json.loads(by_phone.stdout)["data"]["uuid"] == answer["data"]["uuid"]
 
