@@ -30,6 +30,8 @@ from identity_assets.identity.rules import IdentityRules
 
 _TEMP_TABLES = (
     "changed_days",
+    "sighting_days",
+    "late_hash_days",
     "touched",
     "placeholder_values",
     "refreshed_identifiers",
@@ -197,7 +199,9 @@ def _resolve_changed(
         conn.execute(sql.load("identity/rule_touched"))
     conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
+    conn.execute("create or replace temp table sighting_days as select day from changed_days")
     conn.execute(sql.load("identity/insert_sightings"), {"region": rules.phone_region})
+    _read_late_hash_days(conn, rules.phone_region)
     conn.execute(sql.load("identity/add_touched"))
     conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
     if differences:
@@ -242,6 +246,23 @@ def _resolve_changed(
         limited_clusters=limited,
         refused_links=refused,
     )
+
+
+def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
+    """Read again the earlier days holding a hash whose plain value arrived only now, so
+    that hash links as the plain identifier; they join the changed days."""
+    conn.execute(sql.load("identity/late_hash_days"))
+    if conn.execute("select count(*) from late_hash_days").fetchall()[0][0] == 0:
+        return
+    conn.execute("create or replace temp table sighting_days as select day from late_hash_days")
+    conn.execute(
+        "insert into touched select distinct identifier_type, identifier_value "
+        "from identifier_sightings where day in (select day from sighting_days) "
+        "except select identifier_type, identifier_value from touched"
+    )
+    conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
+    conn.execute(sql.load("identity/insert_sightings"), {"region": region})
+    conn.execute("insert into changed_days select day from sighting_days")
 
 
 def _stage_rules(

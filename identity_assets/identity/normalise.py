@@ -7,9 +7,12 @@ exception: `phonenumbers` is Python, so each distinct raw phone is parsed here o
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import multiprocessing
 import os
+import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +27,19 @@ from identity_assets.text import clean_text
 PARALLEL_FROM = 20_000
 
 log = logging.getLogger(__name__)
+
+# The shape of a UID2 hash: Base64 of a SHA-256 digest, 44 characters ending in "=".
+_UID2_HASH = re.compile(r"[A-Za-z0-9+/]{43}=")
+
+
+def uid2_hash(normalised: str) -> str:
+    """The UID2 hash of a normalised email or phone: Base64 of its SHA-256."""
+    return base64.b64encode(hashlib.sha256(normalised.encode()).digest()).decode()
+
+
+def is_uid2_hash(value: str) -> bool:
+    """Whether a value has the shape of a UID2 hash (as the identity stage's SQL tells it)."""
+    return _UID2_HASH.fullmatch(value) is not None
 
 
 def normalise_phone(raw: str, region: str) -> tuple[str | None, str | None]:
@@ -74,6 +90,8 @@ def normalise_identifier(identifier_type: str, value: str, phone_region: str = "
     """The form the identity stage stores: edges trimmed by `clean_text` (the stage's rule),
     UID2 email rules, E.164 phones, ids with their case kept."""
     value = clean_text(value)
+    if identifier_type in ("email", "phone") and is_uid2_hash(value):
+        return value
     if identifier_type == "email":
         email = value.lower()
         local, _, domain = email.partition("@")

@@ -16,7 +16,7 @@ from json.decoder import scanstring
 
 import duckdb
 
-from identity_assets.identity.normalise import normalise_identifier
+from identity_assets.identity.normalise import is_uid2_hash, normalise_identifier
 from identity_assets.text import clean_text
 
 IDENTIFIER_TYPES = ("email", "phone", "user_id", "anonymous_id", "device_id")
@@ -54,6 +54,16 @@ def find_identity(
     """The identity a linked identifier belongs to, or None."""
     if identifier_type not in IDENTIFIER_TYPES:
         raise ValueError(f"unknown identifier type {identifier_type!r}")
+    value = clean_text(value)
+    if identifier_type in ("email", "phone") and is_uid2_hash(value):
+        # a UID2 hash names the email or phone it is the hash of (or itself, when only it came)
+        rows = conn.execute(
+            "select m.identity_id from identity_map as m "
+            "inner join identifiers as i using (identifier_key) "
+            "where i.identifier_type = $type and i.uid2_hash = $value",
+            {"type": identifier_type, "value": value},
+        ).fetchall()
+        return rows[0][0] if rows else None
     rows = conn.execute(
         "select identity_id from identity_map "
         "where identifier_type = $type and identifier_value = $value",
@@ -100,7 +110,9 @@ def journal_response(
 _REQUEST_IDENTIFIERS = (
     ("anonymous_id", "anonymous_id"),
     ("email", "email"),
+    ("email_hash", "email"),
     ("phone", "phone"),
+    ("phone_hash", "phone"),
     ("external_id", "user_id"),
     ("user_id", "user_id"),
     ("device_id", "device_id"),

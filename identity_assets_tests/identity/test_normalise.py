@@ -72,6 +72,7 @@ def test_a_padded_identifier_is_the_clean_one_in_the_stage_and_the_look_up(
     assert one["uuid"] == other["uuid"]
     assert normalise_identifier("device_id", "\u3000d-3\t") == "d-3"
     by_device = json.loads(journal_response(conn, "device_id", "\u3000d-3\t")[1])["data"]
-    assert by_device["uuid"] == json.loads(journal_response(conn, "anonymous_id", "a-4")[1])[
-        "data"
-    ]["uuid"]
+    assert (
+        by_device["uuid"]
+        == json.loads(journal_response(conn, "anonymous_id", "a-4")[1])["data"]["uuid"]
+    )

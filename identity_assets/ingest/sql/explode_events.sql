@@ -10,7 +10,8 @@ with whole_lines as (
         rid, day, source_file, line_number, 0 as element_index, line_key, source, kind,
         event_name, occurred_at_text, received_at_text, cast(null as varchar) as payload,
         message_id, user_id,
-        anonymous_id, previous_id, email, phone, device_id, platform, fbclid, gclid,
+        anonymous_id, previous_id, email, phone, device_id, platform, fbclid, gclid, email_hash,
+        phone_hash,
         cast(null as varchar) as element_reason,
         cast(null as varchar) as element_detail
     from parsed_lines
@@ -38,11 +39,11 @@ element_fields as (
         json_type(element) as root_type,
         json_extract_string(element, [
             '$.external_id', '$.anonymous_id', '$.email', '$.phone', '$.device_id', '$.name',
-            '$.timestamp'
+            '$.timestamp', '$.email_hash', '$.phone_hash'
         ]) as v,
         json_type(element, [
             '$.external_id', '$.anonymous_id', '$.email', '$.phone', '$.device_id', '$.name',
-            '$.timestamp'
+            '$.timestamp', '$.email_hash', '$.phone_hash'
         ]) as t
     from elements
 ),
@@ -58,6 +59,8 @@ element_checks as (
             when t[4] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'phone'
             when t[5] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'device_id'
             when t[6] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'name'
+            when t[8] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'email_hash'
+            when t[9] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'phone_hash'
         end as wrong_type_field
     from element_fields
 ),
@@ -86,6 +89,8 @@ element_events as (
         cast(null as varchar) as platform,
         cast(null as varchar) as fbclid,
         cast(null as varchar) as gclid,
+        v[8] as email_hash,
+        v[9] as phone_hash,
         case
             when root_type <> 'OBJECT' then 'events_not_array_of_objects'
             when wrong_type_field is not null then 'wrong_type'
@@ -93,7 +98,8 @@ element_events as (
                 then 'bad_timestamp'
             when coalesce(
                     nullif(clean_text(v[1]), ''), nullif(clean_text(v[2]), ''), nullif(clean_text(v[3]), ''),
-                    nullif(clean_text(v[4]), ''), nullif(clean_text(v[5]), '')
+                    nullif(clean_text(v[4]), ''), nullif(clean_text(v[5]), ''),
+                    nullif(clean_text(v[8]), ''), nullif(clean_text(v[9]), '')
                 ) is null
                 then 'no_identifier'
         end as element_reason,

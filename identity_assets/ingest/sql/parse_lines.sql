@@ -30,7 +30,9 @@ extracted as (
             '$.context.traits.phone', '$.context.device.id', '$.received_at',
             '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
             '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-            '$.body.fbclid', '$.body.gaclid', '$.body.gclid'
+            '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
+            '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
+            '$.context.traits.email_hash', '$.context.traits.phone_hash'
         ]) as v
     from valid
 ),
@@ -64,8 +66,6 @@ fields as (
         v[8] as received_at_segment,
         v[9] as event_value,
         v[10] as name_value,
-        v[11] as traits_email,
-        v[12] as traits_phone,
         v[13] as context_email,
         v[14] as context_phone,
         v[15] as context_device_id,
@@ -79,6 +79,16 @@ fields as (
         v[23] as body_action,
         v[24] as body_fbclid,
         coalesce(v[26], v[25]) as body_gclid,
+        v[27] as body_email_hash,
+        v[28] as body_phone_hash,
+        -- a group call's traits describe the group (a company's billing address), not the
+        -- person: they never become the person's identifiers
+        case when v[1] is distinct from 'group' then v[11] end as traits_email,
+        case when v[1] is distinct from 'group' then v[12] end as traits_phone,
+        case when v[1] is distinct from 'group' then v[29] end as traits_email_hash,
+        case when v[1] is distinct from 'group' then v[30] end as traits_phone_hash,
+        v[31] as context_email_hash,
+        v[32] as context_phone_hash,
         -- the same paths in the same order as v above: t[i] is the type of v[i]
         case
             when has_suspect then json_type(j, [
@@ -88,7 +98,9 @@ fields as (
                 '$.context.traits.phone', '$.context.device.id', '$.received_at',
                 '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
                 '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-                '$.body.fbclid', '$.body.gaclid', '$.body.gclid'
+                '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
+                '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
+                '$.context.traits.email_hash', '$.context.traits.phone_hash'
             ])
         end as t
     from suspects
@@ -129,6 +141,10 @@ typed as (
                     when t[13] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email'
                     when t[14] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone'
                     when t[15] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.device.id'
+                    when t[29] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.email_hash'
+                    when t[30] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.phone_hash'
+                    when t[31] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email_hash'
+                    when t[32] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone_hash'
                 end
             when source in ('client_api', 'identifier_api') then
                 case
@@ -144,6 +160,8 @@ typed as (
                     when t[24] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.fbclid'
                     when t[25] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gaclid'
                     when t[26] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gclid'
+                    when t[27] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.email_hash'
+                    when t[28] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.phone_hash'
                 end
         end as wrong_type_field,
         case
@@ -162,7 +180,10 @@ typed as (
             nullif(clean_text(context_phone), ''), nullif(clean_text(context_device_id), ''),
             nullif(clean_text(body_external_id), ''), nullif(clean_text(body_anonymous_id), ''),
             nullif(clean_text(body_email), ''), nullif(clean_text(body_phone), ''),
-            nullif(clean_text(body_device_id), '')
+            nullif(clean_text(body_device_id), ''), nullif(clean_text(body_email_hash), ''),
+            nullif(clean_text(body_phone_hash), ''), nullif(clean_text(traits_email_hash), ''),
+            nullif(clean_text(traits_phone_hash), ''), nullif(clean_text(context_email_hash), ''),
+            nullif(clean_text(context_phone_hash), '')
         ) is not null as has_identifier
     from shaped
 ),
@@ -254,5 +275,7 @@ select
     clean_text(coalesce(context_device_id, body_device_id)) as device_id,
     body_platform as platform,
     body_fbclid as fbclid,
-    body_gclid as gclid
+    body_gclid as gclid,
+    coalesce(traits_email_hash, context_email_hash, body_email_hash) as email_hash,
+    coalesce(traits_phone_hash, context_phone_hash, body_phone_hash) as phone_hash
 from judged
