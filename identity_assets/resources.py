@@ -138,6 +138,11 @@ class IdentifierApi(dg.ConfigurableResource):
         default=None, description="bearer token (IDENTITY_API_TOKEN); never logged or stored"
     )
     platform: str = Field(default="identity-assets", description="`platform` of each request")
+    send_hashes: bool = Field(
+        default=False,
+        description="send each email as its UID2 hash (`email_hash`) instead of in plain "
+        "(IDENTITY_API_SEND_HASHES=true)",
+    )
     timeout_seconds: float = Field(default=10.0, description="per request")
     max_attempts: int = Field(default=6, description="tries per update within one run")
     concurrency: int = Field(default=8, description="requests in flight at once")
@@ -190,6 +195,7 @@ def identifier_api_from_env() -> IdentifierApi:
         url=settings.text("IDENTITY_API_URL") or settings.DEFAULT_API_URL,
         token=token,
         platform=settings.text("IDENTITY_API_PLATFORM") or "identity-assets",
+        send_hashes=(settings.text("IDENTITY_API_SEND_HASHES") or "").lower() in ("1", "true"),
         concurrency=settings.integer("IDENTITY_API_CONCURRENCY", 8),
     )
 

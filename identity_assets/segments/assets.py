@@ -69,7 +69,7 @@ def segment_updates(
 ) -> dg.MaterializeResult:
     """Queue the changes since the last queued state, then deliver every pending update."""
     with warehouse.get_connection() as conn:
-        queued = queue_updates(conn, identifier_api.platform)
+        queued = queue_updates(conn, identifier_api.platform, identifier_api.send_hashes)
         context.log.info(f"segments: queued {queued or 'none'}")
         delivery = None
         if identifier_api.token:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from identity_assets.identity.normalise import uid2_hash
 from identity_assets.segments.client import ApiRefused, IdentifierClient
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
@@ -73,7 +75,8 @@ def test_emails_seen_last_at_the_same_moment_name_the_identity_by_the_greatest(c
     valued_warehouse(conn, [2000])
     for key, email in ((7, "z0@example.com"), (8, "a0@example.com")):
         conn.execute(
-            "insert into identifiers select ?, 'email', ?, now(), now(), 1, 'linked', null, 0",
+            "insert into identifiers select ?, 'email', ?, now(), now(), 1, 'linked', null, 0, "
+            "null",
             [key, email],
         )
         conn.execute("insert into identity_map select 'email', ?, 'id-0', ?, 0", [email, key])
@@ -219,3 +222,13 @@ def test_an_update_recorded_before_a_500_is_not_sent_again(conn, stand_in) -> No
     stats = api.stats()
     assert stats["statuses"]["500"] > 0  # the faults happened...
     assert (stats["update_ids"], stats["recorded_twice"]) == (30, 0)  # ...and repeated nothing
+
+
+def test_with_send_hashes_an_email_leaves_only_as_its_uid2_hash(conn) -> None:
+    valued_warehouse(conn, [1500])
+    update_membership(conn, HIGH)
+    queue_updates(conn, "web", send_hashes=True)
+    payload = json.loads(conn.execute("select payload from segment_updates").fetchall()[0][0])
+    assert "email" not in payload
+    assert payload["email_hash"] == uid2_hash("p0@example.com")
+    assert payload["anonymous_id"] == "a-0"
