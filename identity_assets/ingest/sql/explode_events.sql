@@ -102,6 +102,9 @@ element_events as (
                     nullif(clean_text(v[8]), ''), nullif(clean_text(v[9]), '')
                 ) is null
                 then 'no_identifier'
+            -- the client API: "Either an anonymous or external ID is required"
+            when coalesce(nullif(clean_text(v[1]), ''), nullif(clean_text(v[2]), '')) is null
+                then 'missing_anonymous_or_external_id'
         end as element_reason,
         'events element ' || element_index || ': ' || case
             when root_type <> 'OBJECT' then 'a JSON ' || case root_type
@@ -112,7 +115,13 @@ element_events as (
                 then wrong_type_field || ' is an object, array or boolean'
             when nullif(t[7], 'NULL') is not null and try_cast(v[7] as timestamptz) is null
                 then 'timestamp is not an ISO-8601 timestamp'
-            else 'no external, anonymous, email, phone or device identifier'
+            when coalesce(
+                    nullif(clean_text(v[1]), ''), nullif(clean_text(v[2]), ''),
+                    nullif(clean_text(v[3]), ''), nullif(clean_text(v[4]), ''),
+                    nullif(clean_text(v[5]), ''), nullif(clean_text(v[8]), ''),
+                    nullif(clean_text(v[9]), '')
+                ) is null then 'no external, anonymous, email, phone or device identifier'
+            else 'an event needs anonymous_id or external_id'
         end as element_detail
     from element_checks
 ),

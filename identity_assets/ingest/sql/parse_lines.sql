@@ -116,7 +116,11 @@ shaped as (
         end as source,
         coalesce(type_value, endpoint_value) as kind,
         case when type_value is null and endpoint_value is not null then json_type(j, '$.body') end
-            as body_t
+            as body_t,
+        -- the identifier API's types (omni-identity-api): platform a string, count_prev_visits
+        -- a boolean when sent
+        case when endpoint_value = 'identifier' and type_value is null
+            then json_type(j, ['$.body.platform', '$.body.count_prev_visits']) end as api_t
     from fields
 ),
 
@@ -205,10 +209,27 @@ judged as (
             when kind = 'events' and coalesce(events_in_body, 0) = 0
                 then 'events_not_array_of_objects'
             when wrong_type_field is not null then 'wrong_type'
+            when kind = 'identifier' and api_t[1] not in ('VARCHAR', 'NULL') then 'wrong_type'
+            when kind = 'identifier' and api_t[2] not in ('BOOLEAN', 'NULL') then 'wrong_type'
             when bad_timestamp_field is not null then 'bad_timestamp'
             when kind = 'identifier' and nullif(clean_text(body_platform), '') is null
                 then 'missing_platform'
             when kind <> 'events' and not has_identifier then 'no_identifier'
+            -- the seeds' own rules on which identifiers a call needs
+            when kind = 'identifier' and coalesce(
+                    nullif(clean_text(body_anonymous_id), ''), nullif(clean_text(body_email), ''),
+                    nullif(clean_text(body_email_hash), '')
+                ) is null then 'missing_anonymous_id_or_email'
+            when source = 'segment' and kind = 'alias' and (
+                    nullif(clean_text(previous_id), '') is null
+                    or nullif(clean_text(user_id), '') is null
+                ) then 'incomplete_alias'
+            when source = 'client_api' and kind = 'alias' and (
+                    nullif(clean_text(body_anonymous_id), '') is null
+                    or nullif(clean_text(body_external_id), '') is null
+                ) then 'incomplete_alias'
+            when source = 'client_api' and kind = 'identify'
+                and nullif(clean_text(body_external_id), '') is null then 'missing_external_id'
         end as line_reason
     from typed
 )
@@ -243,12 +264,28 @@ select
             end
         when 'wrong_type' then case
                 when wrong_type_field = 'body' then 'body must be a JSON object'
-                else wrong_type_field || ' is an object, array or boolean'
+                when wrong_type_field is not null
+                    then wrong_type_field || ' is an object, array or boolean'
+                when api_t[1] not in ('VARCHAR', 'NULL')
+                    then 'body.platform must be a string, not ' || case
+                        when api_t[1] in ('UBIGINT', 'BIGINT', 'DOUBLE') then 'a number'
+                        else 'a ' || lower(api_t[1]) end
+                else 'body.count_prev_visits must be a boolean, not ' || case
+                        when api_t[2] in ('UBIGINT', 'BIGINT', 'DOUBLE') then 'a number'
+                        when api_t[2] = 'VARCHAR' then 'a string'
+                        else 'a ' || lower(api_t[2]) end
             end
         when 'bad_timestamp'
             then bad_timestamp_field || ' is not an ISO-8601 timestamp'
         when 'missing_platform' then 'an identifier call needs body.platform'
         when 'no_identifier' then 'no user, anonymous, email, phone or device identifier'
+        when 'missing_anonymous_id_or_email'
+            then 'an identifier call needs body.anonymous_id or body.email'
+        when 'incomplete_alias' then case
+                when source = 'segment' then 'an alias needs both previousId and userId'
+                else 'an alias needs both body.anonymous_id and body.external_id'
+            end
+        when 'missing_external_id' then 'a client identify needs body.external_id'
     end as line_detail,
     case
         when source = 'segment' and message_id is not null and trim(message_id) <> ''
