@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +25,7 @@ from identity_assets.identity.rules import (
     IdentityRules,
     load_identity_rules,
 )
+from identity_assets.ingest.core import TimeWindow
 from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules, load_purchase_rules
 from identity_assets.segments.client import IdentifierClient
 from identity_assets.segments.rules import (
@@ -55,10 +57,25 @@ class LandingDirectory(dg.ConfigurableResource):
     """Where daily export folders land: `<path>/<YYYY-MM-DD>/<file>.jsonl[.gz]`."""
 
     path: str = Field(description="landing directory; relative paths are taken from the cwd")
+    earliest_event: str = Field(
+        default="2000-01-01",
+        description="an event dated before this (ISO date or time, UTC) is rejected",
+    )
+    max_clock_skew_hours: int = Field(
+        default=24,
+        description="an event dated later than the end of its landing day plus this is rejected",
+    )
 
     @property
     def root(self) -> Path:
         return Path(self.path).expanduser().resolve()
+
+    def window(self) -> TimeWindow:
+        """When a landed event may have happened (`implausible_time` rejects the rest)."""
+        return TimeWindow(
+            earliest=datetime.fromisoformat(self.earliest_event).replace(tzinfo=None),
+            max_skew=timedelta(hours=self.max_clock_skew_hours),
+        )
 
 
 class IdentityRulesResource(dg.ConfigurableResource):
@@ -226,4 +243,8 @@ def warehouse_from_env() -> Warehouse:
 
 def landing_from_env() -> LandingDirectory:
     """The landing directory as configured by the environment."""
-    return LandingDirectory(path=settings.landing_dir())
+    return LandingDirectory(
+        path=settings.landing_dir(),
+        earliest_event=settings.text("IDENTITY_EARLIEST_EVENT") or "2000-01-01",
+        max_clock_skew_hours=settings.integer("IDENTITY_MAX_CLOCK_SKEW_HOURS", 24),
+    )

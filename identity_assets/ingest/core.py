@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -40,6 +40,7 @@ _INSERTS = (
 )
 _TEMP_TABLES = (
     "batch_days",
+    "ingest_window",
     "landed_lines_unnumbered",
     "landed_lines",
     "parsed_lines",
@@ -97,6 +98,16 @@ class BatchIngest:
         return sum(d.files for d in self.days)
 
     unchanged: bool = False
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """When an event may have happened: not before `earliest`, and not later than the end of
+    its landing day plus `max_skew` (device clocks run ahead). Outside it an event is rejected
+    as `implausible_time`."""
+
+    earliest: datetime = datetime(2000, 1, 1)
+    max_skew: timedelta = timedelta(hours=24)
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -158,6 +169,7 @@ def ingest_days(
     days: Sequence[date],
     max_batch_bytes: int = DEFAULT_BATCH_BYTES,
     skip_unchanged: bool = False,
+    window: TimeWindow | None = None,
 ) -> Iterator[BatchIngest]:
     """Replace the given days from their files, yielding after each batch for progress.
 
@@ -170,6 +182,7 @@ def ingest_days(
     their rows, and everything downstream of them, stay as they are.
     """
     ensure_tables(conn)
+    window = window or TimeWindow()
     conn.execute("set TimeZone = 'UTC'")
     listing = {day: day_files(landing_dir, day) for day in sorted(set(days))}
     if skip_unchanged:
@@ -190,7 +203,7 @@ def ingest_days(
         started = time.perf_counter()
         files = [f for day in batch for f in listing[day][0]]
         try:
-            _ingest_batch(conn, landing_dir, batch, files)
+            _ingest_batch(conn, landing_dir, batch, files, window)
             summaries = _summarise(conn, batch, {d: listing[d] for d in batch}, landing_dir)
         finally:
             for table in _TEMP_TABLES:
@@ -217,10 +230,19 @@ def plan_batches(files_by_day: dict[date, list[Path]], max_bytes: int) -> list[l
 
 
 def _ingest_batch(
-    conn: duckdb.DuckDBPyConnection, landing_dir: Path, days: list[date], files: list[Path]
+    conn: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    days: list[date],
+    files: list[Path],
+    window: TimeWindow,
 ) -> None:
     conn.execute("create or replace temp table batch_days (day date)")
     conn.executemany("insert into batch_days values (?)", [(d,) for d in days])
+    conn.execute(
+        "create or replace temp table ingest_window as "
+        "select $earliest::timestamp as earliest, $max_skew::interval as max_skew",
+        {"earliest": window.earliest, "max_skew": window.max_skew},
+    )
     _stage_lines(conn, landing_dir, files)
     _stage_file_listing(conn, landing_dir, files)
     for step in _STEPS:

@@ -435,7 +435,7 @@ def test_batches_group_days_up_to_a_size(landing: Landing) -> None:
 @pytest.mark.parametrize(("prefix", "events"), [("t", 4), ("m", 3)])
 def test_small_batches_give_the_same_tables_as_one(landing: Landing, prefix, events) -> None:
     """With prefix "m" one track message reuses the identify's messageId "m-1"."""
-    days = [date(2026, 11, d) for d in (18, 19, 20)]
+    days = [date(2026, 11, d) for d in (20, 21, 22)]
     for n, day in enumerate(days):
         track = {**TRACK, "messageId": f"{prefix}-{n}"}
         landing.write("a.jsonl", [IDENTIFY, track, "bad"], day=day)

@@ -8,7 +8,8 @@ create or replace temp table landed_events as
 with whole_lines as (
     select
         rid, day, source_file, line_number, 0 as element_index, line_key, source, kind,
-        event_name, occurred_at_text, received_at_text, cast(null as varchar) as payload,
+        event_name, occurred_at_text, received_at_text, sent_at_text,
+        cast(null as varchar) as payload,
         message_id, user_id,
         anonymous_id, previous_id, email, phone, device_id, platform, fbclid, gclid, email_hash,
         phone_hash,
@@ -78,6 +79,7 @@ element_events as (
         v[6] as event_name,
         coalesce(v[7], received_at_text) as occurred_at_text,
         received_at_text,
+        cast(null as varchar) as sent_at_text,
         element as payload,
         cast(null as varchar) as message_id,
         clean_text(v[1]) as user_id,
@@ -130,14 +132,64 @@ events as (
     select * from whole_lines
     union all
     select * from element_events
+),
+
+-- Time: Segment corrects a device's clock skew by the time the message was sent and received
+-- (occurred = receivedAt - (sentAt - timestamp)); we do the same when all three are given.
+-- An event whose time lies before the earliest accepted time, or after the end of its landing
+-- day plus the allowed clock skew (ingest_window), is rejected: one event dated 9999 would
+-- otherwise move every customer's metrics.
+timed as (
+    select
+        *,
+        try_cast(occurred_at_text as timestamptz) at time zone 'UTC' as stated_at,
+        try_cast(received_at_text as timestamptz) at time zone 'UTC' as received_at,
+        try_cast(sent_at_text as timestamptz) at time zone 'UTC' as sent_at
+    from events
+),
+
+placed as (
+    select
+        * exclude (stated_at, sent_at),
+        coalesce(
+            case
+                when isfinite(sent_at) and isfinite(received_at) and isfinite(stated_at)
+                    then received_at - (sent_at - stated_at)
+            end,
+            stated_at,
+            cast(day as timestamp)
+        ) as occurred_at
+    from timed
+),
+
+judged as (
+    select
+        *,
+        case
+            when not isfinite(occurred_at) or occurred_at < (select earliest from ingest_window)
+                then 'before'
+            when occurred_at >= cast(day as timestamp) + interval 1 day
+                + (select max_skew from ingest_window) then 'after'
+        end as out_of_window
+    from placed
 )
 
 select
     md5(line_key || '|' || element_index) as event_id,
-    *,
-    coalesce(
-        try_cast(occurred_at_text as timestamptz) at time zone 'UTC',
-        cast(day as timestamp)
-    ) as occurred_at,
-    try_cast(received_at_text as timestamptz) at time zone 'UTC' as received_at
-from events
+    * exclude (out_of_window) replace (
+        coalesce(element_reason, case when out_of_window is not null then 'implausible_time' end)
+            as element_reason,
+        case
+            when element_reason is not null or out_of_window is null then element_detail
+            else case when element_index > 0 then 'events element ' || element_index || ': '
+                else '' end
+                || 'occurred_at ' || cast(occurred_at as varchar) || case
+                    when out_of_window = 'after' then ' is after the landing day ' || day
+                        || ' plus ' || (select max_skew from ingest_window)
+                        || ' of clock skew'
+                    else ' is before the earliest accepted time '
+                        || (select earliest from ingest_window)
+                end
+        end as element_detail
+    )
+from judged

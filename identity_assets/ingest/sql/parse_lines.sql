@@ -32,7 +32,7 @@ extracted as (
             '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
             '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
             '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
-            '$.context.traits.email_hash', '$.context.traits.phone_hash'
+            '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
         ]) as v
     from valid
 ),
@@ -87,6 +87,7 @@ fields as (
         case when v[1] is distinct from 'group' then v[12] end as traits_phone,
         case when v[1] is distinct from 'group' then v[29] end as traits_email_hash,
         case when v[1] is distinct from 'group' then v[30] end as traits_phone_hash,
+        v[33] as sent_at_segment,
         v[31] as context_email_hash,
         v[32] as context_phone_hash,
         -- the same paths in the same order as v above: t[i] is the type of v[i]
@@ -100,7 +101,7 @@ fields as (
                 '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
                 '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
                 '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
-                '$.context.traits.email_hash', '$.context.traits.phone_hash'
+                '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
             ])
         end as t
     from suspects
@@ -173,6 +174,8 @@ typed as (
                 and try_cast(timestamp_text as timestamptz) is null then 'timestamp'
             when source = 'segment' and received_at_segment is not null
                 and try_cast(received_at_segment as timestamptz) is null then 'receivedAt'
+            when source = 'segment' and sent_at_segment is not null
+                and try_cast(sent_at_segment as timestamptz) is null then 'sentAt'
             when source <> 'segment' and received_at_api is not null
                 and try_cast(received_at_api as timestamptz) is null then 'received_at'
         end as bad_timestamp_field,
@@ -298,6 +301,9 @@ select
     end as occurred_at_text,
     case when source = 'segment' then received_at_segment else received_at_api end
         as received_at_text,
+    -- the clock skew correction needs the device's own times: its timestamp and sentAt
+    case when source = 'segment' and timestamp_text is not null then sent_at_segment end
+        as sent_at_text,
     case
         when kind = 'track' then event_value
         when kind in ('page', 'screen') then name_value
