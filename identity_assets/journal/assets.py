@@ -8,7 +8,7 @@ from identity_assets.metadata import preview, row_count_change, table_schema, ta
 from identity_assets.resources import FullRefresh, Warehouse
 
 _COMMON = {"group_name": "journal", "kinds": {"duckdb"}, "owners": ["team:data-engineering"]}
-_UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map"]
+_UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map", "identifiers"]
 
 
 @dg.multi_asset(
