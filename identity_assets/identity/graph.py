@@ -381,6 +381,9 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     over = np.zeros(count, dtype=bool)
     for rank, _, limit in rules.ranked_limits():
         over |= np.bincount(labels[ranks == rank], minlength=count) > limit
+    conflicts = conn.execute(sql.load("identity/alias_conflicts")).fetchnumpy()["identifier_key"]
+    if len(conflicts):
+        over[labels[np.searchsorted(keys, conflicts)]] = True
     limited = over[labels] if size else np.zeros(0, dtype=bool)
     refusals = _apply_limits(conn, keys, ranks, limited, components, cluster_keys, rules)
     identities = len(np.unique(components))
@@ -405,6 +408,9 @@ _REFUSAL_SCHEMA = pa.schema(
         ("cluster_key", pa.int64()),
     ]
 )
+
+
+_ALIAS_ONCE = "alias only once: the anonymous_id was aliased to another user_id first"
 
 
 def _apply_limits(
@@ -448,6 +454,10 @@ def _apply_limits(
         return p
 
     refused: dict[tuple[int, int], list] = {}
+    anonymous, user = rules.priority.index("anonymous_id"), rules.priority.index("user_id")
+    aliased_to: dict[int, int] = {}
+    alias_refused: list[tuple[int, int]] = []
+    aliases = events["is_alias"]
     event_ids = events["event_id"]
     days = events["day"].astype("datetime64[D]").astype(object)
     starts = np.flatnonzero(np.r_[True, event_ids[1:] != event_ids[:-1]])
@@ -457,8 +467,18 @@ def _apply_limits(
         kept = members[0]
         for other in members[1:]:
             root, root_other = find(kept), find(other)
+            alias_again = False
+            if aliases[start] and ranks[other] == anonymous and ranks[kept] == user:
+                alias_again = aliased_to.setdefault(other, kept) != kept
             if root == root_other:
                 continue
+            rule = None
+            if alias_again:
+                alias_refused.append((other, kept))
+            if alias_again or any(
+                {find(x), find(y)} == {root, root_other} for x, y in alias_refused
+            ):
+                rule = _ALIAS_ONCE
             broken = next(
                 (
                     (kind, limit)
@@ -467,14 +487,15 @@ def _apply_limits(
                 ),
                 None,
             )
-            if broken is None:
+            if rule is None and broken is not None:
+                rule = f"limit: at most {broken[1]} {broken[0]} per identity"
+            if rule is None:
                 parent[root_other] = root
                 for kind, n in held.pop(root_other).items():
                     held[root][kind] = held[root].get(kind, 0) + n
                 continue
             entry = refused.get((other, kept))
             if entry is None:
-                rule = f"limit: at most {broken[1]} {broken[0]} per identity"
                 refused[(other, kept)] = [rule, event_ids[start], days[start], 1]
             else:
                 entry[3] += 1

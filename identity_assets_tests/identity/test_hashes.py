@@ -1,11 +1,15 @@
 """UID2 hashes: the hash of every email and phone, and hashed input linking as its plain value.
-Also the person's own identifiers only: a group's traits and an email used as userId."""
+Also the person's own identifiers only (a group's traits, an email used as userId) and the
+seeds' linking rule: an anonymous id is aliased once."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from identity_assets.identity.normalise import uid2_hash
+from identity_assets.identity.rules import IdentityRules
 from identity_assets.journal.build import update_journals
 from identity_assets.journal.lookup import find_identity, journal_request_response
 from identity_assets_tests.conftest import Landing
@@ -125,3 +129,24 @@ def test_look_ups_take_a_uid2_hash_for_its_email(conn, landing: Landing) -> None
     request = {"platform": "web", "email_hash": ANN_HASH}
     answer = json.loads(journal_request_response(conn, request)[1])
     assert answer["data"]["uuid"] == identity_of(conn, "user_id", "u")
+
+
+def alias(day, anonymous_id: str, external_id: str, hour: int) -> dict:
+    return identifier("alias", day, hour, anonymous_id=anonymous_id, external_id=external_id)
+
+
+@pytest.mark.parametrize("limits", [{}, None], ids=["no limits", "default limits"])
+def test_an_anonymous_id_is_aliased_only_once_whatever_the_limits(
+    conn, landing: Landing, limits
+) -> None:
+    rules = IdentityRules() if limits is None else IdentityRules(limits=limits)
+    lines = [alias(D1, "a-1", "u-1", 9), alias(D1, "a-1", "u-2", 10)]
+    land_and_resolve(conn, landing, D1, lines, rules=rules)
+    assert identity_of(conn, "anonymous_id", "a-1") == identity_of(conn, "user_id", "u-1")
+    assert identity_of(conn, "user_id", "u-2") != identity_of(conn, "user_id", "u-1")
+    refused = conn.execute(
+        "select rule, identifier_value, kept_value from identity_refused_links"
+    ).fetchall()
+    assert refused == [
+        ("alias only once: the anonymous_id was aliased to another user_id first", "a-1", "u-2")
+    ]
