@@ -139,7 +139,10 @@ def journal_request_response(
                 break
             named.append((identifier_type, value))
         if problem is None and not named:
-            problem = "the request needs anonymous_id or email (or phone, external_id, device_id)"
+            problem = (
+                "the request needs anonymous_id or email "
+                "(or email_hash, phone, phone_hash, external_id, device_id)"
+            )
     if problem is not None:
         error = {"success": False, "error": {"message": problem, "code": "BAD_REQUEST"}}
         return 400, json.dumps(error)
@@ -161,8 +164,20 @@ _SEGMENT_IDS = (
     ("phone", ("traits", "phone")),
     ("phone", ("context", "traits", "phone")),
     ("device_id", ("context", "device", "id")),
+    ("email_hash", ("traits", "email_hash")),
+    ("email_hash", ("context", "traits", "email_hash")),
+    ("phone_hash", ("traits", "phone_hash")),
+    ("phone_hash", ("context", "traits", "phone_hash")),
 )
-_CLIENT_IDS = ("external_id", "anonymous_id", "email", "phone", "device_id")
+_CLIENT_IDS = (
+    "external_id",
+    "anonymous_id",
+    "email",
+    "phone",
+    "device_id",
+    "email_hash",
+    "phone_hash",
+)
 # The key of a mapped entry that holds the event exactly as received.
 ORIGINAL_KEY = "payload"
 
