@@ -118,6 +118,13 @@ def _parser() -> argparse.ArgumentParser:
         by.add_argument(
             flag, dest=identifier_type, metavar="VALUE", help=f"look up by {identifier_type}"
         )
+    by.add_argument(
+        "request",
+        nargs="?",
+        metavar="REQUEST",
+        help="a JSON request in the identifier API's shape "
+        '({"platform": ..., "anonymous_id": ...}); - reads it from stdin',
+    )
     journal.add_argument("--limit", type=_positive, metavar="N", help="the N most recent entries")
     journal.add_argument(
         "--since", type=_moment, metavar="TIME", help="entries at or after TIME (ISO-8601; UTC)"
@@ -409,8 +416,22 @@ def _said(error) -> str:
 
 
 def _journal(args: argparse.Namespace) -> int:
-    from identity_assets.journal.lookup import journal_response
+    from identity_assets.journal.lookup import journal_request_response, journal_response
 
+    if args.request is not None:
+        source = sys.stdin if args.request == "-" else open(args.request, encoding="utf-8")  # noqa: SIM115
+        with source:
+            text = source.read()
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as error:
+            error = {"message": f"the body is not JSON ({error})", "code": "BAD_REQUEST"}
+            print(json.dumps({"success": False, "error": error}))
+            return 2
+        with _read_snapshot() as (pointer, conn):
+            status, answer = journal_request_response(conn, body, pointer.phone_region)
+        print(answer)
+        return {200: 0, 404: 1}.get(status, 2)
     identifier_type = next(t for t in IDENTIFIER_TYPES if getattr(args, t) is not None)
     with _read_snapshot() as (pointer, conn):
         status, body = journal_response(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +25,7 @@ from identity_assets.identity.rules import (
     IdentityRules,
     load_identity_rules,
 )
+from identity_assets.ingest.core import TimeWindow
 from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules, load_purchase_rules
 from identity_assets.segments.client import IdentifierClient
 from identity_assets.segments.rules import (
@@ -64,10 +66,25 @@ class LandingDirectory(dg.ConfigurableResource):
     """Where daily export folders land: `<path>/<YYYY-MM-DD>/<file>.jsonl[.gz]`."""
 
     path: str = Field(description="landing directory; relative paths are taken from the cwd")
+    earliest_event: str = Field(
+        default="2000-01-01",
+        description="an event dated before this (ISO date or time, UTC) is rejected",
+    )
+    max_clock_skew_hours: int = Field(
+        default=24,
+        description="an event dated later than the end of its landing day plus this is rejected",
+    )
 
     @property
     def root(self) -> Path:
         return Path(self.path).expanduser().resolve()
+
+    def window(self) -> TimeWindow:
+        """When a landed event may have happened (`implausible_time` rejects the rest)."""
+        return TimeWindow(
+            earliest=datetime.fromisoformat(self.earliest_event).replace(tzinfo=None),
+            max_skew=timedelta(hours=self.max_clock_skew_hours),
+        )
 
 
 class IdentityRulesResource(dg.ConfigurableResource):
@@ -152,6 +169,11 @@ class IdentifierApi(dg.ConfigurableResource):
         default=None, description="bearer token (IDENTITY_API_TOKEN); never logged or stored"
     )
     platform: str = Field(default="identity-assets", description="`platform` of each request")
+    send_hashes: bool = Field(
+        default=False,
+        description="send each email as its UID2 hash (`email_hash`) instead of in plain "
+        "(IDENTITY_API_SEND_HASHES=true)",
+    )
     timeout_seconds: float = Field(default=10.0, description="per request")
     max_attempts: int = Field(default=6, description="tries per update within one run")
     concurrency: int = Field(default=8, description="requests in flight at once")
@@ -210,6 +232,7 @@ def identifier_api_from_env() -> IdentifierApi:
         url=settings.api_url(),
         token=token,
         platform=settings.text("IDENTITY_API_PLATFORM") or "identity-assets",
+        send_hashes=settings.boolean("IDENTITY_API_SEND_HASHES"),
         concurrency=settings.integer("IDENTITY_API_CONCURRENCY", 8),
         breaker_failures=settings.integer("IDENTITY_API_BREAKER_FAILURES", 5),
     )
@@ -242,4 +265,8 @@ def warehouse_from_env() -> Warehouse:
 
 def landing_from_env() -> LandingDirectory:
     """The landing directory as configured by the environment."""
-    return LandingDirectory(path=settings.landing_dir())
+    return LandingDirectory(
+        path=settings.landing_dir(),
+        earliest_event=settings.day("IDENTITY_EARLIEST_EVENT", "2000-01-01"),
+        max_clock_skew_hours=settings.integer("IDENTITY_MAX_CLOCK_SKEW_HOURS", 24, minimum=0),
+    )

@@ -70,6 +70,9 @@ VARIABLES = (
     Variable("IDENTITY_API_PLATFORM", "identity-assets", "any text"),
     Variable("IDENTITY_API_CONCURRENCY", "8", "a whole number >= 1"),
     Variable("IDENTITY_API_BREAKER_FAILURES", "5", "a whole number >= 1"),
+    Variable("IDENTITY_API_SEND_HASHES", "false", "true or false"),
+    Variable("IDENTITY_EARLIEST_EVENT", "2000-01-01", "a YYYY-MM-DD date"),
+    Variable("IDENTITY_MAX_CLOCK_SKEW_HOURS", "24", "a whole number >= 0"),
     Variable(
         "IDENTITY_DUCKDB_MEMORY_LIMIT", "DuckDB's (80% of RAM)", "a size such as 2GB, 512MiB, 50%"
     ),
@@ -206,6 +209,26 @@ def integer(name: str, default: int, minimum: int = 1) -> int:
     if not _INTEGER.match(value.strip()) or int(value) < minimum:
         raise ConfigError(name, value, f"must be a whole number of at least {minimum}")
     return int(value)
+
+
+def boolean(name: str, default: bool = False) -> bool:
+    """A true/false setting; anything but true, false, 1 or 0 (`yes`, `on`) is an error."""
+    value = os.getenv(name)
+    if not value:
+        return default
+    if value.strip().lower() not in ("true", "false", "1", "0"):
+        raise ConfigError(name, value, "must be true or false")
+    return value.strip().lower() in ("true", "1")
+
+
+def day(name: str, default: str) -> str:
+    """A YYYY-MM-DD date setting, as text."""
+    value = os.getenv(name) or default
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(name, value, "must be a YYYY-MM-DD date") from None
+    return value
 
 
 def number(name: str, default: float, minimum: float = 0.0) -> float:

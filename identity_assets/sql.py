@@ -11,6 +11,8 @@ from importlib import resources
 
 import duckdb
 
+from identity_assets.text import CLEAN_TEXT_MACRO
+
 
 @cache
 def load(name: str) -> str:
@@ -75,5 +77,7 @@ def _stages_with_tables() -> list[str]:
 
 
 def create_macros(conn) -> None:
-    """Create the macros of rules several stages apply (`shared/sql/macros.sql`) on `conn`."""
+    """Create on `conn` the macros of rules several stages apply: `clean_text`, built from
+    `identity_assets.text`'s character table, and those of `shared/sql/macros.sql`."""
+    conn.execute(CLEAN_TEXT_MACRO)
     conn.execute(load("shared/macros"))

@@ -59,7 +59,8 @@ def run_cli(
 
 
 def test_run_all_materialises_every_landed_day(tmp_path, landing: Landing) -> None:
-    landing.write("a.jsonl", [IDENTIFY, TRACK, "x"], day=date(2026, 11, 18))
+    on_18th = {"timestamp": "2026-11-18T10:00:00Z", "receivedAt": "2026-11-18T10:00:01Z"}
+    landing.write("a.jsonl", [IDENTIFY | on_18th, TRACK | on_18th, "x"], day=date(2026, 11, 18))
     landing.write("b.jsonl.gz", [EVENTS, IDENTIFIER], day=date(2026, 11, 20))
     done = run_cli(tmp_path, landing, "run", "--all")
 
@@ -82,7 +83,10 @@ def test_run_all_materialises_every_landed_day(tmp_path, landing: Landing) -> No
 
 def test_consecutive_days_share_one_run_reported_as_their_sum(tmp_path, landing: Landing) -> None:
     for day in (18, 19, 20):
-        tracks = [{**TRACK, "messageId": f"t-{day}-{n}"} for n in range(day - 17)]
+        tracks = [
+            {**TRACK, "messageId": f"t-{day}-{n}", "timestamp": f"2026-11-{day}T10:00:00Z"}
+            for n in range(day - 17)
+        ]
         landing.write("a.jsonl", tracks, day=date(2026, 11, day))
     done = run_cli(tmp_path, landing, "run", "--day", "2026-11-18", "--day", "2026-11-19")
     assert done.returncode == 0, done.stderr
@@ -179,7 +183,14 @@ def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(tmp_path, landin
     found = run_cli(tmp_path, landing, "journal", "--email", "cool.person@example.com")
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
-    assert [entry["type"] for entry in answer["data"]["journal"]] == ["track", "identify"]
+    assert [entry["payload"]["type"] for entry in answer["data"]["journal"]] == [
+        "track",
+        "identify",
+    ]
+    seed_request = {"platform": "web", "anonymous_id": "nobody", "email": "Cool.Person@Example.com"}
+    by_request = run_cli(tmp_path, landing, "journal", "-", stdin=json.dumps(seed_request))
+    assert by_request.returncode == 0, by_request.stderr
+    assert json.loads(by_request.stdout) == answer
     by_phone = run_cli(tmp_path, landing, "journal", "--phone", "(415) 555-0100")
     assert json.loads(by_phone.stdout)["data"]["uuid"] == answer["data"]["uuid"]
 

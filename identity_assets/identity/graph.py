@@ -30,6 +30,8 @@ from identity_assets.identity.rules import IdentityRules
 
 _TEMP_TABLES = (
     "changed_days",
+    "sighting_days",
+    "late_hash_days",
     "touched",
     "placeholder_values",
     "refreshed_identifiers",
@@ -79,6 +81,7 @@ class ResolveResult:
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the identity tables if this warehouse does not have them yet."""
     conn.execute(sql.load("identity/create_tables"))
+    sql.create_macros(conn)
 
 
 def resolve_identities(
@@ -197,7 +200,9 @@ def _resolve_changed(
         conn.execute(sql.load("identity/rule_touched"))
     conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
+    conn.execute("create or replace temp table sighting_days as select day from changed_days")
     conn.execute(sql.load("identity/insert_sightings"), {"region": rules.phone_region})
+    _read_late_hash_days(conn, rules.phone_region)
     conn.execute(sql.load("identity/add_touched"))
     conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
     if differences:
@@ -247,6 +252,23 @@ def _resolve_changed(
         limited_clusters=limited,
         refused_links=refused,
     )
+
+
+def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
+    """Read again the earlier days holding a hash whose plain value arrived only now, so
+    that hash links as the plain identifier; they join the changed days."""
+    conn.execute(sql.load("identity/late_hash_days"))
+    if conn.execute("select count(*) from late_hash_days").fetchall()[0][0] == 0:
+        return
+    conn.execute("create or replace temp table sighting_days as select day from late_hash_days")
+    conn.execute(
+        "insert into touched select distinct identifier_type, identifier_value "
+        "from identifier_sightings where day in (select day from sighting_days) "
+        "except select identifier_type, identifier_value from touched"
+    )
+    conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
+    conn.execute(sql.load("identity/insert_sightings"), {"region": region})
+    conn.execute("insert into changed_days select day from sighting_days")
 
 
 def _stage_rules(
@@ -365,6 +387,9 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     over = np.zeros(count, dtype=bool)
     for rank, _, limit in rules.ranked_limits():
         over |= np.bincount(labels[ranks == rank], minlength=count) > limit
+    conflicts = conn.execute(sql.load("identity/alias_conflicts")).fetchnumpy()["identifier_key"]
+    if len(conflicts):
+        over[labels[np.searchsorted(keys, conflicts)]] = True
     limited = over[labels] if size else np.zeros(0, dtype=bool)
     refusals = _apply_limits(conn, keys, ranks, limited, components, cluster_keys, rules)
     identities = len(np.unique(components))
@@ -389,6 +414,9 @@ _REFUSAL_SCHEMA = pa.schema(
         ("cluster_key", pa.int64()),
     ]
 )
+
+
+_ALIAS_ONCE = "alias only once: the anonymous_id was aliased to another user_id first"
 
 
 def _apply_limits(
@@ -432,6 +460,10 @@ def _apply_limits(
         return p
 
     refused: dict[tuple[int, int], list] = {}
+    anonymous, user = rules.priority.index("anonymous_id"), rules.priority.index("user_id")
+    aliased_to: dict[int, int] = {}
+    alias_refused: list[tuple[int, int]] = []
+    aliases = events["is_alias"]
     event_ids = events["event_id"]
     days = events["day"].astype("datetime64[D]").astype(object)
     starts = np.flatnonzero(np.r_[True, event_ids[1:] != event_ids[:-1]])
@@ -441,8 +473,18 @@ def _apply_limits(
         kept = members[0]
         for other in members[1:]:
             root, root_other = find(kept), find(other)
+            alias_again = False
+            if aliases[start] and ranks[other] == anonymous and ranks[kept] == user:
+                alias_again = aliased_to.setdefault(other, kept) != kept
             if root == root_other:
                 continue
+            rule = None
+            if alias_again:
+                alias_refused.append((other, kept))
+            if alias_again or any(
+                {find(x), find(y)} == {root, root_other} for x, y in alias_refused
+            ):
+                rule = _ALIAS_ONCE
             broken = next(
                 (
                     (kind, limit)
@@ -451,14 +493,15 @@ def _apply_limits(
                 ),
                 None,
             )
-            if broken is None:
+            if rule is None and broken is not None:
+                rule = f"limit: at most {broken[1]} {broken[0]} per identity"
+            if rule is None:
                 parent[root_other] = root
                 for kind, n in held.pop(root_other).items():
                     held[root][kind] = held[root].get(kind, 0) + n
                 continue
             entry = refused.get((other, kept))
             if entry is None:
-                rule = f"limit: at most {broken[1]} {broken[0]} per identity"
                 refused[(other, kept)] = [rule, event_ids[start], days[start], 1]
             else:
                 entry[3] += 1

@@ -7,14 +7,19 @@ exception: `phonenumbers` is Python, so each distinct raw phone is parsed here o
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import multiprocessing
 import os
+import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import phonenumbers
+
+from identity_assets.text import clean_text
 
 # Below this many phones, starting worker processes costs more than it saves. A first build
 # parses every distinct raw phone (188,532 at 10M events, ~50 us each); a new day, a few
@@ -22,6 +27,19 @@ import phonenumbers
 PARALLEL_FROM = 20_000
 
 log = logging.getLogger(__name__)
+
+# The shape of a UID2 hash: Base64 of a SHA-256 digest, 44 characters ending in "=".
+_UID2_HASH = re.compile(r"[A-Za-z0-9+/]{43}=")
+
+
+def uid2_hash(normalised: str) -> str:
+    """The UID2 hash of a normalised email or phone: Base64 of its SHA-256."""
+    return base64.b64encode(hashlib.sha256(normalised.encode()).digest()).decode()
+
+
+def is_uid2_hash(value: str) -> bool:
+    """Whether a value has the shape of a UID2 hash (as the identity stage's SQL tells it)."""
+    return _UID2_HASH.fullmatch(value) is not None
 
 
 def normalise_phone(raw: str, region: str) -> tuple[str | None, str | None]:
@@ -69,14 +87,18 @@ def _normalise_chunk(values: Sequence[str], region: str) -> list[tuple[str | Non
 
 
 def normalise_identifier(identifier_type: str, value: str, phone_region: str = "US") -> str:
-    """The form the identity stage stores: UID2 email rules, E.164 phones, ids trimmed."""
+    """The form the identity stage stores: edges trimmed by `clean_text` (the stage's rule),
+    UID2 email rules, E.164 phones, ids with their case kept."""
+    value = clean_text(value)
+    if identifier_type in ("email", "phone") and is_uid2_hash(value):
+        return value
     if identifier_type == "email":
-        email = value.strip().lower()
+        email = value.lower()
         local, _, domain = email.partition("@")
         if domain == "gmail.com":
             return local.split("+", 1)[0].replace(".", "") + "@gmail.com"
         return email
     if identifier_type == "phone":
-        e164, _ = normalise_phone(value.strip(), phone_region)
-        return e164 or value.strip()
-    return value.strip()
+        e164, _ = normalise_phone(value, phone_region)
+        return e164 or value
+    return value

@@ -64,7 +64,9 @@ def ingest_landed_days(
     batches: list[BatchIngest] = []
     with warehouse.get_connection() as conn:
         reread = full_refresh.includes("ingest")
-        for batch in ingest_days(conn, landing.root, days, skip_unchanged=not reread):
+        for batch in ingest_days(
+            conn, landing.root, days, skip_unchanged=not reread, window=landing.window()
+        ):
             batches.append(batch)
             context.log.info(_progress_line(batch))
         version = data_version(changes.latest_version(conn, "raw_events"))

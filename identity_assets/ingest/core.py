@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -40,6 +40,7 @@ _INSERTS = (
 )
 _TEMP_TABLES = (
     "batch_days",
+    "ingest_window",
     "landed_lines_unnumbered",
     "landed_lines",
     "parsed_lines",
@@ -99,9 +100,20 @@ class BatchIngest:
     unchanged: bool = False
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """When an event may have happened: not before `earliest`, and not later than the end of
+    its landing day plus `max_skew` (device clocks run ahead). Outside it an event is rejected
+    as `implausible_time`."""
+
+    earliest: datetime = datetime(2000, 1, 1)
+    max_skew: timedelta = timedelta(hours=24)
+
+
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the ingest tables if this warehouse does not have them yet."""
     conn.execute(sql.load("ingest/create_tables"))
+    sql.create_macros(conn)
 
 
 def landed_days(landing_dir: Path, first_day: date) -> list[date]:
@@ -161,6 +173,7 @@ def ingest_days(
     days: Sequence[date],
     max_batch_bytes: int = DEFAULT_BATCH_BYTES,
     skip_unchanged: bool = False,
+    window: TimeWindow | None = None,
 ) -> Iterator[BatchIngest]:
     """Replace the given days from their files, yielding after each batch for progress.
 
@@ -173,6 +186,7 @@ def ingest_days(
     their rows, and everything downstream of them, stay as they are.
     """
     ensure_tables(conn)
+    window = window or TimeWindow()
     conn.execute("set TimeZone = 'UTC'")
     listing = {day: day_files(landing_dir, day) for day in sorted(set(days))}
     if skip_unchanged:
@@ -193,7 +207,7 @@ def ingest_days(
         started = time.perf_counter()
         files = [f for day in batch for f in listing[day][0]]
         try:
-            _ingest_batch(conn, landing_dir, batch, files)
+            _ingest_batch(conn, landing_dir, batch, files, window)
             summaries = _summarise(conn, batch, {d: listing[d] for d in batch}, landing_dir)
         finally:
             for table in _TEMP_TABLES:
@@ -220,10 +234,19 @@ def plan_batches(files_by_day: dict[date, list[Path]], max_bytes: int) -> list[l
 
 
 def _ingest_batch(
-    conn: duckdb.DuckDBPyConnection, landing_dir: Path, days: list[date], files: list[Path]
+    conn: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    days: list[date],
+    files: list[Path],
+    window: TimeWindow,
 ) -> None:
     conn.execute("create or replace temp table batch_days (day date)")
     conn.executemany("insert into batch_days values (?)", [(d,) for d in days])
+    conn.execute(
+        "create or replace temp table ingest_window as "
+        "select $earliest::timestamp as earliest, $max_skew::interval as max_skew",
+        {"earliest": window.earliest, "max_skew": window.max_skew},
+    )
     _stage_lines(conn, landing_dir, files)
     _stage_file_listing(conn, landing_dir, files)
     for step in _STEPS:

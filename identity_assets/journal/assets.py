@@ -15,7 +15,7 @@ from identity_assets.metadata import (
 from identity_assets.resources import FullRefresh, Warehouse
 
 _COMMON = stage_asset("journal")
-_UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map"]
+_UPSTREAM = ["raw_events", "event_placements", "identities", "identity_map", "identifiers"]
 
 
 @dg.multi_asset(

@@ -12,10 +12,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.decoder import scanstring
 
 import duckdb
 
-from identity_assets.identity.normalise import normalise_identifier
+from identity_assets.identity.normalise import is_uid2_hash, normalise_identifier
+from identity_assets.text import clean_text
 
 IDENTIFIER_TYPES = ("email", "phone", "user_id", "anonymous_id", "device_id")
 
@@ -52,6 +54,16 @@ def find_identity(
     """The identity a linked identifier belongs to, or None."""
     if identifier_type not in IDENTIFIER_TYPES:
         raise ValueError(f"unknown identifier type {identifier_type!r}")
+    value = clean_text(value)
+    if identifier_type in ("email", "phone") and is_uid2_hash(value):
+        # a UID2 hash names the email or phone it is the hash of (or itself, when only it came)
+        rows = conn.execute(
+            "select m.identity_id from identity_map as m "
+            "inner join identifiers as i using (identifier_key) "
+            "where i.identifier_type = $type and i.uid2_hash = $value",
+            {"type": identifier_type, "value": value},
+        ).fetchall()
+        return rows[0][0] if rows else None
     rows = conn.execute(
         "select identity_id from identity_map "
         "where identifier_type = $type and identifier_value = $value",
@@ -76,8 +88,8 @@ def journal_response(
     """The identifier API's journal answer as JSON text: every event, most recent first (the
     `limit` most recent, those at or after `since` and before `until`, naive UTC, when given).
 
-    Each entry is the payload exactly as received (key order, spacing and number formatting
-    kept, so the text is assembled rather than re-encoded) with `created_at` added.
+    Each entry is in the identifier API's entry shape (`journal_entry`), so code written for
+    that API's journal reads ours unchanged.
     """
     identity_id = find_identity(conn, identifier_type, value, phone_region)
     if identity_id is None:
@@ -90,22 +102,198 @@ def journal_response(
         }
         return 404, json.dumps(error)
     rows = conn.execute(
-        "select payload, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') from identity_journal "
+        "select source, kind, event_name, payload, "
+        "strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') from identity_journal "
         "where identity_id = $id and ($since is null or occurred_at >= $since) "
         "and ($until is null or occurred_at < $until) "
         "order by occurred_at desc, event_id desc limit $limit",
         {"id": identity_id, "since": since, "until": until, "limit": limit},
     ).fetchall()
-    entries = ",".join(_with_created_at(payload, created_at) for payload, created_at in rows)
+    entries = ",".join(journal_entry(*row) for row in rows)
     return (
         200,
         f'{{"success":true,"data":{{"uuid":{json.dumps(identity_id)},"journal":[{entries}]}}}}',
     )
 
 
-def _with_created_at(payload: str, created_at: str) -> str:
-    body = payload.rstrip()
-    return f'{body[:-1].rstrip()},"created_at":"{created_at}"}}'
+# The identifiers a seed-shaped journal request may name, in the order they are tried.
+_REQUEST_IDENTIFIERS = (
+    ("anonymous_id", "anonymous_id"),
+    ("email", "email"),
+    ("email_hash", "email"),
+    ("phone", "phone"),
+    ("phone_hash", "phone"),
+    ("external_id", "user_id"),
+    ("user_id", "user_id"),
+    ("device_id", "device_id"),
+)
+
+
+def journal_request_response(
+    conn: duckdb.DuckDBPyConnection, body: object, phone_region: str = "US"
+) -> tuple[int, str]:
+    """The journal for a request in the identifier API's shape (`{"platform": ...,
+    "anonymous_id": ...}`, without `count_prev_visits`): the first identifier that names a
+    known identity answers. 400 in the API's error shape when the request is malformed."""
+    problem = None
+    named = []
+    if not isinstance(body, dict):
+        problem = "the body must be a JSON object"
+    else:
+        for key, identifier_type in _REQUEST_IDENTIFIERS:
+            value = body.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not clean_text(value):
+                problem = f"{key} must be a non-empty string"
+                break
+            named.append((identifier_type, value))
+        if problem is None and not named:
+            problem = (
+                "the request needs anonymous_id or email "
+                "(or email_hash, phone, phone_hash, external_id, device_id)"
+            )
+    if problem is not None:
+        error = {"success": False, "error": {"message": problem, "code": "BAD_REQUEST"}}
+        return 400, json.dumps(error)
+    for identifier_type, value in named:
+        status, text = journal_response(conn, identifier_type, value, phone_region)
+        if status == 200:
+            return status, text
+    return journal_response(conn, *named[0], phone_region)
+
+
+# Where a Segment message or a client API call keeps the identifiers it carried, by the name
+# the journal entry gives them.
+_SEGMENT_IDS = (
+    ("user_id", ("userId",)),
+    ("anonymous_id", ("anonymousId",)),
+    ("previous_id", ("previousId",)),
+    ("email", ("traits", "email")),
+    ("email", ("context", "traits", "email")),
+    ("phone", ("traits", "phone")),
+    ("phone", ("context", "traits", "phone")),
+    ("device_id", ("context", "device", "id")),
+    ("email_hash", ("traits", "email_hash")),
+    ("email_hash", ("context", "traits", "email_hash")),
+    ("phone_hash", ("traits", "phone_hash")),
+    ("phone_hash", ("context", "traits", "phone_hash")),
+)
+_CLIENT_IDS = (
+    "external_id",
+    "anonymous_id",
+    "email",
+    "phone",
+    "device_id",
+    "email_hash",
+    "phone_hash",
+)
+# The key of a mapped entry that holds the event exactly as received.
+ORIGINAL_KEY = "payload"
+
+
+def journal_entry(
+    source: str, kind: str, event_name: str | None, payload: str, created_at: str
+) -> str:
+    """One journal entry, as JSON text, in the identifier API's entry shape.
+
+    An identifier API call is its request body exactly as received (the text itself, so key
+    order, spacing and number formatting are kept) plus `created_at`; a body sent without
+    `valuation_properties` gets `{"action": "identifier", "properties": {}}` so every entry
+    has one. A Segment message or client API call is mapped into the same shape: `platform`
+    naming its source, the identifiers it carried at the top level, `valuation_properties`
+    from its event name and properties (or data, or traits), and the event exactly as
+    received under `payload`.
+    """
+    if source == "identifier_api":
+        body = _member_text(payload, "body")
+        if body is not None:
+            parsed = json.loads(body)
+            added = {}
+            if not isinstance(parsed.get("valuation_properties"), dict):
+                added["valuation_properties"] = {"action": kind, "properties": {}}
+            added["created_at"] = created_at
+            return _extend(body, added)
+    event = json.loads(payload)
+    entry: dict[str, object] = {"platform": source}
+    for name, value in _carried_identifiers(source, kind, event):
+        entry.setdefault(name, value)
+    entry["valuation_properties"] = {
+        "action": event_name if isinstance(event_name, str) and event_name else kind,
+        "properties": _event_properties(source, kind, event),
+    }
+    text = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    return f'{text[:-1]},"{ORIGINAL_KEY}":{payload.strip()},"created_at":"{created_at}"}}'
+
+
+def _carried_identifiers(source: str, kind: str, event: dict):
+    if source == "segment":
+        for name, path in _SEGMENT_IDS:
+            # a group call's traits describe the group, not the person
+            if kind == "group" and path[0] == "traits":
+                continue
+            value = _at(event, path)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                yield name, value
+        return
+    body = event.get("body") if kind != "events" else event
+    if isinstance(body, dict):
+        for name in _CLIENT_IDS:
+            value = body.get(name)
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                yield name, value
+
+
+def _event_properties(source: str, kind: str, event: dict) -> dict:
+    if source == "segment":
+        found = event.get("traits") if kind in ("identify", "group") else event.get("properties")
+    elif kind == "events":
+        found = event.get("data")
+    else:
+        body = event.get("body") if isinstance(event.get("body"), dict) else {}
+        if kind == "devices":
+            found = {k: v for k, v in body.items() if k not in _CLIENT_IDS}
+        else:
+            found = body.get("data")
+    return found if isinstance(found, dict) else {}
+
+
+def _at(event: dict, path: tuple[str, ...]) -> object:
+    for key in path:
+        if not isinstance(event, dict):
+            return None
+        event = event.get(key)
+    return event
+
+
+def _member_text(text: str, key: str) -> str | None:
+    """The exact text of a top-level member's value of a JSON object, or None."""
+    decoder = json.JSONDecoder()
+    ws = re.compile(r"[ \t\n\r]*")
+    position = ws.match(text, 0).end()
+    if text[position : position + 1] != "{":
+        return None
+    position = ws.match(text, position + 1).end()
+    while position < len(text) and text[position] == '"':
+        name, position = scanstring(text, position + 1)
+        position = ws.match(text, position).end() + 1  # the colon
+        start = ws.match(text, position).end()
+        _, end = decoder.raw_decode(text, start)
+        if name == key:
+            return text[start:end]
+        position = ws.match(text, end).end()
+        if text[position : position + 1] != ",":
+            return None
+        position = ws.match(text, position + 1).end()
+    return None
+
+
+def _extend(obj_text: str, members: dict) -> str:
+    """An object's exact text with members added at its end."""
+    body = obj_text.rstrip()[:-1].rstrip()
+    added = json.dumps(members, ensure_ascii=False, separators=(",", ":"))[1:-1]
+    separator = "" if body.endswith("{") else ","
+    return f"{body}{separator}{added}}}"
 
 
 @dataclass(frozen=True)
@@ -146,7 +334,7 @@ def parse_profile_request(body: object) -> ProfileRequest:
             if key not in _IDENTIFIER_ALIASES:
                 known = ", ".join(sorted(_IDENTIFIER_ALIASES))
                 raise BadRequest(f"unknown identifier {key!r}; known: {known}")
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str) or not clean_text(value):
                 raise BadRequest(f"identifier {key!r} must be a non-empty string")
             identifiers.append((_IDENTIFIER_ALIASES[key], value))
     attributes = body.get("attributes")

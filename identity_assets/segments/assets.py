@@ -83,7 +83,7 @@ def _queue_and_deliver(
     context: dg.AssetExecutionContext, warehouse: Warehouse, identifier_api: IdentifierApi
 ) -> dg.MaterializeResult:
     with warehouse.get_connection() as conn:
-        queued = queue_updates(conn, identifier_api.platform)
+        queued = queue_updates(conn, identifier_api.platform, identifier_api.send_hashes)
         context.log.info(f"segments: queued {queued or 'none'}")
         delivery = None
         if identifier_api.token:

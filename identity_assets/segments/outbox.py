@@ -47,8 +47,11 @@ class DeliveryResult:
         return (self.sent + self.failed) / self.seconds if self.seconds else 0.0
 
 
-def queue_updates(conn: duckdb.DuckDBPyConnection, platform: str) -> dict[str, int]:
-    """Queue one update per change between membership and what was last queued.
+def queue_updates(
+    conn: duckdb.DuckDBPyConnection, platform: str, send_hashes: bool = False
+) -> dict[str, int]:
+    """Queue one update per change between membership and what was last queued; with
+    `send_hashes` the email leaves as its UID2 hash (`email_hash`), never in plain.
 
     Returns the count queued by segment and change. Run again, it queues nothing more, and
     after a run that stopped before it, it queues every change that run left out.
@@ -57,7 +60,10 @@ def queue_updates(conn: duckdb.DuckDBPyConnection, platform: str) -> dict[str, i
     now = datetime.now(UTC).replace(tzinfo=None)
     with sql.transaction(conn):
         before = conn.execute("select coalesce(max(queue_seq), 0) from segment_updates").fetchall()
-        conn.execute(sql.load("segments/queue_updates"), {"platform": platform, "now": now})
+        conn.execute(
+            sql.load("segments/queue_updates"),
+            {"platform": platform, "now": now, "send_hashes": send_hashes},
+        )
         queued = conn.execute(
             "select segment || ' ' || change, count(*) from segment_updates "
             "where queue_seq > $before group by 1 order by 1",

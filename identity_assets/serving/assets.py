@@ -10,7 +10,7 @@ from identity_assets.resources import IdentityRulesResource, Warehouse
 from identity_assets.serving.snapshot import attached, publish, read_pointer
 
 # Every table the snapshot copies, and `identities`, which its completeness check reads.
-_UPSTREAM = ["identity_journal", "customer_profiles", "identity_map", "identities"]
+_UPSTREAM = ["identity_journal", "customer_profiles", "identity_map", "identities", "identifiers"]
 
 
 def serving_root(warehouse: Warehouse) -> Path:

@@ -24,7 +24,7 @@ import duckdb
 
 from identity_assets import changes, sql
 
-TABLES = ("identity_journal", "customer_profiles", "identity_map")
+TABLES = ("identity_journal", "customer_profiles", "identity_map", "identifiers")
 POINTER = "current"
 KEEP = 2
 # The producers whose change versions the snapshot's tables follow: the journal writes a version

@@ -202,6 +202,74 @@ def test_each_bad_line_is_rejected_with_its_reason(conn, landing: Landing, line,
     assert (result.lines_read, result.lines_accepted, result.lines_rejected) == (2, 1, 1)
 
 
+@pytest.mark.parametrize(
+    ("line", "reason", "detail"),
+    [
+        (
+            {"endpoint": "identifier", "body": {"platform": "web", "phone": "+14155550100"}},
+            "missing_anonymous_id_or_email",
+            "an identifier call needs body.anonymous_id or body.email",
+        ),
+        (
+            {"endpoint": "identifier", "body": {"platform": 7, "anonymous_id": "a"}},
+            "wrong_type",
+            "body.platform must be a string, not a number",
+        ),
+        (
+            {
+                "endpoint": "identifier",
+                "body": {"platform": "web", "anonymous_id": "a", "count_prev_visits": "yes"},
+            },
+            "wrong_type",
+            "body.count_prev_visits must be a boolean, not a string",
+        ),
+        (
+            {"endpoint": "alias", "body": {"anonymous_id": "a"}},
+            "incomplete_alias",
+            "an alias needs both body.anonymous_id and body.external_id",
+        ),
+        (
+            {"type": "alias", "messageId": "m-9", "previousId": "a"},
+            "incomplete_alias",
+            "an alias needs both previousId and userId",
+        ),
+        (
+            {"endpoint": "identify", "body": {"anonymous_id": "a", "email": "x@example.com"}},
+            "missing_external_id",
+            "a client identify needs body.external_id",
+        ),
+        (
+            {"endpoint": "events", "body": [{"external_id": "u"}, {"email": "x@example.com"}]},
+            "missing_anonymous_or_external_id",
+            "events element 2: an event needs anonymous_id or external_id",
+        ),
+    ],
+)
+def test_the_seeds_rules_on_identifiers_and_types_reject_with_a_reason(
+    conn, landing: Landing, line, reason, detail
+) -> None:
+    landing.write("bad.jsonl", [IDENTIFY, line])
+    ingest_day(conn, landing.root, DAY)
+    assert rows(conn, "select line_number, reason, detail from raw_event_rejects") == [
+        (2, reason, detail)
+    ]
+
+
+def test_the_seeds_own_examples_are_accepted(conn, landing: Landing) -> None:
+    seed_lines = [
+        IDENTIFIER,
+        {"endpoint": "identifier", "body": {"platform": "web", "email": "user@example.com"}},
+        {"endpoint": "alias", "body": {"anonymous_id": "ANONYMOUS_ID", "external_id": "E"}},
+        {"endpoint": "identify", "body": {"external_id": "E", "email": "e@example.com"}},
+        {"endpoint": "events", "body": [{"anonymous_id": "ANONYMOUS_ID", "name": "x"}]},
+        {"type": "alias", "previousId": "a-77", "userId": "97980cfea0067"},
+    ]
+    landing.write("seed.jsonl", seed_lines)
+    result = ingest_day(conn, landing.root, DAY)
+    assert rows(conn, "select reason, detail from raw_event_rejects") == []
+    assert result.lines_accepted == len(seed_lines)
+
+
 def test_a_bad_events_element_rejects_the_whole_line(conn, landing: Landing) -> None:
     line = {"endpoint": "events", "body": [{"external_id": "u"}, {"external_id": "u"}, 3]}
     landing.write("events.jsonl", [line])
@@ -388,7 +456,7 @@ def test_batches_group_days_up_to_a_size(landing: Landing) -> None:
 @pytest.mark.parametrize(("prefix", "events"), [("t", 4), ("m", 3)])
 def test_small_batches_give_the_same_tables_as_one(landing: Landing, prefix, events) -> None:
     """With prefix "m" one track message reuses the identify's messageId "m-1"."""
-    days = [date(2026, 11, d) for d in (18, 19, 20)]
+    days = [date(2026, 11, d) for d in (20, 21, 22)]
     for n, day in enumerate(days):
         track = {**TRACK, "messageId": f"{prefix}-{n}"}
         landing.write("a.jsonl", [IDENTIFY, track, "bad"], day=day)

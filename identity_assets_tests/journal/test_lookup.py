@@ -42,7 +42,7 @@ def epoch(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
 
 
-def test_the_journal_is_most_recent_first_with_exact_payloads(warehouse) -> None:
+def test_the_journal_is_most_recent_first_in_the_apis_entry_shape(warehouse) -> None:
     status, text = journal_response(warehouse, "email", "  ANN@example.com")
     assert status == 200
     answer = json.loads(text)
@@ -55,9 +55,69 @@ def test_the_journal_is_most_recent_first_with_exact_payloads(warehouse) -> None
         "2026-11-18T11:00:00.000000Z",
         "2026-11-18T10:00:00.000000Z",
     ]
-    # each entry is the received text, untouched, with created_at added at its end
-    assert f'{FIRST[:-1]},"created_at":"2026-11-18T10:00:00.000000Z"}}' in text
-    assert f'{LATER[:-1]},"created_at":"2026-11-18T12:30:00.250000Z"}}' in text
+    # an identifier API entry is its request body, untouched, with created_at added at its end
+    body = LATER[LATER.index('{"platform"') : -1]
+    assert f'{body[:-1]},"created_at":"2026-11-18T12:30:00.250000Z"}}' in text
+
+
+def test_segment_and_client_api_events_are_mapped_into_the_apis_entry_shape(warehouse) -> None:
+    _, text = journal_response(warehouse, "user_id", "u-1")
+    entries = json.loads(text)["data"]["journal"]
+    track = entries[-1]
+    assert {k: v for k, v in track.items() if k != "payload"} == {
+        "platform": "segment",
+        "user_id": "u-1",
+        "valuation_properties": {
+            "action": "Order Completed",
+            "properties": {"value": 99.99, "currency": "USD", "transaction_id": "t-1"},
+        },
+        "created_at": "2026-11-18T10:00:00.000000Z",
+    }
+    # the event as received is kept beside the mapping, byte for byte
+    assert f'"payload":{FIRST},"created_at"' in text
+    alias = entries[-2]
+    assert alias["valuation_properties"] == {"action": "alias", "properties": {}}
+    assert (alias["user_id"], alias["previous_id"]) == ("u-1", "a-1")
+
+
+def test_client_api_calls_are_mapped_with_their_ids_and_data(conn, landing: Landing) -> None:
+    lines = [
+        {
+            "endpoint": "events",
+            "received_at": f"{D1}T08:00:00Z",
+            "body": [{"external_id": "u-9", "name": "purchase", "data": {"value": 12.5}}],
+        },
+        {
+            "endpoint": "devices",
+            "received_at": f"{D1}T07:00:00Z",
+            "body": {"external_id": "u-9", "device_id": "d-9", "os": "iOS 16.3"},
+        },
+        {
+            "endpoint": "identifier",
+            "received_at": f"{D1}T06:00:00Z",
+            "body": {"platform": "web", "anonymous_id": "a-9", "email": "u9@example.com"},
+        },
+        {
+            "endpoint": "alias",
+            "received_at": f"{D1}T05:00:00Z",
+            "body": {"anonymous_id": "a-9", "external_id": "u-9"},
+        },
+    ]
+    land(conn, landing, D1, lines)
+    entries = json.loads(journal_response(conn, "user_id", "u-9")[1])["data"]["journal"]
+    purchase, device, identifier, _ = entries
+    assert purchase["platform"] == "client_api"
+    assert purchase["external_id"] == "u-9"
+    assert purchase["valuation_properties"] == {"action": "purchase", "properties": {"value": 12.5}}
+    assert purchase["payload"] == lines[0]["body"][0]
+    assert device["device_id"] == "d-9"
+    assert device["valuation_properties"] == {"action": "devices", "properties": {"os": "iOS 16.3"}}
+    # an identifier call without valuation_properties gets an empty one
+    assert identifier == {
+        **lines[2]["body"],
+        "valuation_properties": {"action": "identifier", "properties": {}},
+        "created_at": f"{D1}T06:00:00.000000Z",
+    }
 
 
 def test_the_journal_can_be_limited_to_the_latest_entries_and_a_time_range(warehouse) -> None:

@@ -77,9 +77,9 @@ def valued_warehouse(conn: duckdb.DuckDBPyConnection, values: list[float]) -> No
         {"values": values},
     )
     conn.execute(
-        "insert into identifiers select n, 'email', email, now(), now(), 1, 'linked', null, 0 "
-        "from valued union all select n + 100000, 'anonymous_id', anon, now(), now(), 1, "
-        "'linked', null, 0 from valued"
+        "insert into identifiers select n, 'email', email, now(), now(), 1, 'linked', null, 0, "
+        "to_base64(unhex(sha256(email))) from valued union all select n + 100000, "
+        "'anonymous_id', anon, now(), now(), 1, 'linked', null, 0, null from valued"
     )
     conn.execute(
         "insert into identity_map select 'email', email, id, n, n from valued "

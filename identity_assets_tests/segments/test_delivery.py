@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import duckdb
 import pytest
 import requests
 
+from identity_assets.identity.normalise import uid2_hash
 from identity_assets.segments.client import ApiRefused, ApiUnreachable, IdentifierClient
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
@@ -75,7 +77,8 @@ def test_emails_seen_last_at_the_same_moment_name_the_identity_by_the_greatest(c
     valued_warehouse(conn, [2000])
     for key, email in ((7, "z0@example.com"), (8, "a0@example.com")):
         conn.execute(
-            "insert into identifiers select ?, 'email', ?, now(), now(), 1, 'linked', null, 0",
+            "insert into identifiers select ?, 'email', ?, now(), now(), 1, 'linked', null, 0, "
+            "null",
             [key, email],
         )
         conn.execute("insert into identity_map select 'email', ?, 'id-0', ?, 0", [email, key])
@@ -313,3 +316,13 @@ def test_timeouts_open_the_breaker_and_requests_on_their_way_stay_in_flight(conn
     assert conn.execute(
         "select status, count(*), count(dispatched_at) from segment_updates group by 1"
     ).fetchall() == [("pending", 50, 4)]  # the four sent may have landed: looked up next run
+
+
+def test_with_send_hashes_an_email_leaves_only_as_its_uid2_hash(conn) -> None:
+    valued_warehouse(conn, [1500])
+    update_membership(conn, HIGH)
+    queue_updates(conn, "web", send_hashes=True)
+    payload = json.loads(conn.execute("select payload from segment_updates").fetchall()[0][0])
+    assert "email" not in payload
+    assert payload["email_hash"] == uid2_hash("p0@example.com")
+    assert payload["anonymous_id"] == "a-0"

@@ -75,6 +75,11 @@ comment on column identity_merges.day is 'the latest landing day of the run that
 -- measure), kept so a changed guard re-resolves only the identifiers it flips.
 alter table identifiers add column if not exists strong_values bigint;
 
+-- The UID2 form of an email or phone (Base64 of SHA-256 of the normalised value): what leaves
+-- the system in place of the plain value. A hash received without its plain value is its own.
+alter table identifiers add column if not exists uid2_hash varchar;
+comment on column identifiers.uid2_hash is 'email and phone: Base64 of SHA-256 of identifier_value (UID2)';
+
 -- The connected component of linked identifiers an identifier is in before limits split it:
 -- the unit a limit or priority change re-resolves. Its smallest identifier_key names it.
 alter table identity_map add column if not exists cluster_key bigint;

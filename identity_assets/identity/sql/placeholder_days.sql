@@ -3,7 +3,7 @@
 insert into changed_days
 select distinct day
 from identifier_sightings
-where lower(trim(raw_value)) in (select value from placeholder_changes)
+where lower(clean_text(raw_value)) in (select value from placeholder_changes)
 except
 select day
 from changed_days

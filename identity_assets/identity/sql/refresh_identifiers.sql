@@ -86,5 +86,10 @@ select
         when values_seen > $max_linked
             then 'shared: seen with ' || values_seen || ' ' || other_type || ' values'
     end as block_reason,
-    values_seen as strong_values
+    values_seen as strong_values,
+    case
+        when identifier_type not in ('email', 'phone') or problem is not null then null
+        when regexp_full_match(identifier_value, '[A-Za-z0-9+/]{43}=') then identifier_value
+        else to_base64(unhex(sha256(identifier_value)))
+    end as uid2_hash
 from keyed

@@ -39,6 +39,10 @@ comment on column raw_events.payload is 'the exact object received';
 comment on column raw_events.message_id is 'Segment messageId, when sent';
 comment on column raw_events.user_id is 'raw, before normalisation, as are the identifier columns after it';
 
+-- UID2 hashes sent as input (`email_hash` / `phone_hash` in an API body or in traits).
+alter table raw_events add column if not exists email_hash varchar;
+alter table raw_events add column if not exists phone_hash varchar;
+
 create table if not exists raw_event_rejects (
     day         date not null,
     source_file varchar not null,

@@ -21,7 +21,9 @@ select
     e.device_id,
     e.platform,
     e.fbclid,
-    e.gclid
+    e.gclid,
+    e.email_hash,
+    e.phone_hash
 from landed_events as e
 inner join line_outcomes as o using (rid)
 inner join landed_lines_unnumbered as u on u.rowid = e.rid

@@ -30,7 +30,9 @@ extracted as (
             '$.context.traits.phone', '$.context.device.id', '$.received_at',
             '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
             '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-            '$.body.fbclid', '$.body.gaclid', '$.body.gclid'
+            '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
+            '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
+            '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
         ]) as v
     from valid
 ),
@@ -64,8 +66,6 @@ fields as (
         v[8] as received_at_segment,
         v[9] as event_value,
         v[10] as name_value,
-        v[11] as traits_email,
-        v[12] as traits_phone,
         v[13] as context_email,
         v[14] as context_phone,
         v[15] as context_device_id,
@@ -79,6 +79,17 @@ fields as (
         v[23] as body_action,
         v[24] as body_fbclid,
         coalesce(v[26], v[25]) as body_gclid,
+        v[27] as body_email_hash,
+        v[28] as body_phone_hash,
+        -- a group call's traits describe the group (a company's billing address), not the
+        -- person: they never become the person's identifiers
+        case when v[1] is distinct from 'group' then v[11] end as traits_email,
+        case when v[1] is distinct from 'group' then v[12] end as traits_phone,
+        case when v[1] is distinct from 'group' then v[29] end as traits_email_hash,
+        case when v[1] is distinct from 'group' then v[30] end as traits_phone_hash,
+        v[33] as sent_at_segment,
+        v[31] as context_email_hash,
+        v[32] as context_phone_hash,
         -- the same paths in the same order as v above: t[i] is the type of v[i]
         case
             when has_suspect then json_type(j, [
@@ -88,7 +99,9 @@ fields as (
                 '$.context.traits.phone', '$.context.device.id', '$.received_at',
                 '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
                 '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-                '$.body.fbclid', '$.body.gaclid', '$.body.gclid'
+                '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
+                '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
+                '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
             ])
         end as t
     from suspects
@@ -104,7 +117,11 @@ shaped as (
         end as source,
         coalesce(type_value, endpoint_value) as kind,
         case when type_value is null and endpoint_value is not null then json_type(j, '$.body') end
-            as body_t
+            as body_t,
+        -- the identifier API's types (omni-identity-api): platform a string, count_prev_visits
+        -- a boolean when sent
+        case when endpoint_value = 'identifier' and type_value is null
+            then json_type(j, ['$.body.platform', '$.body.count_prev_visits']) end as api_t
     from fields
 ),
 
@@ -129,6 +146,10 @@ typed as (
                     when t[13] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email'
                     when t[14] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone'
                     when t[15] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.device.id'
+                    when t[29] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.email_hash'
+                    when t[30] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.phone_hash'
+                    when t[31] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email_hash'
+                    when t[32] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone_hash'
                 end
             when source in ('client_api', 'identifier_api') then
                 case
@@ -144,6 +165,8 @@ typed as (
                     when t[24] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.fbclid'
                     when t[25] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gaclid'
                     when t[26] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gclid'
+                    when t[27] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.email_hash'
+                    when t[28] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.phone_hash'
                 end
         end as wrong_type_field,
         case
@@ -151,18 +174,23 @@ typed as (
                 and try_cast(timestamp_text as timestamptz) is null then 'timestamp'
             when source = 'segment' and received_at_segment is not null
                 and try_cast(received_at_segment as timestamptz) is null then 'receivedAt'
+            when source = 'segment' and sent_at_segment is not null
+                and try_cast(sent_at_segment as timestamptz) is null then 'sentAt'
             when source <> 'segment' and received_at_api is not null
                 and try_cast(received_at_api as timestamptz) is null then 'received_at'
         end as bad_timestamp_field,
         case when body_t = 'ARRAY' then json_array_length(j, '$.body') end as events_in_body,
         coalesce(
-            nullif(trim(user_id), ''), nullif(trim(anonymous_id), ''),
-            nullif(trim(previous_id), ''), nullif(trim(traits_email), ''),
-            nullif(trim(traits_phone), ''), nullif(trim(context_email), ''),
-            nullif(trim(context_phone), ''), nullif(trim(context_device_id), ''),
-            nullif(trim(body_external_id), ''), nullif(trim(body_anonymous_id), ''),
-            nullif(trim(body_email), ''), nullif(trim(body_phone), ''),
-            nullif(trim(body_device_id), '')
+            nullif(clean_text(user_id), ''), nullif(clean_text(anonymous_id), ''),
+            nullif(clean_text(previous_id), ''), nullif(clean_text(traits_email), ''),
+            nullif(clean_text(traits_phone), ''), nullif(clean_text(context_email), ''),
+            nullif(clean_text(context_phone), ''), nullif(clean_text(context_device_id), ''),
+            nullif(clean_text(body_external_id), ''), nullif(clean_text(body_anonymous_id), ''),
+            nullif(clean_text(body_email), ''), nullif(clean_text(body_phone), ''),
+            nullif(clean_text(body_device_id), ''), nullif(clean_text(body_email_hash), ''),
+            nullif(clean_text(body_phone_hash), ''), nullif(clean_text(traits_email_hash), ''),
+            nullif(clean_text(traits_phone_hash), ''), nullif(clean_text(context_email_hash), ''),
+            nullif(clean_text(context_phone_hash), '')
         ) is not null as has_identifier
     from shaped
 ),
@@ -184,10 +212,27 @@ judged as (
             when kind = 'events' and coalesce(events_in_body, 0) = 0
                 then 'events_not_array_of_objects'
             when wrong_type_field is not null then 'wrong_type'
+            when kind = 'identifier' and api_t[1] not in ('VARCHAR', 'NULL') then 'wrong_type'
+            when kind = 'identifier' and api_t[2] not in ('BOOLEAN', 'NULL') then 'wrong_type'
             when bad_timestamp_field is not null then 'bad_timestamp'
-            when kind = 'identifier' and nullif(trim(body_platform), '') is null
+            when kind = 'identifier' and nullif(clean_text(body_platform), '') is null
                 then 'missing_platform'
             when kind <> 'events' and not has_identifier then 'no_identifier'
+            -- the seeds' own rules on which identifiers a call needs
+            when kind = 'identifier' and coalesce(
+                    nullif(clean_text(body_anonymous_id), ''), nullif(clean_text(body_email), ''),
+                    nullif(clean_text(body_email_hash), '')
+                ) is null then 'missing_anonymous_id_or_email'
+            when source = 'segment' and kind = 'alias' and (
+                    nullif(clean_text(previous_id), '') is null
+                    or nullif(clean_text(user_id), '') is null
+                ) then 'incomplete_alias'
+            when source = 'client_api' and kind = 'alias' and (
+                    nullif(clean_text(body_anonymous_id), '') is null
+                    or nullif(clean_text(body_external_id), '') is null
+                ) then 'incomplete_alias'
+            when source = 'client_api' and kind = 'identify'
+                and nullif(clean_text(body_external_id), '') is null then 'missing_external_id'
         end as line_reason
     from typed
 )
@@ -222,12 +267,28 @@ select
             end
         when 'wrong_type' then case
                 when wrong_type_field = 'body' then 'body must be a JSON object'
-                else wrong_type_field || ' is an object, array or boolean'
+                when wrong_type_field is not null
+                    then wrong_type_field || ' is an object, array or boolean'
+                when api_t[1] not in ('VARCHAR', 'NULL')
+                    then 'body.platform must be a string, not ' || case
+                        when api_t[1] in ('UBIGINT', 'BIGINT', 'DOUBLE') then 'a number'
+                        else 'a ' || lower(api_t[1]) end
+                else 'body.count_prev_visits must be a boolean, not ' || case
+                        when api_t[2] in ('UBIGINT', 'BIGINT', 'DOUBLE') then 'a number'
+                        when api_t[2] = 'VARCHAR' then 'a string'
+                        else 'a ' || lower(api_t[2]) end
             end
         when 'bad_timestamp'
             then bad_timestamp_field || ' is not an ISO-8601 timestamp'
         when 'missing_platform' then 'an identifier call needs body.platform'
         when 'no_identifier' then 'no user, anonymous, email, phone or device identifier'
+        when 'missing_anonymous_id_or_email'
+            then 'an identifier call needs body.anonymous_id or body.email'
+        when 'incomplete_alias' then case
+                when source = 'segment' then 'an alias needs both previousId and userId'
+                else 'an alias needs both body.anonymous_id and body.external_id'
+            end
+        when 'missing_external_id' then 'a client identify needs body.external_id'
     end as line_detail,
     case
         when source = 'segment' and message_id is not null and trim(message_id) <> ''
@@ -240,19 +301,24 @@ select
     end as occurred_at_text,
     case when source = 'segment' then received_at_segment else received_at_api end
         as received_at_text,
+    -- the clock skew correction needs the device's own times: its timestamp and sentAt
+    case when source = 'segment' and timestamp_text is not null then sent_at_segment end
+        as sent_at_text,
     case
         when kind = 'track' then event_value
         when kind in ('page', 'screen') then name_value
         when kind = 'identifier' then body_action
     end as event_name,
     message_id,
-    trim(coalesce(user_id, body_external_id)) as user_id,
-    trim(coalesce(anonymous_id, body_anonymous_id)) as anonymous_id,
-    trim(previous_id) as previous_id,
+    clean_text(coalesce(user_id, body_external_id)) as user_id,
+    clean_text(coalesce(anonymous_id, body_anonymous_id)) as anonymous_id,
+    clean_text(previous_id) as previous_id,
     coalesce(traits_email, context_email, body_email) as email,
     coalesce(traits_phone, context_phone, body_phone) as phone,
-    trim(coalesce(context_device_id, body_device_id)) as device_id,
+    clean_text(coalesce(context_device_id, body_device_id)) as device_id,
     body_platform as platform,
     body_fbclid as fbclid,
-    body_gclid as gclid
+    body_gclid as gclid,
+    coalesce(traits_email_hash, context_email_hash, body_email_hash) as email_hash,
+    coalesce(traits_phone_hash, context_phone_hash, body_phone_hash) as phone_hash
 from judged

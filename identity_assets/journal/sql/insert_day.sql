@@ -48,7 +48,7 @@ received as (
         -- the client API's identify body also carries the ids and `data`: not traits
         and not (o.is_api_body and t.key in ('external_id', 'anonymous_id', 'device_id', 'data'))
         and t.type <> 'NULL'
-        and not (t.type = 'VARCHAR' and trim(t.value ->> '$') = '')
+        and not (t.type = 'VARCHAR' and clean_text(t.value ->> '$') = '')
 ),
 
 -- where two objects carry a trait, the first source wins (rank, then key: `firstName` before

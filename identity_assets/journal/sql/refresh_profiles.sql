@@ -32,12 +32,12 @@ latest as (
 traits as (
     select
         identity_id,
-        max(trim(value ->> '$')) filter (where trait = 'email') as email,
-        max(trim(value ->> '$')) filter (where trait = 'phone') as phone,
-        max(trim(value ->> '$')) filter (where trait = 'name') as name,
-        max(trim(value ->> '$')) filter (where trait = 'first_name') as first_name,
-        max(trim(value ->> '$')) filter (where trait = 'last_name') as last_name,
-        max(trim(value ->> '$')) filter (where trait = 'created_at') as created_at,
+        max(clean_text(value ->> '$')) filter (where trait = 'email') as email,
+        max(clean_text(value ->> '$')) filter (where trait = 'phone') as phone,
+        max(clean_text(value ->> '$')) filter (where trait = 'name') as name,
+        max(clean_text(value ->> '$')) filter (where trait = 'first_name') as first_name,
+        max(clean_text(value ->> '$')) filter (where trait = 'last_name') as last_name,
+        max(clean_text(value ->> '$')) filter (where trait = 'created_at') as created_at,
         to_json(map(
             list(trait order by trait) filter (
                 where trait not in ('email', 'phone', 'name', 'first_name', 'last_name', 'created_at')
@@ -53,12 +53,12 @@ traits as (
 -- click ids never link, so they are not in identity_map: read from the events, trimmed as the
 -- identity stage keeps them
 click_ids as (
-    select distinct j.identity_id, 'fbclid' as identifier_type, trim(e.fbclid) as identifier_value
+    select distinct j.identity_id, 'fbclid' as identifier_type, clean_text(e.fbclid) as identifier_value
     from raw_events as e
     inner join journal as j using (event_id, day)
     where e.fbclid is not null
     union
-    select distinct j.identity_id, 'gclid', trim(e.gclid)
+    select distinct j.identity_id, 'gclid', clean_text(e.gclid)
     from raw_events as e
     inner join journal as j using (event_id, day)
     where e.gclid is not null

@@ -1,7 +1,7 @@
 -- Queue one update per change since the last queued one: entered for a member whose last
 -- queued change was not `entered`, exited for a former member whose last one was. Each
--- payload is in the seed's shape, naming the identity by its most recently seen email and
--- anonymous id (ties: the greatest value; the identity id stands in when it has no anonymous
+-- payload is in the seed's shape, naming the identity by its most recently seen email (or
+-- that email's UID2 hash as `email_hash`, with $send_hashes) and anonymous id (ties: the greatest value; the identity id stands in when it has no anonymous
 -- id).
 insert into segment_updates by name
 with last_queued as (
@@ -25,8 +25,15 @@ changes as (
 best as (
     select
         m.identity_id,
-        arg_max(m.identifier_value, (i.last_seen, m.identifier_value))
-            filter (where m.identifier_type = 'email') as email,
+        -- a plain email before one known only by its hash
+        arg_max(
+            m.identifier_value,
+            (i.uid2_hash is distinct from m.identifier_value, i.last_seen, m.identifier_value)
+        ) filter (where m.identifier_type = 'email') as email,
+        arg_max(
+            i.uid2_hash,
+            (i.uid2_hash is distinct from m.identifier_value, i.last_seen, m.identifier_value)
+        ) filter (where m.identifier_type = 'email') as email_hash,
         arg_max(m.identifier_value, (i.last_seen, m.identifier_value))
             filter (where m.identifier_type = 'anonymous_id') as anonymous_id
     from identity_map as m
@@ -41,6 +48,7 @@ updates as (
         'upd-' || left(md5(c.identity_id || ':' || c.segment || ':' || c.change || ':'
             || (c.earlier + 1)), 24) as update_id,
         b.email,
+        b.email_hash,
         coalesce(b.anonymous_id, c.identity_id) as anonymous_id,
         round(coalesce(v.predicted_90d_value, 0), 2) as predicted_value,
         row_number() over (order by c.identity_id, c.segment) as position
@@ -60,7 +68,12 @@ select
             'count_prev_visits', true,
             'anonymous_id', anonymous_id
         ),
-        case when email is not null then json_object('email', email) else '{}' end,
+        -- with $send_hashes, or when only its hash is known, the email leaves as its UID2 hash
+        case
+            when email is null then '{}'
+            when $send_hashes or email = email_hash then json_object('email_hash', email_hash)
+            else json_object('email', email)
+        end,
         json_object(
             'valuation_properties',
             json_object(

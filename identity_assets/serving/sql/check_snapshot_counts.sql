@@ -15,6 +15,11 @@ from (
         'identity_map',
         (select count(*) from identity_map),
         (select count(*) from snapshot.identity_map)
+    union all
+    select
+        'identifiers',
+        (select count(*) from identifiers),
+        (select count(*) from snapshot.identifiers)
 ) as counts
 where warehouse_rows <> snapshot_rows
 order by table_name

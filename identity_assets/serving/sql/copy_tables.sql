@@ -6,6 +6,11 @@ create table snapshot.identity_map as
 select * from identity_map
 order by identifier_type, identifier_value;
 
+-- identifiers: a UID2 hash names its email or phone through it
+create table snapshot.identifiers as
+select * from identifiers
+order by identifier_key;
+
 create table snapshot.customer_profiles as
 select * from customer_profiles
 order by identity_id;
