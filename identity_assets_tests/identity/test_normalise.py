@@ -36,7 +36,7 @@ def test_sql_and_python_trim_any_string_alike() -> None:
     ]
     values += ["", " ", "\tIvy@Example.com\n", "\u00a0\u200bu-1\ufeff", "\U000e0020x\U000e007f"]
     with duckdb.connect() as conn:
-        sql.register_macros(conn)
+        sql.create_macros(conn)
         conn.execute("create table v as select unnest(?) as value", [values])
         in_sql = conn.execute("select value, clean_text(value) from v").fetchall()
     assert in_sql == [(value, clean_text(value)) for value in values]

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from identity_assets.identity.assets import resolve_identity_graph
+from identity_assets.identity.normalise import uid2_hash
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.journal.assets import build_journals
 from identity_assets.journal.lookup import journal_response
@@ -79,7 +80,12 @@ def test_a_run_publishes_a_snapshot_that_answers_as_the_warehouse(tmp_path, land
     assert metadata["published"].value is True
     assert metadata["version"].value == pointer.version > 0
     assert pointer.file == f"{pointer.version}.duckdb"
-    assert pointer.counts == {"identity_journal": 1, "customer_profiles": 1, "identity_map": 2}
+    assert pointer.counts == {
+        "identity_journal": 1,
+        "customer_profiles": 1,
+        "identity_map": 2,
+        "identifiers": 2,
+    }
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"snapshot_counts_match": True, "every_identity_served": True}
     with pipeline.warehouse.get_connection() as conn:
@@ -87,6 +93,8 @@ def test_a_run_publishes_a_snapshot_that_answers_as_the_warehouse(tmp_path, land
     with open_current(pipeline.serving) as (opened, conn):
         assert opened == pointer
         assert journal_response(conn, "email", " ann@example.COM") == expected
+        # an email's UID2 hash finds the same journal in the snapshot
+        assert journal_response(conn, "email", uid2_hash("ann@example.com")) == expected
         assert conn.execute("select version, phone_region from snapshot_info").fetchall() == [
             (pointer.version, "US")
         ]
