@@ -7,6 +7,7 @@ import warnings
 
 import dagster as dg
 
+from identity_assets.checks import CHECK_SCOPE_TAG, EVERYTHING
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.checks import (
     every_identity_summarised,
@@ -39,7 +40,11 @@ from identity_assets.resources import (
     value_rules_from_env,
     warehouse_from_env,
 )
-from identity_assets.schedules import build_late_files_sensor, build_schedule
+from identity_assets.schedules import (
+    build_late_files_sensor,
+    build_schedule,
+    build_sweep_schedule,
+)
 from identity_assets.segments.assets import segment_membership, segment_updates
 from identity_assets.segments.checks import (
     one_membership_per_identity_and_segment,
@@ -48,6 +53,7 @@ from identity_assets.segments.checks import (
 from identity_assets.writers import WAREHOUSE_TAG, WRITE
 
 DAILY_JOB_NAME = "daily_pipeline"
+SWEEP_JOB_NAME = "full_check_sweep"
 
 daily_pipeline = dg.define_asset_job(
     DAILY_JOB_NAME,
@@ -58,6 +64,16 @@ daily_pipeline = dg.define_asset_job(
     run_tags={WAREHOUSE_TAG: WRITE},
 )
 
+# The daily run's blocking checks verify only what it changed; this job runs every check over
+# whole tables, weekly and on demand (decision 0016). A check that passes records how far it
+# verified, so the job writes to the warehouse and queues like any writer.
+full_check_sweep = dg.define_asset_job(
+    SWEEP_JOB_NAME,
+    selection=dg.AssetSelection.all_asset_checks(),
+    description="Run every asset check over whole tables, not just what the last runs changed.",
+    executor_def=dg.in_process_executor,
+    run_tags={WAREHOUSE_TAG: WRITE, CHECK_SCOPE_TAG: EVERYTHING},
+)
 
 ASSETS = [
     ingest_landed_days,
@@ -99,8 +115,8 @@ def build_definitions() -> dg.Definitions:
             one_membership_per_identity_and_segment,
             segment_updates_delivered,
         ],
-        jobs=[daily_pipeline],
-        schedules=[build_schedule(DAILY_JOB_NAME)],
+        jobs=[daily_pipeline, full_check_sweep],
+        schedules=[build_schedule(DAILY_JOB_NAME), build_sweep_schedule(SWEEP_JOB_NAME)],
         sensors=[build_late_files_sensor(DAILY_JOB_NAME)],
         resources={
             "warehouse": warehouse_from_env(),
