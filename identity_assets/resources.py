@@ -8,13 +8,13 @@ README).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from identity_assets import settings
 from identity_assets.changes import STAGES
@@ -42,8 +42,6 @@ class Warehouse(DuckDBResource):
     beyond it instead of failing.
     """
 
-    _open_for_run: ExitStack = PrivateAttr(default_factory=ExitStack)
-
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self.database != ":memory:":
@@ -51,16 +49,6 @@ class Warehouse(DuckDBResource):
         with super().get_connection() as conn:
             conn.execute("set enable_progress_bar = false")
             yield conn
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Hold the warehouse open for the run: each step's connection then joins the open
-        database instead of opening the file again (and checkpointing it when it closes),
-        about 20 ms a connection on a small warehouse, more on a large one."""
-        if self.database != ":memory:":
-            self._open_for_run.enter_context(self.get_connection())
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self._open_for_run.close()
 
 
 class LandingDirectory(dg.ConfigurableResource):
