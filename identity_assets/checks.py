@@ -1,12 +1,61 @@
-"""The shape every asset check here shares: one query that returns the offending rows."""
+"""The shape every asset check here shares: one query that returns the offending rows.
+
+A blocking check verifies what changed since it last passed (decision 0016): the days and
+identities its producer logged in the change protocol (`changes`) after the version the check
+last verified. Its query says which rows that reaches through two macros, `changed_day(day)`
+and `changed_identity(identity_id)`. When there is no such version to start from (its first
+run), its parameters changed, its producer rewrote the whole table, or the run is a sweep
+(tagged `CHECK_SCOPE_TAG: everything`), both macros are `true` and the query is the
+whole-table check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 import dagster as dg
+import duckdb
 
-from identity_assets import sql
+from identity_assets import changes, sql
 from identity_assets.metadata import preview
 from identity_assets.resources import Warehouse
 
 SHOWN_ROWS = 20
+
+
+# A run tagged with this set to `everything` (the full check sweep) verifies whole tables.
+CHECK_SCOPE_TAG = "identity_assets/check_scope"
+EVERYTHING = "everything"
+
+
+# The identities a producer's changed days reach, besides those it logged: for the identity
+# stage, every identity holding an identifier seen that day (its summary, map rows and
+# placements may differ); for the journal, every identity with a row that day.
+_DAY_IDENTITIES = {
+    "event_placements": (
+        "select m.identity_id from identity_map as m semi join "
+        "(select identifier_type, identifier_value from identifier_sightings "
+        " where day in (select day from check_days)) using (identifier_type, identifier_value)"
+    ),
+    "identity_journal": (
+        "select identity_id from identity_journal where day in (select day from check_days)"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one run of a scoped check verifies."""
+
+    check: str
+    producer: str
+    through: int
+    fingerprint: str
+    everything: bool
+    reason: str
+    days: int = 0
+    identities: int = 0
 
 
 def failing_rows_check(
@@ -17,11 +66,127 @@ def failing_rows_check(
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
 ) -> dg.AssetCheckResult:
     """Pass when the check's query returns no rows; otherwise show up to 20 of them."""
-    query = sql.load(query_name)
-    params = params or {}
     with warehouse.get_connection() as conn:
-        failing = conn.execute(f"select count(*) from ({query})", params).fetchall()[0][0]
-        shown = preview(conn, f"{query} limit {SHOWN_ROWS}", params) if failing else None
+        return _result(*_failing_rows(conn, query_name, params or {}), what, severity)
+
+
+def changed_rows_check(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    producer: str,
+    query_name: str,
+    what: str,
+    params: dict[str, object] | None = None,
+    rules_of: str | None = None,
+) -> dg.AssetCheckResult:
+    """A blocking check of the rows `producer` changed since the check last passed.
+
+    `params` and, with `rules_of`, the rules that stage's data was built under make the
+    check's fingerprint: when they differ from those it last passed under, it verifies
+    everything once. A pass records how far it verified, so the next run starts after it.
+    """
+    params = params or {}
+    check = context.check_specs[0].name
+    everything = context.run.tags.get(CHECK_SCOPE_TAG) == EVERYTHING
+    with warehouse.get_connection() as conn:
+        rules = changes.applied_rules(conn, rules_of) if rules_of else None
+        fingerprint = json.dumps({"params": params, "rules": rules}, sort_keys=True, default=str)
+        scope = stage_scope(conn, check, producer, fingerprint, everything)
+        try:
+            failing, shown = _failing_rows(conn, query_name, params)
+        finally:
+            conn.execute("drop table if exists check_days")
+            conn.execute("drop table if exists check_identities")
+        if failing == 0:
+            changes.record_check(conn, check, producer, scope.through, fingerprint)
+    result = _result(failing, shown, what, dg.AssetCheckSeverity.ERROR)
+    return dg.AssetCheckResult(
+        passed=result.passed,
+        severity=result.severity,
+        description=result.description,
+        metadata={
+            **result.metadata,
+            "scope": scope.reason,
+            "scope_days": scope.days,
+            "scope_identities": scope.identities,
+            f"{producer}_version": scope.through,
+        },
+    )
+
+
+def stage_scope(
+    conn: duckdb.DuckDBPyConnection,
+    check: str,
+    producer: str,
+    fingerprint: str,
+    everything: bool = False,
+) -> Scope:
+    """Define `changed_day` and `changed_identity` on `conn` for one run of `check`, staging
+    the days and identities they accept in temp tables `check_days` and `check_identities`."""
+    through = changes.latest_version(conn, producer)
+    progress = changes.check_progress(conn, check)
+    since = progress.version if progress else 0
+    pending = changes.Pending(check, producer, since, through)
+    reason = ""
+    if everything:
+        reason = "everything: a full sweep"
+    elif progress is None:
+        reason = "everything: the check's first pass"
+    elif progress.fingerprint != fingerprint:
+        reason = "everything: its parameters or its stage's rules changed"
+    elif through < since:
+        reason = "everything: its producer's versions went back"
+    elif changes.unlogged_versions(conn, pending):
+        reason = f"everything: {producer} rewrote the whole table"
+    if reason:
+        scope_everything(conn)
+        return Scope(check, producer, through, fingerprint, True, reason)
+    changes.stage_days(conn, pending, "check_days")
+    changes.stage_identities(conn, pending, "check_identities")
+    if producer in _DAY_IDENTITIES:
+        conn.execute(
+            f"insert into check_identities select distinct identity_id from "
+            f"({_DAY_IDENTITIES[producer]}) except select identity_id from check_identities"
+        )
+    conn.execute("create or replace temp macro changed_day(x) as x in (select day from check_days)")
+    conn.execute(
+        "create or replace temp macro changed_identity(x) as "
+        "x in (select identity_id from check_identities)"
+    )
+    days, identities = conn.execute(
+        "select (select count(*) from check_days), (select count(*) from check_identities)"
+    ).fetchall()[0]
+    return Scope(
+        check,
+        producer,
+        through,
+        fingerprint,
+        False,
+        f"changes of {producer} versions {since + 1}..{through}" if through > since else "none",
+        days,
+        identities,
+    )
+
+
+def scope_everything(conn: duckdb.DuckDBPyConnection) -> None:
+    """Make `changed_day` and `changed_identity` accept every row on `conn`: a check's query
+    then verifies whole tables."""
+    for macro in ("changed_day", "changed_identity"):
+        conn.execute(f"create or replace temp macro {macro}(x) as true")
+
+
+def _failing_rows(
+    conn: duckdb.DuckDBPyConnection, query_name: str, params: dict[str, object]
+) -> tuple[int, dg.MetadataValue | None]:
+    query = sql.load(query_name)
+    failing = conn.execute(f"select count(*) from ({query})", params).fetchall()[0][0]
+    shown = preview(conn, f"{query} limit {SHOWN_ROWS}", params) if failing else None
+    return failing, shown
+
+
+def _result(
+    failing: int, shown: dg.MetadataValue | None, what: str, severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
     metadata: dict[str, object] = {"failing_rows": failing, "expected_failing_rows": 0}
     if shown is not None:
         metadata["first_failing_rows"] = shown

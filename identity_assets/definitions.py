@@ -7,6 +7,7 @@ import warnings
 
 import dagster as dg
 
+from identity_assets.checks import CHECK_SCOPE_TAG, EVERYTHING
 from identity_assets.configuration import check_configuration
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.checks import (
@@ -42,7 +43,11 @@ from identity_assets.resources import (
     value_rules_from_env,
     warehouse_from_env,
 )
-from identity_assets.schedules import build_late_files_sensor, build_schedule
+from identity_assets.schedules import (
+    build_late_files_sensor,
+    build_schedule,
+    build_sweep_schedule,
+)
 from identity_assets.segments.assets import segment_membership, segment_updates
 from identity_assets.segments.checks import (
     every_segment_has_members,
@@ -57,6 +62,7 @@ from identity_assets.serving.assets import (
 from identity_assets.writers import WAREHOUSE_TAG, WRITE
 
 DAILY_JOB_NAME = "daily_pipeline"
+SWEEP_JOB_NAME = "full_check_sweep"
 
 daily_pipeline = dg.define_asset_job(
     DAILY_JOB_NAME,
@@ -67,6 +73,16 @@ daily_pipeline = dg.define_asset_job(
     run_tags={WAREHOUSE_TAG: WRITE},
 )
 
+# The daily run's blocking checks verify only what it changed; this job runs every check over
+# whole tables, weekly and on demand (decision 0016). A check that passes records how far it
+# verified, so the job writes to the warehouse and queues like any writer.
+full_check_sweep = dg.define_asset_job(
+    SWEEP_JOB_NAME,
+    selection=dg.AssetSelection.all_asset_checks(),
+    description="Run every asset check over whole tables, not just what the last runs changed.",
+    executor_def=dg.in_process_executor,
+    run_tags={WAREHOUSE_TAG: WRITE, CHECK_SCOPE_TAG: EVERYTHING},
+)
 
 # The assets that are warehouse tables, and then the serving snapshot, a file of its own.
 TABLE_ASSETS = [
@@ -117,8 +133,8 @@ def build_definitions() -> dg.Definitions:
             snapshot_counts_match,
             every_identity_served,
         ],
-        jobs=[daily_pipeline],
-        schedules=[build_schedule(DAILY_JOB_NAME)],
+        jobs=[daily_pipeline, full_check_sweep],
+        schedules=[build_schedule(DAILY_JOB_NAME), build_sweep_schedule(SWEEP_JOB_NAME)],
         sensors=[build_late_files_sensor(DAILY_JOB_NAME)],
         resources={
             "warehouse": warehouse_from_env(),

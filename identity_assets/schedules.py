@@ -42,6 +42,21 @@ def build_schedule(job_name: str) -> dg.ScheduleDefinition:
     return daily_pipeline_schedule
 
 
+SWEEP_CRON = "0 4 * * 0"
+
+
+def build_sweep_schedule(job_name: str) -> dg.ScheduleDefinition:
+    """The weekly full check sweep: every check over whole tables, Sundays at 04:00."""
+    return dg.ScheduleDefinition(
+        name="full_check_sweep_schedule",
+        job_name=job_name,
+        cron_schedule=SWEEP_CRON,
+        execution_timezone=timezone(),
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every week, run every asset check over whole tables.",
+    )
+
+
 def build_late_files_sensor(job_name: str) -> dg.SensorDefinition:
     """The sensor that re-runs an already-ingested day when its files change."""
 

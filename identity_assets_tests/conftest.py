@@ -46,7 +46,11 @@ def landing(tmp_path: Path) -> Landing:
 
 @pytest.fixture
 def conn() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory warehouse on which the checks' queries verify whole tables."""
+    from identity_assets.checks import scope_everything
+
     connection = duckdb.connect()
+    scope_everything(connection)
     yield connection
     connection.close()
 

@@ -26,6 +26,26 @@ CONSUMERS = {
     "identity_journal": ("metrics",),
 }
 
+# The blocking asset checks that verify only what a producer changed (decision 0016). A log is
+# also kept until each of these that has verified it once has read it.
+CHECKS = {
+    "raw_events": ("lines_balance", "one_row_per_event"),
+    "event_placements": (
+        "one_identity_per_identifier",
+        "no_blocked_identifier_linked",
+        "every_identity_summarised",
+        "largest_identity_within_limit",
+        "identities_within_limits",
+        "refused_links_kept_apart",
+    ),
+    "identity_journal": (
+        "journal_identities_exist",
+        "journal_covers_linked_events",
+        "one_profile_per_identity",
+    ),
+    "customer_metrics": ("predictions_valid", "one_metrics_row_per_identity"),
+}
+
 
 @dataclass(frozen=True)
 class Pending:
@@ -89,17 +109,29 @@ def consume(conn: duckdb.DuckDBPyConnection, changes: Pending) -> None:
         "insert into stage_progress values ($consumer, $upstream, $version)",
         params | {"version": changes.through},
     )
-    consumers = CONSUMERS.get(changes.upstream, ())
+    prune(conn, changes.upstream)
+
+
+def prune(conn: duckdb.DuckDBPyConnection, upstream: str) -> None:
+    """Delete `upstream`'s log rows every reader is done with: at or below the oldest version
+    its consumers have taken in (none until each has) and its checks have verified."""
     (oldest,) = conn.execute(
-        "select case when count(*) = $consumers then min(version) else 0 end "
-        "from stage_progress where upstream = $upstream",
-        {"upstream": changes.upstream, "consumers": len(consumers)},
+        "select coalesce(least("
+        " (select case when count(*) = $consumers then min(version) else 0 end "
+        "  from stage_progress where upstream = $upstream having $consumers > 0), "
+        " (select min(version) from check_progress "
+        "  where producer = $upstream and list_contains($checks, check_name))), 0)",
+        {
+            "upstream": upstream,
+            "consumers": len(CONSUMERS.get(upstream, ())),
+            "checks": list(CHECKS.get(upstream, ())),
+        },
     ).fetchall()[0]
     for log in ("change_days", "change_identities"):
         conn.execute(
             f"delete from {log} where version <= $oldest and version in "
             "(select version from change_versions where producer = $upstream)",
-            {"oldest": oldest, "upstream": changes.upstream},
+            {"oldest": oldest, "upstream": upstream},
         )
 
 
@@ -158,6 +190,51 @@ def forget(conn: duckdb.DuckDBPyConnection, stage: str) -> None:
     ensure_tables(conn)
     conn.execute("delete from stage_progress where consumer = ?", [stage])
     conn.execute("delete from stage_rules where stage = ?", [stage])
+
+
+@dataclass(frozen=True)
+class CheckProgress:
+    """How far a check has verified its producer's changes, and under which parameters."""
+
+    version: int
+    fingerprint: str
+
+
+def check_progress(conn: duckdb.DuckDBPyConnection, check: str) -> CheckProgress | None:
+    """The newest version `check` verified, or None if it never passed."""
+    ensure_tables(conn)
+    rows = conn.execute(
+        "select version, fingerprint from check_progress where check_name = ?", [check]
+    ).fetchall()
+    return CheckProgress(*rows[0]) if rows else None
+
+
+def unlogged_versions(conn: duckdb.DuckDBPyConnection, changes: Pending) -> int:
+    """How many of `changes`' versions logged no day and no identity: a producer that rewrote
+    its whole table (metrics refitting every prediction) takes such a version."""
+    return conn.execute(
+        "select count(*) from change_versions as v "
+        "where v.producer = $upstream and v.version > $since and v.version <= $through "
+        "and not exists (select 1 from change_days as d where d.version = v.version) "
+        "and not exists (select 1 from change_identities as i where i.version = v.version)",
+        _range(changes),
+    ).fetchall()[0][0]
+
+
+def record_check(
+    conn: duckdb.DuckDBPyConnection, check: str, producer: str, version: int, fingerprint: str
+) -> None:
+    """Record that `check` verified `producer`'s changes up to `version`, then prune what no
+    reader needs any more."""
+    if check not in CHECKS.get(producer, ()):
+        raise ValueError(f"{check} is not a check of {producer} in changes.CHECKS")
+    with sql.transaction(conn):
+        conn.execute("delete from check_progress where check_name = ?", [check])
+        conn.execute(
+            "insert into check_progress values (?, ?, ?, ?)",
+            [check, producer, version, fingerprint],
+        )
+        prune(conn, producer)
 
 
 def _logged(column: str, log: str) -> str:

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field, replace
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from identity_assets import changes, sql
 from identity_assets.identity.normalise import normalise_phones
@@ -366,6 +364,10 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     Connected components give the clusters; a cluster within every limit is one identity.
     Only clusters over a limit are split, event by event in `_apply_limits`.
     """
+    # scipy loads here, not with the definitions: a run with nothing to resolve never needs it
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     # Types as their priority rank from 0 (int8): the graph's arrays hold no strings.
     nodes = conn.execute(
         "select n.identifier_key, (r.priority - 1)::tinyint as rank from graph_nodes as n "

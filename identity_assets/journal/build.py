@@ -95,6 +95,7 @@ def update_journals(
             )
             conn.execute(sql.load("journal/refresh_profiles"))
             version = changes.new_version(conn, "identity_journal")
+            changes.log_days(conn, version, "select day from journal_changed_days")
             changes.log_identities(conn, version, "select identity_id from profile_touched")
             changes.consume(conn, placed)
             profiles = _count(conn, "profile_touched")

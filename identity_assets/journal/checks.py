@@ -1,36 +1,51 @@
-"""Checks on journals and profiles: each blocks bad rows from reaching metrics and segments."""
+"""Checks on journals and profiles: each blocks bad rows from reaching metrics and segments.
+
+Each verifies the days and identities the journal changed since it last passed.
+"""
 
 import dagster as dg
 
-from identity_assets.checks import failing_rows_check
+from identity_assets.checks import changed_rows_check
 from identity_assets.resources import Warehouse
 
 
 @dg.asset_check(asset="identity_journal", blocking=True)
-def journal_identities_exist(warehouse: Warehouse) -> dg.AssetCheckResult:
+def journal_identities_exist(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     """Every journal row belongs to an identity in `identities`."""
-    return failing_rows_check(
+    return changed_rows_check(
+        context,
         warehouse,
+        "identity_journal",
         "journal/check_journal_identity_exists",
         "identity id(s) in the journal but not in identities",
     )
 
 
 @dg.asset_check(asset="identity_journal", blocking=True)
-def journal_covers_linked_events(warehouse: Warehouse) -> dg.AssetCheckResult:
+def journal_covers_linked_events(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     """Every accepted event carrying a linked identifier is in the journal exactly once."""
-    return failing_rows_check(
+    return changed_rows_check(
+        context,
         warehouse,
+        "identity_journal",
         "journal/check_journal_covers_linked_events",
         "event(s) missing from the journal, doubled, or there without a linked identifier",
     )
 
 
 @dg.asset_check(asset="customer_profiles", blocking=True)
-def one_profile_per_identity(warehouse: Warehouse) -> dg.AssetCheckResult:
+def one_profile_per_identity(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     """customer_profiles holds exactly one row per identity."""
-    return failing_rows_check(
+    return changed_rows_check(
+        context,
         warehouse,
+        "identity_journal",
         "journal/check_one_profile_per_identity",
         "identity(ies) without exactly one profile",
     )

@@ -1,25 +1,40 @@
 """Checks on metrics and values: bad predictions block; unusable purchase values, purchase
-rules that match nothing and predictions that no trusted model made warn."""
+rules that match nothing and predictions that no trusted model made warn.
+
+The blocking ones verify the identities metrics changed since they last passed.
+"""
 
 import dagster as dg
 
-from identity_assets.checks import failing_rows_check
+from identity_assets.checks import changed_rows_check, failing_rows_check
 from identity_assets.resources import ValueRulesResource, Warehouse
 
 
 @dg.asset_check(asset="customer_value", blocking=True)
-def predictions_valid(warehouse: Warehouse) -> dg.AssetCheckResult:
+def predictions_valid(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     """No prediction is negative, NaN, infinite or missing, and each names its method."""
-    return failing_rows_check(
-        warehouse, "metrics/check_predictions_valid", "prediction(s) negative, NaN or missing"
+    return changed_rows_check(
+        context,
+        warehouse,
+        "customer_metrics",
+        "metrics/check_predictions_valid",
+        "prediction(s) negative, NaN or missing",
     )
 
 
 @dg.asset_check(asset="customer_metrics", blocking=True)
-def one_metrics_row_per_identity(warehouse: Warehouse) -> dg.AssetCheckResult:
+def one_metrics_row_per_identity(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     """customer_metrics and customer_value each hold exactly one row per identity."""
-    return failing_rows_check(
-        warehouse, "metrics/check_one_row_per_identity", "identity row(s) missing or doubled"
+    return changed_rows_check(
+        context,
+        warehouse,
+        "customer_metrics",
+        "metrics/check_one_row_per_identity",
+        "identity row(s) missing or doubled",
     )
 
 

@@ -15,6 +15,7 @@ from identity_assets.ingest.checks import lines_balance, one_row_per_event
 from identity_assets.resources import FullRefresh, LandingDirectory, Warehouse
 from identity_assets_tests.conftest import Landing
 from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
+from identity_assets_tests.test_scoped_checks import run_checks
 
 
 @pytest.fixture
@@ -75,11 +76,11 @@ def test_checks_fail_and_name_the_rows_when_the_rules_break(landing: Landing, re
         conn.execute("delete from raw_event_rejects")
         conn.execute("insert into raw_events select * from raw_events limit 1")
 
-    balance = lines_balance(warehouse=warehouse)
+    evaluations = run_checks([lines_balance, one_row_per_event], warehouse)
+    balance, duplicates = evaluations["lines_balance"], evaluations["one_row_per_event"]
     assert not balance.passed
     assert balance.metadata["failing_rows"].value == 1
     assert "2026-11-20/a.jsonl" in balance.metadata["first_failing_rows"].value
-    duplicates = one_row_per_event(warehouse=warehouse)
     assert not duplicates.passed
     assert duplicates.metadata["failing_rows"].value == 1
 

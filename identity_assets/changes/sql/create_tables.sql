@@ -33,3 +33,12 @@ create table if not exists stage_rules (
     stage varchar not null,
     rules varchar not null
 );
+
+-- How far each scoped asset check has verified its producer's changes, and the parameters it
+-- verified them under: its next run verifies the versions after this one (decision 0016).
+create table if not exists check_progress (
+    check_name  varchar not null,
+    producer    varchar not null,
+    version     bigint not null,
+    fingerprint varchar not null
+);

@@ -1,21 +1,35 @@
 -- The journal holds each placed event exactly once, under the identity and the placing
--- identifier the identity stage placed it with (event_placements), and nothing else. Zero rows
--- means the journal is whole.
-with missing as (
+-- identifier the identity stage placed it with (event_placements), and nothing else: over the
+-- changed days and identities (everything in a sweep). A placement whose journal row sits under
+-- another identity counts as missing when only its own identity changed. Zero rows means the
+-- journal is whole there.
+with placed as (
+    select event_id, day, identity_id, identifier_key
+    from event_placements
+    where changed_day(day) or changed_identity(identity_id)
+),
+
+journal as (
+    select event_id, day, identity_id, identifier_key
+    from identity_journal
+    where changed_day(day) or changed_identity(identity_id)
+),
+
+missing as (
     select p.event_id, 'missing from the journal' as problem
-    from event_placements as p
-    anti join identity_journal as j using (event_id, day)
+    from placed as p
+    anti join journal as j using (event_id, day)
 ),
 
 misplaced as (
     select j.event_id, 'in the journal without its placement (identity and identifier)'
-    from identity_journal as j
-    anti join event_placements as p using (event_id, day, identity_id, identifier_key)
+    from journal as j
+    anti join placed as p using (event_id, day, identity_id, identifier_key)
 ),
 
 copies as (
     select event_id, 'in the journal ' || count(*) || ' times'
-    from identity_journal
+    from journal
     group by event_id
     having count(*) > 1
 )

@@ -1,0 +1,22 @@
+"""What a run's fixed cost depends on: the definitions load without what only some runs need
+(benchmarks/startup.py measures it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_definitions_load_without_scipy() -> None:
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, identity_assets.definitions; print(sorted(sys.modules))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "'identity_assets.definitions'" in loaded
+    assert "'scipy'" not in loaded
