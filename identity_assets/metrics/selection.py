@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 
 import duckdb
 import numpy as np
-from scipy.stats import spearmanr
 
 from identity_assets import sql
 from identity_assets.metrics import models
@@ -84,6 +83,8 @@ def score(method: str, predicted: np.ndarray, actual: np.ndarray) -> MethodScore
     """The scores of one method's predictions against what happened."""
     error = predicted - actual
     constant = len(actual) < 2 or np.ptp(actual) == 0 or np.ptp(predicted) == 0
+    from scipy.stats import spearmanr  # scipy loads when a model is scored, not at start-up
+
     rank = float("nan") if constant else spearmanr(predicted, actual).statistic
     return MethodScore(
         method=method,
