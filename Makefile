@@ -37,10 +37,11 @@ run: setup ## write the sample exports, start the stand-in API, materialise ever
 test: setup ## lint, format check and the test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
+	@# two workers, one a core: the suite waits on processes and servers as much as on DuckDB
+	$(BIN)/pytest -q -n 2
 
 test-fast: setup ## the tests that start no process (under a minute): the loop while working
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n 2 -m "not slow"
 
 fmt: setup ## fix lint findings and format the code
 	$(BIN)/ruff check --fix .
