@@ -44,6 +44,7 @@ STAGES = {
     "value_customers": "metrics",
     "segment_membership": "segments",
     "segment_updates": "segments",
+    "serving_snapshot": "serving",
 }
 ROWS = {
     "ingest": "select count(*) from raw_events",
@@ -51,6 +52,7 @@ ROWS = {
     "journal": "select count(*) from identity_journal",
     "metrics": "select count(*) from customer_metrics",
     "segments": "select count(*) from segment_updates",
+    "serving": "select count(*) from identity_journal",
 }
 
 
@@ -228,7 +230,7 @@ def _print(report: dict) -> None:
         f"{'stage':<10} {'seconds':>8} {'rows':>12} {'rows/s':>10} {'peak RSS':>10} "
         f"{'floor':>7} {'x floor':>8} {'next day':>9} {'x full':>7}"
     )
-    for name in ("ingest", "identity", "journal", "metrics", "segments", "checks"):
+    for name in ("ingest", "identity", "journal", "metrics", "segments", "serving", "checks"):
         stage = full["stages"].get(name, {})
         seconds = stage.get("seconds", 0.0)
         rows = stage.get("rows", 0)
