@@ -53,6 +53,7 @@ _TEMP_TABLES = (
     "moved_identifiers",
     "placement_days",
     "placement_events",
+    "sightings_to_place",
     "new_placements",
     "old_placements",
     "placement_changes",
@@ -235,6 +236,7 @@ def _resolve_changed(
         + (" union select day from identifier_sightings" if everywhere else "")
     )
     conn.execute(sql.load("identity/placement_events"))
+    _place_events(conn)
     conn.execute(sql.load("identity/replace_event_placements"))
     conn.execute(sql.load("identity/replace_identities"))
     conn.execute(sql.load("identity/changed_identities"))
@@ -267,6 +269,29 @@ def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
     conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
     conn.execute(sql.load("identity/insert_sightings"), {"region": region})
     conn.execute("insert into changed_days select day from sighting_days")
+
+
+def _place_events(conn: duckdb.DuckDBPyConnection) -> None:
+    """Place the events of `placement_days` a day at a time, as the journal reads them, so the
+    aggregate follows the day rather than the history, then the events of `placement_events`,
+    into `new_placements`."""
+    conn.execute(
+        "create or replace temp table new_placements "
+        "(event_id varchar, day date, identity_id varchar, identifier_key bigint)"
+    )
+    days = conn.execute("select day from placement_days order by day").fetchall()
+    for (day,) in days:
+        conn.execute(
+            "create or replace temp table sightings_to_place as "
+            "select * from identifier_sightings where day = ?",
+            [day],
+        )
+        conn.execute(sql.load("identity/place_events"))
+    conn.execute(
+        "create or replace temp table sightings_to_place as select s.* "
+        "from identifier_sightings as s semi join placement_events as p using (event_id, day)"
+    )
+    conn.execute(sql.load("identity/place_events"))
 
 
 def _stage_rules(

@@ -1,28 +1,6 @@
--- Place again the events of `placement_days` and `placement_events`. Each goes to the identity
--- of its highest-priority linked identifier (identifier_rules.priority; ties: the smaller
--- value); an event none of whose identifiers links has no placement. The identities whose
--- placements changed outside the changed days are kept in `placement_changes`.
-create or replace temp table new_placements as
-with sightings as (
-    select *
-    from identifier_sightings
-    where day in (select day from placement_days)
-    union all
-    select s.*
-    from identifier_sightings as s
-    semi join placement_events as p using (event_id, day)
-)
-
-select
-    s.event_id,
-    s.day,
-    arg_min(m.identity_id, (r.priority, m.identifier_value)) as identity_id,
-    arg_min(m.identifier_key, (r.priority, m.identifier_value)) as identifier_key
-from sightings as s
-inner join identity_map as m using (identifier_type, identifier_value)
-inner join identifier_rules as r using (identifier_type)
-group by s.event_id, s.day;
-
+-- Swap the placements of `placement_days` and `placement_events` for the new ones
+-- (`new_placements`, place_events.sql), keeping in `placement_changes` the identities whose
+-- placements changed outside the changed days.
 create or replace temp table old_placements as
 select *
 from event_placements
