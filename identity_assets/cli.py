@@ -419,11 +419,8 @@ def _journal(args: argparse.Namespace) -> int:
     from identity_assets.journal.lookup import journal_request_response, journal_response
 
     if args.request is not None:
-        source = sys.stdin if args.request == "-" else open(args.request, encoding="utf-8")  # noqa: SIM115
-        with source:
-            text = source.read()
         try:
-            body = json.loads(text)
+            body = json.loads(_read_request(args.request))
         except json.JSONDecodeError as error:
             error = {"message": f"the body is not JSON ({error})", "code": "BAD_REQUEST"}
             print(json.dumps({"success": False, "error": error}))
@@ -461,14 +458,18 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_request(path: str) -> str:
+    """The text of a request file, or of standard input for `-`."""
+    if path == "-":
+        return sys.stdin.read()
+    return Path(path).read_text(encoding="utf-8")
+
+
 def _profile(args: argparse.Namespace) -> int:
     from identity_assets.journal.lookup import profile_response
 
-    source = sys.stdin if args.request == "-" else open(args.request, encoding="utf-8")  # noqa: SIM115
-    with source:
-        text = source.read()
     try:
-        body = json.loads(text)
+        body = json.loads(_read_request(args.request))
     except json.JSONDecodeError as error:
         status, answer = 400, {"error": f"bad request: the body is not JSON ({error})"}
     else:
