@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 import duckdb
 import numpy as np
@@ -25,6 +26,11 @@ import pyarrow as pa
 from identity_assets import changes, sql
 from identity_assets.identity.normalise import normalise_phones
 from identity_assets.identity.rules import IdentityRules
+
+# Sightings placed by one query: at 1M events, placing 29 days one query each took twice as
+# long as in batches of 5 days or all at once (12.6 s against 6.4 s), while a batch bounds the
+# aggregate's memory at 10M events (about 620,000 sightings a day there).
+PLACEMENT_BATCH_SIGHTINGS = 2_000_000
 
 _TEMP_TABLES = (
     "changed_days",
@@ -53,7 +59,6 @@ _TEMP_TABLES = (
     "moved_identifiers",
     "placement_days",
     "placement_events",
-    "sightings_to_place",
     "new_placements",
     "old_placements",
     "placement_changes",
@@ -272,26 +277,47 @@ def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
 
 
 def _place_events(conn: duckdb.DuckDBPyConnection) -> None:
-    """Place the events of `placement_days` a day at a time, as the journal reads them, so the
-    aggregate follows the day rather than the history, then the events of `placement_events`,
-    into `new_placements`."""
+    """Place the events of `placement_days` in batches of whole days, so the aggregate follows
+    a bounded number of sightings rather than the history, then the events of
+    `placement_events`, into `new_placements`. A batch joins its days by literal dates, which
+    lets DuckDB skip the other days' row groups."""
     conn.execute(
         "create or replace temp table new_placements "
         "(event_id varchar, day date, identity_id varchar, identifier_key bigint)"
     )
-    days = conn.execute("select day from placement_days order by day").fetchall()
-    for (day,) in days:
-        conn.execute(
-            "create or replace temp table sightings_to_place as "
-            "select * from identifier_sightings where day = ?",
-            [day],
-        )
-        conn.execute(sql.load("identity/place_events"))
-    conn.execute(
-        "create or replace temp table sightings_to_place as select s.* "
-        "from identifier_sightings as s semi join placement_events as p using (event_id, day)"
+    sizes = conn.execute(
+        "select day, count(*) from identifier_sightings "
+        "where day in (select day from placement_days) group by day order by day"
+    ).fetchall()
+    for batch in _day_batches(sizes, PLACEMENT_BATCH_SIGHTINGS):
+        dates = ", ".join(f"date '{day.isoformat()}'" for day in batch)
+        _place(conn, f"select * from identifier_sightings where day in ({dates})")
+    _place(
+        conn,
+        "select s.* from identifier_sightings as s "
+        "semi join placement_events as p using (event_id, day)",
     )
+
+
+def _place(conn: duckdb.DuckDBPyConnection, sightings: str) -> None:
+    """Run the placement rule over the sightings `sightings` selects."""
+    conn.execute(f"create or replace temp view sightings_to_place as {sightings}")
     conn.execute(sql.load("identity/place_events"))
+    conn.execute("drop view sightings_to_place")
+
+
+def _day_batches(sizes: list[tuple[date, int]], budget: int) -> list[list[date]]:
+    """Consecutive days grouped so that each group holds at most `budget` sightings (a day
+    larger than the budget is a group of its own)."""
+    batches: list[list[date]] = []
+    held = budget
+    for day, count in sizes:
+        if held + count > budget:
+            batches.append([])
+            held = 0
+        batches[-1].append(day)
+        held += count
+    return batches
 
 
 def _stage_rules(

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from identity_assets import sql
+from identity_assets.identity import graph
 from identity_assets.identity.graph import rebuild_identities, resolve_identities
 from identity_assets.identity.normalise import normalise_phone, normalise_phones
 from identity_assets.identity.rules import IdentityRules
@@ -323,6 +324,29 @@ def test_incremental_days_equal_a_rebuild_and_touch_only_what_they_reach(conn, l
     ) == incremental
     total = conn.execute("select count(*) from identifiers").fetchall()[0][0]
     assert results[-1].affected_identifiers < total
+
+
+def test_days_are_placed_in_batches_bounded_by_sightings() -> None:
+    sizes = [(D1, 3), (D2, 4), (D3, 9), (date(2026, 1, 4), 1)]
+    assert graph._day_batches(sizes, 8) == [[D1, D2], [D3], [date(2026, 1, 4)]]
+    assert graph._day_batches(sizes, 100) == [[D1, D2, D3, date(2026, 1, 4)]]
+
+
+def test_placements_do_not_depend_on_the_batch_size(conn, landing, monkeypatch) -> None:
+    rng = random.Random(5)
+    placed = "select * from event_placements order by event_id, day"
+    for day in (D1, D2, D3):
+        events = [
+            track(i, day, userId=f"u-{rng.randrange(20)}", anonymousId=f"a-{rng.randrange(30)}")
+            for i in range(20)
+        ]
+        land_and_resolve(conn, landing, day, events)
+    rebuild_identities(conn)
+    whole = conn.execute(placed).fetchall()
+    monkeypatch.setattr(graph, "PLACEMENT_BATCH_SIGHTINGS", 1)
+    rebuild_identities(conn)
+    assert conn.execute(placed).fetchall() == whole
+    assert len({row[1] for row in whole}) == 3
 
 
 def test_partition_equals_a_union_find_reference_on_random_graphs(conn, landing) -> None:
