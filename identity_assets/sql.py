@@ -4,6 +4,7 @@ SQL lives in `<stage>/sql/<name>.sql` so it can be read, diffed and later ported
 engine on its own; values go in as DuckDB parameters (`$day`), never formatted into the text.
 """
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -21,6 +22,30 @@ def load(name: str) -> str:
     if not stage or not table:
         raise ValueError(f"SQL name must look like 'stage/table', got {name!r}")
     return resources.files("identity_assets").joinpath(stage, "sql", f"{table}.sql").read_text()
+
+
+def create_tables(conn, stage: str) -> None:
+    """Run `<stage>/create_tables.sql` unless this warehouse already ran this very text.
+
+    The file's DDL rewrites catalog comments and its migrations of older warehouses scan
+    tables: run on every stage call it cost 0.2-1.5 s a stage on a 1M-event warehouse. The
+    digest of each stage's file is kept in `table_definitions` once it has run, so a changed
+    file (a new column, a migration) runs again.
+    """
+    text = load(f"{stage}/create_tables")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    conn.execute(
+        "create table if not exists table_definitions "
+        "(stage varchar not null, digest varchar not null)"
+    )
+    applied = conn.execute(
+        "select digest from table_definitions where stage = ?", [stage]
+    ).fetchall()
+    if applied == [(digest,)]:
+        return
+    conn.execute(text)
+    conn.execute("delete from table_definitions where stage = ?", [stage])
+    conn.execute("insert into table_definitions values (?, ?)", [stage, digest])
 
 
 def insert_arrow(conn, table: str, rows, *, replace_temp: bool = False) -> None:

@@ -148,3 +148,20 @@ def test_a_tables_columns_come_with_their_type_comment_and_nullability() -> None
 def test_a_table_no_stage_creates_is_named() -> None:
     with pytest.raises(KeyError, match="no_such_table"):
         table_schema("no_such_table")
+
+
+def test_a_stage_runs_its_create_tables_once_per_version_of_the_file(monkeypatch) -> None:
+    from identity_assets import sql
+
+    with duckdb.connect() as conn:
+        sql.create_tables(conn, "metrics")
+        conn.execute("comment on column customer_metrics.total_spend is 'changed here'")
+        sql.create_tables(conn, "metrics")
+        comment = "select comment from duckdb_columns() where column_name = 'total_spend' "
+        comment += "and table_name = 'customer_metrics'"
+        assert conn.execute(comment).fetchall() == [("changed here",)]
+
+        edited = sql.load("metrics/create_tables") + "\nselect 1;"
+        monkeypatch.setattr(sql, "load", lambda name: edited)
+        sql.create_tables(conn, "metrics")
+        assert conn.execute(comment).fetchall() != [("changed here",)]

@@ -64,7 +64,7 @@ class Pending:
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the protocol's tables if this warehouse does not have them yet."""
-    conn.execute(sql.load("changes/create_tables"))
+    sql.create_tables(conn, "changes")
 
 
 def pending(conn: duckdb.DuckDBPyConnection, consumer: str, upstream: str) -> Pending:

@@ -84,7 +84,7 @@ class ResolveResult:
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the identity tables if this warehouse does not have them yet."""
-    conn.execute(sql.load("identity/create_tables"))
+    sql.create_tables(conn, "identity")
     sql.create_macros(conn)
 
 

@@ -112,7 +112,7 @@ class TimeWindow:
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the ingest tables if this warehouse does not have them yet."""
-    conn.execute(sql.load("ingest/create_tables"))
+    sql.create_tables(conn, "ingest")
     sql.create_macros(conn)
 
 

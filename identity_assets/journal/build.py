@@ -45,7 +45,7 @@ class JournalResult:
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the journal tables if this warehouse does not have them yet."""
-    conn.execute(sql.load("journal/create_tables"))
+    sql.create_tables(conn, "journal")
     sql.create_macros(conn)
 
 

@@ -73,7 +73,7 @@ class ValueResult:
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the metrics tables if this warehouse does not have them yet."""
-    conn.execute(sql.load("metrics/create_tables"))
+    sql.create_tables(conn, "metrics")
     sql.create_macros(conn)
 
 

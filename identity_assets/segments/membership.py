@@ -17,7 +17,7 @@ from identity_assets.segments.rules import SegmentRule, compile_conditions
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the segment tables if this warehouse does not have them yet."""
-    conn.execute(sql.load("segments/create_tables"))
+    sql.create_tables(conn, "segments")
 
 
 def update_membership(

@@ -425,6 +425,7 @@ def test_a_warehouse_resolved_before_limits_existed_gets_them_on_its_next_run(
     land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", device="tablet-1")], NO_LIMITS)
     land_and_resolve(conn, landing, D2, [track(1, D2, userId="u-2", device="tablet-1")], NO_LIMITS)
     conn.execute("delete from stage_rules where stage = 'identity'")
+    conn.execute("delete from table_definitions where stage = 'identity'")
     conn.execute("update identity_map set cluster_key = null")
     result = resolve_identities(conn)
     assert result.changed_days == 0
