@@ -12,6 +12,8 @@ marked `*`), and the seed's formula:
            run through ingest, identity resolution and journals first;
   CDNOW    the public CDNOW transactions (23,570 customers, 1997-1998) shipped in the
            `lifetimes` wheel, loaded as journal rows of one purchase event each.
+Then how high Spearman can go on that holdout (`rank_ceilings`: oracles, repeat purchase days
+with and without their ties, and each count model scored against spend drawn from itself).
 The figures are written as JSON to benchmarks/out/backtest.json.
 """
 
@@ -26,7 +28,9 @@ from pathlib import Path
 
 import duckdb
 
-from identity_assets.metrics.backtest import backtest
+from identity_assets.metrics.backtest import backtest, rank_ceilings
+from identity_assets.metrics.rules import ValueRules
+from identity_assets.metrics.selection import Candidates
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -68,6 +72,14 @@ def main() -> None:
                 f"  {s.method + mark:<32} {s.mae:>8.2f} {s.rmse:>8.2f} {s.spearman:>9.3f} "
                 f"{s.predicted_total:>11,.0f} {s.actual_total:>11,.0f} {s.total_error:>+7.1%}"
             )
+        ceilings = rank_ceilings(Candidates(conn, ValueRules()), result.as_of)
+        print(
+            f"  Spearman ceilings: who buys (ties kept) {ceilings.who_buys:.3f}; buyers in "
+            f"order, every value distinct {ceilings.strict:.3f}; repeat purchase days "
+            f"{ceilings.repeat_days:.3f}, their ties broken by BG/NBD "
+            f"{ceilings.repeat_days_strict:.3f}; each count model against spend drawn from "
+            f"itself: " + ", ".join(f"{k} {v:.3f}" for k, v in ceilings.model_world.items())
+        )
         report[name] = {
             "cutoff": result.as_of.isoformat(),
             "buyers": result.buyers,
@@ -75,6 +87,7 @@ def main() -> None:
             "chosen": fit.chosen,
             "fit": asdict(fit),
             "scores": [asdict(s) | {"chosen": s.method == fit.chosen} for s in scores],
+            "rank_ceilings": asdict(ceilings),
         }
         conn.close()
     path = OUT / "backtest.json"

@@ -153,6 +153,21 @@ def pareto_expected_purchases(
     return _clean(expected)[inverse.ravel()]
 
 
+def pareto_probability_alive(
+    params: dict[str, float], x: np.ndarray, t_x: np.ndarray, age: np.ndarray
+) -> np.ndarray:
+    """Pareto/NBD probability that each buyer is still active (once per distinct history)."""
+    from lifetimes import ParetoNBDFitter
+
+    model = ParetoNBDFitter()
+    model.params_ = _series(params)
+    rows, inverse = np.unique(np.column_stack([x, t_x, age]), axis=0, return_inverse=True)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        alive = model.conditional_probability_alive(rows[:, 0], rows[:, 1], rows[:, 2])
+    return np.clip(_clean(alive), 0.0, 1.0)[inverse.ravel()]
+
+
 def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGammaFit:
     """Maximum-likelihood Gamma-Gamma parameters (p, q, v) for repeat buyers' x and mean spend m.
 

@@ -126,6 +126,7 @@ class Candidates:
         self._features: dict[datetime, dict[str, np.ndarray]] = {}
         self._bg_nbd: dict[datetime, tuple[dict[str, float] | None, str | None]] = {}
         self._pareto_nbd: dict[datetime, dict[str, float]] = {}
+        self._predictions: dict[tuple[str, datetime], Prediction] = {}
 
     def features(self, as_of: datetime) -> dict[str, np.ndarray]:
         """Each buyer's features at `as_of` and what it spent in the `horizon` days after."""
@@ -157,7 +158,13 @@ class Candidates:
         return self._bg_nbd[as_of]
 
     def predict(self, name: str, as_of: datetime) -> Prediction:
-        """Candidate `name`'s prediction for the buyers at `as_of`."""
+        """Candidate `name`'s prediction for the buyers at `as_of` (fitted once per cut: a
+        backtest and the scores beside it read the same fit)."""
+        if (name, as_of) not in self._predictions:
+            self._predictions[name, as_of] = self._predict(name, as_of)
+        return self._predictions[name, as_of]
+
+    def _predict(self, name: str, as_of: datetime) -> Prediction:
         f = self.features(as_of)
         if len(f["x"]) == 0:
             return Prediction(name, reason=f"no buyers before {as_of:%Y-%m-%d}")
