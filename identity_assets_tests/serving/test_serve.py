@@ -281,6 +281,7 @@ def test_a_run_and_its_snapshot_switch_lose_no_request(built, tmp_path) -> None:
             statuses[answer.status] += 1
             if answer.status == 200:
                 journal_lengths.add(len(answer.body["data"]["journal"]))
+            stop.wait(0.005)  # steady asking, leaving the run the processor time it needs
 
     with running_server(warehouse, tmp_path / "serve.log", IDENTITY_SERVE_QUOTA="1000000") as srv:
         before = srv.get("/healthz").body["snapshot"]["version"]
