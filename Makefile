@@ -38,10 +38,10 @@ test: setup ## lint, format check and the test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@# two workers, one a core: the suite waits on processes and servers as much as on DuckDB
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
 test-fast: setup ## the tests that start no process (under a minute): the loop while working
-	$(BIN)/pytest -q -n 2 -m "not slow"
+	$(BIN)/pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not slow"
 
 fmt: setup ## fix lint findings and format the code
 	$(BIN)/ruff check --fix .

@@ -29,7 +29,7 @@ from identity_assets.segments.client import IdentifierClient
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 from identity_assets.segments.rules import SegmentRule
-from identity_assets_tests.segments.conftest import valued_warehouse
+from identity_assets_tests.builders import valued_warehouse
 
 OUT = Path(__file__).resolve().parent / "out"
 CLI = Path(sys.executable).with_name("identity-assets")

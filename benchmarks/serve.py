@@ -24,8 +24,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +32,8 @@ import time
 from pathlib import Path
 
 from common import OUT, generate_landing, write_report
+
+from identity_assets_tests.processes import answers, free_port, running, wait_until
 
 CLI = Path(sys.executable).with_name("identity-assets")
 TOKEN, PARTNER, REQUEST_TOKEN = "bench-token", "bench", "bench-request-token"
@@ -104,37 +104,11 @@ def _people(serving: Path) -> list[tuple[str, str]]:
 
 @contextlib.contextmanager
 def _server(env: dict, log: Path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [str(CLI), "serve", "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start: see {log}")
-            with contextlib.suppress(OSError):
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    break
-            time.sleep(0.2)
+    port = free_port()
+    command = [str(CLI), "serve", "--port", str(port), "--log-level", "warning"]
+    with running(command, grace=20, log=log, env=env) as server:
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), 60, process=server, log=log)
         yield port
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def _load(port: int, people: list, clients: int, during) -> dict:

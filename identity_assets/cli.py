@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -252,7 +253,11 @@ def _run(args: argparse.Namespace) -> int:
             return 0
     _check_in_partitions(days)
     _stop_on_signals()
-    job = build_definitions().resolve_job_def(DAILY_JOB_NAME)
+    job = (
+        build_definitions()
+        .resolve_job_def(DAILY_JOB_NAME)
+        .with_logger_defs({"console": _utc_console_logger()})
+    )
     instance = _instance()
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if args.full_refresh:
@@ -286,6 +291,37 @@ def _run(args: argparse.Namespace) -> int:
             return 130
         failed |= _report(result, time.perf_counter() - started)
     return 1 if failed else 0
+
+
+UTC_LOG_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s"
+
+
+class UtcFormatter(logging.Formatter):
+    """Log lines stamped in ISO-8601 UTC (2026-12-01T14:00:00Z), as the rest of what the
+    command prints, rather than Dagster's local time with an offset."""
+
+    converter = time.gmtime
+    default_time_format = "%Y-%m-%dT%H:%M:%SZ"
+    default_msec_format = None
+
+
+def _utc_console_logger() -> dg.LoggerDefinition:
+    """Dagster's console logger (its `log_level` setting too) with UTC ISO-8601 stamps."""
+    import dagster as dg
+
+    @dg.logger(
+        {"log_level": dg.Field(str, is_required=False, default_value="INFO")},
+        description="The console logger of `identity-assets run`: ISO-8601 UTC timestamps.",
+    )
+    def console(init_context: dg.InitLoggerContext) -> logging.Logger:
+        level = logging.getLevelName(init_context.logger_config["log_level"].upper())
+        console_logger = logging.Logger("dagster", level=level)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(UtcFormatter(UTC_LOG_FORMAT))
+        console_logger.addHandler(handler)
+        return console_logger
+
+    return console
 
 
 def _interrupted(result: dg.ExecuteInProcessResult) -> bool:

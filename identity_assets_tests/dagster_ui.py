@@ -4,8 +4,6 @@ own process group, driven over GraphQL, and always stopped."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +13,9 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from identity_assets_tests.builders import ROOT
+from identity_assets_tests.processes import free_port, running
+
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
 LOCATION = "identity_assets.definitions"
 # Runs launched from the UI start at once in their own process; `dagster dev` would queue them
@@ -47,12 +47,6 @@ query Meta($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on A
   assetMaterializations(limit: 1) { runId metadataEntries { label
     ... on IntMetadataEntry { intValue } ... on MarkdownMetadataEntry { mdStr } } } } } }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class DagsterUI:
@@ -132,22 +126,23 @@ def dagster_ui(workdir: Path, env: dict[str, str]) -> Iterator[DagsterUI]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(INSTANCE)
     port = free_port()
-    server = subprocess.Popen(
-        [str(WEBSERVER), "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+    command = [
+        str(WEBSERVER),
+        "-w",
+        str(ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    with running(
+        command,
+        grace=20,
         cwd=ROOT,
         env={**os.environ, **env, "DAGSTER_HOME": str(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+    ):
         ui = DagsterUI(f"http://127.0.0.1:{port}")
         ui.wait_until_ready()
         yield ui
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()

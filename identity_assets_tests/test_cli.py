@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
+import re
+import shutil
 import signal
 import subprocess
-import sys
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -19,81 +20,85 @@ from dagster._core.test_utils import create_run_for_test
 from identity_assets.cli import main
 from identity_assets.definitions import DAILY_JOB_NAME
 from identity_assets.writers import WAREHOUSE_TAG, WRITE
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
+from identity_assets_tests.builders import (
+    CLI,
+    EVENTS,
+    IDENTIFIER,
+    IDENTIFY,
+    TRACK,
+    Landing,
+    cli_env,
+    run_cli,
+)
+from identity_assets_tests.processes import running, wait_until
 
-CLI = Path(sys.executable).with_name("identity-assets")
-ROOT = Path(__file__).resolve().parents[1]
+
+@dataclass
+class Ran:
+    """`identity-assets run --all` once, over a landing of three days, two of them consecutive:
+    the tests of what it printed and made, and of look-ups afterwards, share it (a run is the
+    slow part)."""
+
+    root: Path
+    landing: Landing
+    done: subprocess.CompletedProcess[str]
+
+    def copy(self, to: Path) -> tuple[Path, Landing]:
+        """The landing, warehouse and Dagster home, copied for a test that writes."""
+        shutil.copytree(self.root, to, dirs_exist_ok=True)
+        return to, Landing(to / "landing")
 
 
-def cli_env(tmp_path: Path, landing: Landing, env: dict[str, str] | None = None) -> dict[str, str]:
-    """The CLI's environment: this landing, a warehouse and a Dagster home under tmp_path."""
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-    return {
-        **os.environ,
-        "IDENTITY_LANDING_DIR": str(landing.root),
-        "IDENTITY_DUCKDB_PATH": str(tmp_path / "data" / "identity.duckdb"),
-        "DAGSTER_HOME": str(home),
-        **(env or {}),
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory) -> Ran:
+    root = tmp_path_factory.mktemp("cli")
+    landing = Landing(root / "landing")
+    on_17th = {"anonymousId": "a-17", "timestamp": "2026-11-17T10:00:00Z"}
+    tracks = [TRACK | on_17th | {"messageId": f"t-17-{n}"} for n in range(2)]
+    landing.write("a.jsonl", tracks, day=date(2026, 11, 17))
+    identify = IDENTIFY | {
+        "timestamp": "2026-11-18T10:00:00Z",
+        "receivedAt": "2026-11-18T10:00:01Z",
     }
-
-
-def run_cli(
-    tmp_path: Path,
-    landing: Landing,
-    *args: str,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CLI), *args],
-        env=cli_env(tmp_path, landing, env),
-        cwd=tmp_path,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def test_run_all_materialises_every_landed_day(tmp_path, landing: Landing) -> None:
-    on_18th = {"timestamp": "2026-11-18T10:00:00Z", "receivedAt": "2026-11-18T10:00:01Z"}
-    landing.write("a.jsonl", [IDENTIFY | on_18th, TRACK | on_18th, "x"], day=date(2026, 11, 18))
+    track = TRACK | {"timestamp": "2026-11-18T10:05:00Z"}
+    landing.write("a.jsonl", [identify, track, "x"], day=date(2026, 11, 18))
     landing.write("b.jsonl.gz", [EVENTS, IDENTIFIER], day=date(2026, 11, 20))
-    done = run_cli(tmp_path, landing, "run", "--all")
+    return Ran(root, landing, run_cli(root, landing, "run", "--all"))
 
+
+def test_run_all_materialises_every_landed_day(ran: Ran) -> None:
+    done = ran.done
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("running daily_pipeline") == 2
-    assert "for 2026-11-18\n" in done.stdout and "for 2026-11-20\n" in done.stdout
+    assert "for 2026-11-17..2026-11-18\n" in done.stdout and "for 2026-11-20\n" in done.stdout
     assert "materialised raw_events" in done.stdout
     assert "materialised identity_map" in done.stdout
     assert "check no_blocked_identifier_linked" in done.stdout
     assert "check lines_balance" in done.stdout and "passed" in done.stdout
-    with duckdb.connect(str(tmp_path / "data" / "identity.duckdb"), read_only=True) as conn:
+    with duckdb.connect(str(ran.root / "data" / "identity.duckdb"), read_only=True) as conn:
         assert conn.execute(
             "select day, count(*) from raw_events group by 1 order by 1"
         ).fetchall() == [
+            (date(2026, 11, 17), 2),
             (date(2026, 11, 18), 2),
             (date(2026, 11, 20), 4),
         ]
-    assert (tmp_path / "dagster_home").is_dir()
+    assert (ran.root / "dagster_home").is_dir()
 
 
-def test_consecutive_days_share_one_run_reported_as_their_sum(tmp_path, landing: Landing) -> None:
-    for day in (18, 19, 20):
-        tracks = [
-            {**TRACK, "messageId": f"t-{day}-{n}", "timestamp": f"2026-11-{day}T10:00:00Z"}
-            for n in range(day - 17)
-        ]
-        landing.write("a.jsonl", tracks, day=date(2026, 11, day))
-    done = run_cli(tmp_path, landing, "run", "--day", "2026-11-18", "--day", "2026-11-19")
-    assert done.returncode == 0, done.stderr
-    assert "running daily_pipeline for 2026-11-18..2026-11-19" in done.stdout
-    lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
-    assert "materialised raw_events 3 rows over 2 days" in lines
+def test_consecutive_days_share_one_run_reported_as_their_sum(ran: Ran) -> None:
+    assert ran.done.returncode == 0, ran.done.stderr
+    assert "running daily_pipeline for 2026-11-17..2026-11-18" in ran.done.stdout
+    lines = [" ".join(line.split()) for line in ran.done.stdout.splitlines()]
+    assert "materialised raw_events 4 rows over 2 days" in lines
     assert "materialised raw_files 2 rows over 2 days" in lines
+
+
+def test_dagster_log_lines_are_stamped_in_iso_8601_utc(ran: Ran) -> None:
+    logged = [line for line in ran.done.stderr.splitlines() if " - dagster - " in line]
+    assert logged, ran.done.stderr
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z - dagster - (INFO|WARNING|ERROR) - ")
+    assert [line for line in logged if not stamp.match(line)] == []
 
 
 def test_run_waits_for_a_writer_in_progress_and_records_its_own_run_as_one(
@@ -110,29 +115,18 @@ def test_run_waits_for_a_writer_in_progress_and_records_its_own_run_as_one(
             status=dg.DagsterRunStatus.STARTED,
             tags={WAREHOUSE_TAG: WRITE},
         )
-        with output.open("w") as sink:
-            cli = subprocess.Popen(
-                [str(CLI), "run", "--all"],
-                env=env,
-                cwd=tmp_path,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+        with running([str(CLI), "run", "--all"], grace=0, log=output, env=env, cwd=tmp_path) as cli:
+            wait_until(
+                lambda: f"waiting for run {writer.run_id}" in output.read_text(),
+                120,
+                process=cli,
+                log=output,
             )
-        try:
-            deadline = time.monotonic() + 120
-            while f"waiting for run {writer.run_id}" not in output.read_text():
-                assert cli.poll() is None and time.monotonic() < deadline, output.read_text()
-                time.sleep(0.2)
             time.sleep(3)  # longer than a poll: still waiting, nothing written
             assert "running daily_pipeline" not in output.read_text()
             assert not (tmp_path / "data" / "identity.duckdb").exists()
             instance.report_run_canceled(writer)
             assert cli.wait(timeout=300) == 0, output.read_text()
-        finally:
-            if cli.poll() is None:
-                os.killpg(cli.pid, signal.SIGKILL)
-                cli.wait()
         (own,) = [
             run
             for run in instance.get_runs(dg.RunsFilter(job_name=DAILY_JOB_NAME))
@@ -144,43 +138,48 @@ def test_run_waits_for_a_writer_in_progress_and_records_its_own_run_as_one(
     assert own.status == dg.DagsterRunStatus.SUCCESS and own.tags[WAREHOUSE_TAG] == WRITE
 
 
-def test_a_stray_landing_folder_is_named_and_nothing_runs(tmp_path, landing: Landing) -> None:
+def test_a_stray_landing_folder_is_named_and_nothing_runs(
+    monkeypatch, tmp_path, landing: Landing, capsys
+) -> None:
     landing.write("a.jsonl", [IDENTIFY])
     (landing.root / "archive").mkdir()
-    done = run_cli(tmp_path, landing, "run", "--all")
-    assert done.returncode == 2
-    assert "archive (not a YYYY-MM-DD day)" in done.stderr
+    assert run_in_process(monkeypatch, tmp_path, landing, "run", "--all") == 2
+    assert "archive (not a YYYY-MM-DD day)" in capsys.readouterr().err
     assert not (tmp_path / "data" / "identity.duckdb").exists()
 
 
-def test_an_unreadable_file_fails_the_run_naming_the_file(tmp_path, landing: Landing) -> None:
+def test_an_unreadable_file_fails_the_run_naming_the_file(
+    monkeypatch, tmp_path, landing: Landing, capsys
+) -> None:
     landing.write("a.jsonl", [IDENTIFY])
     (landing.root / "2026-11-20" / "bad.jsonl.gz").write_bytes(b"not gzip")
-    done = run_cli(tmp_path, landing, "run", "--day", "2026-11-20")
-    assert done.returncode == 1
+    assert run_in_process(monkeypatch, tmp_path, landing, "run", "--day", "2026-11-20") == 1
+    out, err = capsys.readouterr()
     # the summary says our message first, then DuckDB's on a line of its own
-    summary = done.stderr[done.stderr.index("  step ingest_landed_days FAILED: ") :].splitlines()
+    summary = err[err.index("  step ingest_landed_days FAILED: ") :].splitlines()
     assert summary[0].startswith(
         "  step ingest_landed_days FAILED: cannot read landed file 2026-11-20/bad.jsonl.gz: "
     )
     assert "Fix or remove the file and re-run its day" in summary[0]
     assert summary[1].startswith("    caused by IOException: ")
-    assert "run FAILED" in done.stdout
+    assert "run FAILED" in out
 
 
 @pytest.mark.parametrize("day", ["2023-06-01", "2999-01-01"])
-def test_days_outside_the_partitions_are_refused(tmp_path, landing: Landing, day) -> None:
+def test_days_outside_the_partitions_are_refused(
+    monkeypatch, tmp_path, landing: Landing, capsys, day
+) -> None:
     landing.write("a.jsonl", [IDENTIFY], day=date.fromisoformat(day))
-    done = run_cli(tmp_path, landing, "run", "--day", day)
-    assert done.returncode == 2
-    assert f"outside the daily partitions 2024-01-01..{date.today().year}" in done.stderr
+    assert run_in_process(monkeypatch, tmp_path, landing, "run", "--day", day) == 2
+    err = capsys.readouterr().err
+    assert f"outside the daily partitions 2024-01-01..{date.today().year}" in err
 
 
-def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(tmp_path, landing: Landing) -> None:
-    landing.write("a.jsonl", [IDENTIFY, TRACK], day=date(2026, 11, 20))
-    assert run_cli(tmp_path, landing, "run", "--all").returncode == 0
+def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(ran: Ran, tmp_path) -> None:
+    def look_up(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli(ran.root, ran.landing, *args, stdin=stdin)
 
-    found = run_cli(tmp_path, landing, "journal", "--email", "cool.person@example.com")
+    found = look_up("journal", "--email", "cool.person@example.com")
     assert found.returncode == 0, found.stderr
     answer = json.loads(found.stdout)
     assert [entry["payload"]["type"] for entry in answer["data"]["journal"]] == [
@@ -188,39 +187,35 @@ def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(tmp_path, landin
         "identify",
     ]
     seed_request = {"platform": "web", "anonymous_id": "nobody", "email": "Cool.Person@Example.com"}
-    by_request = run_cli(tmp_path, landing, "journal", "-", stdin=json.dumps(seed_request))
+    by_request = look_up("journal", "-", stdin=json.dumps(seed_request))
     assert by_request.returncode == 0, by_request.stderr
     assert json.loads(by_request.stdout) == answer
-    by_phone = run_cli(tmp_path, landing, "journal", "--phone", "(415) 555-0100")
+    by_phone = look_up("journal", "--phone", "(415) 555-0100")
     assert json.loads(by_phone.stdout)["data"]["uuid"] == answer["data"]["uuid"]
 
-    latest = run_cli(
-        tmp_path, landing, "journal", "--phone", "4155550100", "--limit", "1", "--pretty"
-    )
+    latest = look_up("journal", "--phone", "4155550100", "--limit", "1", "--pretty")
     assert latest.returncode == 0, latest.stderr
     assert latest.stdout.startswith('{\n  "success": true,')
     assert json.loads(latest.stdout)["data"]["journal"] == answer["data"]["journal"][:1]
 
-    missing = run_cli(tmp_path, landing, "journal", "--device-id", "nope")
+    missing = look_up("journal", "--device-id", "nope")
     assert missing.returncode == 1
     assert json.loads(missing.stdout)["error"]["code"] == "IDENTIFIER_NOT_FOUND"
 
     request = {"identifiers": {"user_id": "97980cfea0067"}, "attributes": ["name", "email"]}
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(request))
-    profile = run_cli(tmp_path, landing, "profile", str(request_file))
+    profile = look_up("profile", str(request_file))
     assert profile.returncode == 0, profile.stderr
     assert json.loads(profile.stdout)["attributes"] == {
         "name": "Cool",
         "email": "Cool.Person@Example.com",
         "iid": answer["data"]["uuid"],
     }
-    unknown = run_cli(
-        tmp_path, landing, "profile", stdin='{"identifiers": {"email": "x@y.z"}, "attributes": []}'
-    )
+    unknown = look_up("profile", stdin='{"identifiers": {"email": "x@y.z"}, "attributes": []}')
     assert unknown.returncode == 1
     assert json.loads(unknown.stdout) == {"error": "no such user for these identifiers: no data"}
-    malformed = run_cli(tmp_path, landing, "profile", "-", stdin="{not json")
+    malformed = look_up("profile", "-", stdin="{not json")
     assert malformed.returncode == 2
     assert json.loads(malformed.stdout)["error"].startswith("bad request: the body is not JSON")
 
@@ -232,11 +227,10 @@ def test_a_look_up_before_any_run_says_what_to_do(tmp_path, landing: Landing) ->
 
 
 def test_explain_tells_how_an_identifier_joined_and_a_hand_block_applies_on_rerun(
-    tmp_path, landing: Landing
+    ran: Ran, tmp_path
 ) -> None:
-    landing.write("a.jsonl", [IDENTIFY, TRACK], day=date(2026, 11, 20))
-    assert run_cli(tmp_path, landing, "run", "--all").returncode == 0
-    done = run_cli(tmp_path, landing, "explain", "--email", "Cool.Person@Example.com", "--json")
+    root, landing = ran.copy(tmp_path / "copy")
+    done = run_cli(root, landing, "explain", "--email", "Cool.Person@Example.com", "--json")
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     phone = next(m for m in answer["members"] if m["identifier_type"] == "phone")
@@ -246,24 +240,31 @@ def test_explain_tells_how_an_identifier_joined_and_a_hand_block_applies_on_reru
     rules = tmp_path / "rules.json"
     block = {"type": "phone", "value": "(415) 555-0100", "reason": "call centre line"}
     rules.write_text(json.dumps({"blocks": [block]}))
-    rerun = run_cli(tmp_path, landing, "run", "--all", env={"IDENTITY_RULES": str(rules)})
+    # a run of one day applies changed rules to every identity
+    rerun = run_cli(root, landing, "run", "--day", "2026-11-18", env={"IDENTITY_RULES": str(rules)})
     assert rerun.returncode == 0, rerun.stderr
-    text = run_cli(tmp_path, landing, "explain", "--phone", "+1 415 555 0100")
+    text = run_cli(root, landing, "explain", "--phone", "+1 415 555 0100")
     assert text.returncode == 0, text.stderr
     assert "never links: manual: call centre line" in text.stdout
     assert "in no identity" in text.stdout
-    again = run_cli(tmp_path, landing, "explain", "--email", "cool.person@example.com")
+    again = run_cli(root, landing, "explain", "--email", "cool.person@example.com")
     assert f"identity {identity}" in again.stdout
-    assert run_cli(tmp_path, landing, "explain", "--user-id", "nobody").returncode == 1
+    assert run_cli(root, landing, "explain", "--user-id", "nobody").returncode == 1
 
 
 def run_in_process(monkeypatch, tmp_path: Path, landing: Landing, *args: str) -> int:
-    """`main` in this process: quicker than a process when the exit code and output suffice."""
+    """`main` in this process: quicker than a process when the exit code and output suffice.
+    The stop signals' handlers `run` installs are this process's again afterwards."""
     monkeypatch.setenv("IDENTITY_LANDING_DIR", str(landing.root))
     monkeypatch.setenv("IDENTITY_DUCKDB_PATH", str(tmp_path / "data" / "identity.duckdb"))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv("IDENTITY_API_TOKEN", raising=False)
-    return main(list(args))
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return main(list(args))
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def test_a_failed_warning_check_is_shown_as_a_warning(

@@ -18,8 +18,7 @@ from identity_assets.definitions import build_definitions
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.rules import SegmentRule
 from identity_assets.settings import VARIABLES, ConfigError
-
-ROOT = Path(__file__).resolve().parents[1]
+from identity_assets_tests.builders import ROOT
 
 
 @pytest.fixture(autouse=True)

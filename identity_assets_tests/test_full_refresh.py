@@ -13,7 +13,7 @@ from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import forget_journals, update_journals
 from identity_assets.metrics.value import forget_values, update_values
 from identity_assets.resources import FullRefresh
-from identity_assets_tests.identity.test_graph import D1, D2, D3, land_and_resolve, track
+from identity_assets_tests.builders import D1, D2, D3, land_and_resolve, track
 
 OUTPUTS = (
     "identifiers",

@@ -16,14 +16,11 @@ from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.assets import build_journals
 from identity_assets.resources import (
-    FullRefresh,
     IdentityRulesResource,
     LandingDirectory,
-    Warehouse,
 )
 from identity_assets.schedules import build_late_files_sensor, build_schedule
-from identity_assets_tests.conftest import DAY, Landing
-from identity_assets_tests.identity.test_graph import track
+from identity_assets_tests.builders import DAY, Landing, pipeline_resources, track
 
 
 def run_schedule(landing: Landing, at: datetime):
@@ -64,11 +61,7 @@ def test_the_schedule_follows_the_configured_time_zone(landing: Landing, monkeyp
 def evaluate_sensor(tmp_path: Path, landing: Landing):
     sensor = build_late_files_sensor(DAILY_JOB_NAME)
     context = dg.build_sensor_context(
-        resources={
-            "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
-            "landing": LandingDirectory(path=str(landing.root)),
-            "full_refresh": FullRefresh(),
-        },
+        resources=pipeline_resources(tmp_path / "identity.duckdb", landing.root),
         repository_def=defs.get_repository_def(),
     )
     return sensor.evaluate_tick(context)
@@ -111,12 +104,11 @@ def test_an_over_merge_stops_everything_downstream(tmp_path: Path, landing: Land
     landing.write("a.jsonl", [track(1, DAY, userId="u-1", anonymousId="a-1", email="a@b.co")])
     result = dg.materialize(
         [ingest_landed_days, resolve_identity_graph, build_journals, largest_identity_within_limit],
-        resources={
-            "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
-            "landing": LandingDirectory(path=str(landing.root)),
-            "full_refresh": FullRefresh(),
-            "identity_rules": IdentityRulesResource(max_identity_size=max_size),
-        },
+        resources=pipeline_resources(
+            tmp_path / "identity.duckdb",
+            landing.root,
+            identity_rules=IdentityRulesResource(max_identity_size=max_size),
+        ),
         partition_key=DAY.isoformat(),
         raise_on_error=False,
     )

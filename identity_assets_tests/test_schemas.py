@@ -14,16 +14,21 @@ from identity_assets.definitions import ASSETS, defs
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.metadata import table_schema, table_schemas
 from identity_assets.resources import (
-    FullRefresh,
     IdentifierApi,
     IdentityRulesResource,
-    LandingDirectory,
     SegmentRulesResource,
     ValueRulesResource,
     Warehouse,
 )
-from identity_assets_tests.conftest import DAY, Landing
-from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
+from identity_assets_tests.builders import (
+    DAY,
+    EVENTS,
+    IDENTIFIER,
+    IDENTIFY,
+    TRACK,
+    Landing,
+    pipeline_resources,
+)
 
 # Every asset is a warehouse table but the serving snapshot, a DuckDB file of its own.
 ASSET_NAMES = sorted(
@@ -47,15 +52,14 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         ASSETS,
-        resources={
-            "warehouse": Warehouse(database=str(root / "identity.duckdb")),
-            "landing": LandingDirectory(path=str(landing.root)),
-            "full_refresh": FullRefresh(),
-            "identity_rules": IdentityRulesResource(),
-            "value_rules": ValueRulesResource(),
-            "segment_rules": SegmentRulesResource(),
-            "identifier_api": IdentifierApi(url="http://127.0.0.1:9/api/v1"),
-        },
+        resources=pipeline_resources(
+            root / "identity.duckdb",
+            landing.root,
+            identity_rules=IdentityRulesResource(),
+            value_rules=ValueRulesResource(),
+            segment_rules=SegmentRulesResource(),
+            identifier_api=IdentifierApi(url="http://127.0.0.1:9/api/v1"),
+        ),
         partition_key=DAY.isoformat(),
         instance=instance,
     )
@@ -111,11 +115,7 @@ def test_a_column_added_to_a_table_fails_its_schema_change_check(
     def run() -> dict[str, dg.AssetCheckEvaluation]:
         result = dg.materialize(
             [ingest_landed_days, *checks],
-            resources={
-                "warehouse": warehouse,
-                "landing": LandingDirectory(path=str(landing.root)),
-                "full_refresh": FullRefresh(),
-            },
+            resources=pipeline_resources(warehouse, landing.root),
             partition_key=DAY.isoformat(),
             instance=instance,
         )

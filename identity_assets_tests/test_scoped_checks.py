@@ -28,33 +28,12 @@ from identity_assets.journal.checks import (
     journal_identities_exist,
     one_profile_per_identity,
 )
-from identity_assets.resources import IdentityRulesResource, Warehouse
+from identity_assets.resources import Warehouse
 from identity_assets.sample import SampleConfig, write_sample
+from identity_assets_tests.builders import run_checks
 
 SAMPLE = SampleConfig(people=40, days=3, history_days=20)
 JOURNAL_CHECKS = [journal_covers_linked_events, journal_identities_exist, one_profile_per_identity]
-
-
-def run_checks(
-    checks: list[dg.AssetChecksDefinition],
-    warehouse: Warehouse,
-    *,
-    everything: bool = False,
-    max_identity_size: int = 50,
-) -> dict[str, dg.AssetCheckEvaluation]:
-    """Run `checks` alone, as a run of the daily job (or, with `everything`, of the sweep)
-    runs them, and return each one's evaluation by name."""
-    result = dg.materialize(
-        checks,
-        selection=dg.AssetSelection.all_asset_checks(),
-        resources={
-            "warehouse": warehouse,
-            "identity_rules": IdentityRulesResource(max_identity_size=max_identity_size),
-        },
-        tags={CHECK_SCOPE_TAG: EVERYTHING} if everything else None,
-        raise_on_error=False,
-    )
-    return {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
 
 
 def passed(evaluations: dict[str, dg.AssetCheckEvaluation]) -> dict[str, bool]:

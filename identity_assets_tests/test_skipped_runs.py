@@ -16,8 +16,7 @@ from identity_assets.identity.rules import Block, IdentityRules
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.value import update_values
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.identity.test_graph import track
+from identity_assets_tests.builders import Landing, track
 
 FIRST_DAY = date(2026, 11, 10)
 DAYS = 6

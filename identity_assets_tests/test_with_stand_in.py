@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "with_stand_in.py"
+from identity_assets_tests import processes
+from identity_assets_tests.builders import ROOT
+
+SCRIPT = ROOT / "scripts" / "with_stand_in.py"
 # posts one update with what the wrapper gave it, and says how the stand-in answered
 CLIENT = (
     "import os, requests; "
@@ -28,18 +28,12 @@ pytestmark = pytest.mark.slow
 
 def wrap(port: int, *command: str) -> subprocess.CompletedProcess:
     """Run the wrapper in its own process group; the group is always stopped."""
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--port", str(port), "--", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    command = [sys.executable, str(SCRIPT), "--port", str(port), "--", *command]
+    process = processes.start(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = process.communicate(timeout=30)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        processes.stop(process, grace=0)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 

@@ -3,10 +3,8 @@ and the command line waits for a tagged run in progress before it starts its own
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,10 +20,9 @@ from dagster._core.test_utils import create_run_for_test
 from identity_assets.definitions import DAILY_JOB_NAME, defs
 from identity_assets.ingest.core import ingest_day
 from identity_assets.writers import WAREHOUSE_TAG, WRITE, WarehouseBusy, wait_for_writers
-from identity_assets_tests.conftest import DAY, Landing
-from identity_assets_tests.identity.test_graph import track
+from identity_assets_tests import processes
+from identity_assets_tests.builders import DAY, ROOT, Landing, track
 
-ROOT = Path(__file__).resolve().parents[1]
 DAEMON = Path(sys.executable).with_name("dagster-daemon")
 WRITER = {WAREHOUSE_TAG: WRITE}
 IN_PROGRESS = (
@@ -101,31 +98,16 @@ def dagster_daemon(tmp_path: Path, daemon_env: dict[str, str]) -> Iterator[Calla
     log = tmp_path / "daemon.log"
 
     def start() -> None:
-        with log.open("w") as out:
-            started.append(
-                subprocess.Popen(
-                    [str(DAEMON), "run", "-w", str(ROOT / "workspace.yaml")],
-                    cwd=ROOT,
-                    env={**os.environ, **daemon_env},
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
+        command = [str(DAEMON), "run", "-w", str(ROOT / "workspace.yaml")]
+        environment = {**os.environ, **daemon_env}
+        started.append(processes.start(command, log=log, cwd=ROOT, env=environment))
 
     started: list[subprocess.Popen] = []
     try:
         yield start
     finally:
-        for daemon in started:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
-            with contextlib.suppress(ProcessLookupError):  # its code server, a run still going
-                os.killpg(daemon.pid, signal.SIGKILL)
+        for daemon in started:  # with its code server and a run still going
+            processes.stop(daemon, grace=30)
 
 
 @pytest.mark.slow

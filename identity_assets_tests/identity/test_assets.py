@@ -16,13 +16,10 @@ from identity_assets.identity.checks import (
 )
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.resources import (
-    FullRefresh,
     IdentityRulesResource,
-    LandingDirectory,
     Warehouse,
 )
-from identity_assets_tests.conftest import Landing, materialized_metadata
-from identity_assets_tests.identity.test_graph import track
+from identity_assets_tests.builders import Landing, materialized_metadata, pipeline_resources, track
 
 CHECKS = [
     one_identity_per_identifier,
@@ -48,12 +45,11 @@ def test_identity_assets_materialise_with_their_story_and_checks(tmp_path: Path,
     warehouse = Warehouse(database=str(tmp_path / "identity.duckdb"))
     result = dg.materialize(
         [ingest_landed_days, resolve_identity_graph, *CHECKS],
-        resources={
-            "warehouse": warehouse,
-            "landing": LandingDirectory(path=str(landing.root)),
-            "full_refresh": FullRefresh(),
-            "identity_rules": IdentityRulesResource(max_linked_values=2, max_identity_size=2),
-        },
+        resources=pipeline_resources(
+            warehouse,
+            landing.root,
+            identity_rules=IdentityRulesResource(max_linked_values=2, max_identity_size=2),
+        ),
         partition_key="2026-11-20",
         raise_on_error=False,
     )

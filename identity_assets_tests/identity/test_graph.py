@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import date
 
 import pytest
 
@@ -13,59 +12,19 @@ from identity_assets.identity.graph import rebuild_identities, resolve_identitie
 from identity_assets.identity.normalise import normalise_phone, normalise_phones
 from identity_assets.identity.rules import IdentityRules
 from identity_assets.ingest.core import ingest_day
-from identity_assets_tests.conftest import Landing
+from identity_assets_tests.builders import (
+    D1,
+    D2,
+    D3,
+    identity_of,
+    land_and_resolve,
+    partition,
+    status_of,
+    track,
+)
 from identity_assets_tests.identity.union_find import UnionFind
 
-D1, D2, D3 = date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)
 IDS = "select identifier_type, identifier_value, identity_id from identity_map"
-
-
-def track(n: int, day: date, **ids: str) -> dict:
-    """A Segment track message on `day` carrying the given identifiers."""
-    message = {
-        "type": "track",
-        "messageId": f"{day}-{n}",
-        "event": "Product Viewed",
-        "timestamp": f"{day}T10:{n // 60 % 60:02d}:{n % 60:02d}Z",
-    }
-    traits = {k: ids.pop(k) for k in ("email", "phone") if k in ids}
-    if "device" in ids:
-        message["context"] = {"device": {"id": ids.pop("device")}}
-    if traits:
-        message["context"] = {**message.get("context", {}), "traits": traits}
-    message.update(ids)
-    return message
-
-
-def land_and_resolve(conn, landing: Landing, day: date, events: list, rules=None, name="a.jsonl"):
-    landing.write(name, events, day=day)
-    ingest_day(conn, landing.root, day)
-    return resolve_identities(conn, rules)
-
-
-def identity_of(conn, kind: str, value: str) -> str | None:
-    rows = conn.execute(
-        "select identity_id from identity_map where identifier_type = ? and identifier_value = ?",
-        [kind, value],
-    ).fetchall()
-    return rows[0][0] if rows else None
-
-
-def status_of(conn, kind: str, value: str) -> tuple[str, str | None]:
-    return conn.execute(
-        "select status, block_reason from identifiers "
-        "where identifier_type = ? and identifier_value = ?",
-        [kind, value],
-    ).fetchall()[0]
-
-
-def partition(conn) -> set[frozenset]:
-    groups: dict[str, set] = {}
-    for kind, value, identity in conn.execute(
-        "select identifier_type, identifier_value, identity_id from identity_map"
-    ).fetchall():
-        groups.setdefault(identity, set()).add((kind, value))
-    return {frozenset(g) for g in groups.values()}
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,7 @@ from identity_assets.identity.normalise import uid2_hash
 from identity_assets.identity.rules import IdentityRules
 from identity_assets.journal.build import update_journals
 from identity_assets.journal.lookup import find_identity, journal_request_response
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.identity.test_graph import D1, D2, identity_of, land_and_resolve
+from identity_assets_tests.builders import D1, D2, Landing, identity_of, land_and_resolve
 
 # The seed's published examples (UID2 POST /identity/map): normalised value -> Base64 SHA-256.
 UID2_EXAMPLES = {

@@ -13,9 +13,7 @@ from identity_assets import sql
 from identity_assets.identity.normalise import normalise_identifier
 from identity_assets.journal.lookup import journal_response
 from identity_assets.text import EDGE_CHARS, clean_text
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.identity.test_graph import D1, track
-from identity_assets_tests.journal.test_build import land
+from identity_assets_tests.builders import D1, Landing, land, track
 
 
 def test_the_trimmed_characters_are_unicode_whitespace_control_and_format_characters() -> None:

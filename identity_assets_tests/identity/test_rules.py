@@ -22,7 +22,7 @@ from identity_assets.sample import SampleConfig, write_sample
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import queue_updates
 from identity_assets.segments.rules import SegmentRule
-from identity_assets_tests.identity.test_graph import (
+from identity_assets_tests.builders import (
     D1,
     D2,
     identity_of,

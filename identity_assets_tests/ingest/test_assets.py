@@ -12,19 +12,21 @@ from dagster._core.storage.tags import (
 
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.checks import lines_balance, one_row_per_event
-from identity_assets.resources import FullRefresh, LandingDirectory, Warehouse
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.ingest.test_core import EVENTS, IDENTIFIER, IDENTIFY, TRACK
-from identity_assets_tests.test_scoped_checks import run_checks
+from identity_assets.resources import Warehouse
+from identity_assets_tests.builders import (
+    EVENTS,
+    IDENTIFIER,
+    IDENTIFY,
+    TRACK,
+    Landing,
+    pipeline_resources,
+    run_checks,
+)
 
 
 @pytest.fixture
 def resources(tmp_path: Path, landing: Landing) -> dict[str, object]:
-    return {
-        "warehouse": Warehouse(database=str(tmp_path / "wh" / "identity.duckdb")),
-        "landing": LandingDirectory(path=str(landing.root)),
-        "full_refresh": FullRefresh(),
-    }
+    return pipeline_resources(tmp_path / "wh" / "identity.duckdb", landing.root)
 
 
 def test_a_range_run_records_each_days_own_figures(landing: Landing, resources) -> None:

@@ -21,55 +21,7 @@ from identity_assets.ingest.core import (
     landed_days,
     plan_batches,
 )
-from identity_assets_tests.conftest import DAY, Landing
-
-IDENTIFY = {
-    "type": "identify",
-    "messageId": "m-1",
-    "userId": "97980cfea0067",
-    "anonymousId": "a-77",
-    "traits": {
-        "firstName": "Cool",
-        "email": " Cool.Person@Example.com ",
-        "phone": "+1 415 555 0100",
-    },
-    "context": {"device": {"id": "dev-1"}},
-    "timestamp": "2026-11-20T10:01:57Z",
-    "receivedAt": "2026-11-20T10:01:58Z",
-}
-TRACK = {
-    "type": "track",
-    "messageId": "m-2",
-    "anonymousId": "a-77",
-    "event": "Order Completed",
-    "properties": {"value": 99.99, "currency": "USD"},
-    "timestamp": "2026-11-20T12:05:00+02:00",
-}
-EVENTS = {
-    "endpoint": "events",
-    "received_at": "2026-11-20T10:02:00Z",
-    "body": [
-        {
-            "external_id": "u-42",
-            "name": "Product Purchased",
-            "data": {"price": 49.99, "quantity": 4},
-        },
-        {"external_id": "u-42", "name": "Product Viewed", "data": {"product_id": 7}},
-        {"external_id": "u-42", "name": "Added to Cart"},
-    ],
-}
-IDENTIFIER = {
-    "endpoint": "identifier",
-    "received_at": "2026-11-20T10:01:57Z",
-    "body": {
-        "platform": "web",
-        "count_prev_visits": True,
-        "anonymous_id": "anonUser1234567",
-        "email": "user@example.com",
-        "gaclid": "EAIaIQob",
-        "valuation_properties": {"action": "purchase", "properties": {"value": 10}},
-    },
-}
+from identity_assets_tests.builders import DAY, EVENTS, IDENTIFIER, IDENTIFY, TRACK, Landing
 
 
 def rows(conn: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:
@@ -407,7 +359,7 @@ def test_lines_balance_query_finds_a_lost_line(conn, landing: Landing) -> None:
     ("content", "expected"),
     [
         (b"this is not gzip at all", "not a GZIP"),
-        (gzip.compress(b'{"type": "track", "userId": "\xff\xfe"}\n'), "utf-8"),
+        (gzip.compress(b'{"type": "track", "userId": "\xff\xfe"}\n', mtime=0), "utf-8"),
     ],
 )
 def test_an_unreadable_file_fails_naming_it_and_keeps_the_day(conn, landing, content, expected):

@@ -11,7 +11,7 @@ from identity_assets.ingest.core import TimeWindow, ingest_day, ingest_days
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.value import update_values
 from identity_assets.resources import landing_from_env
-from identity_assets_tests.conftest import DAY, Landing
+from identity_assets_tests.builders import DAY, Landing
 
 
 def order(n: int, when: str, amount: float, user: str) -> dict:

@@ -13,14 +13,17 @@ from identity_assets.journal.checks import (
     one_profile_per_identity,
 )
 from identity_assets.resources import (
-    FullRefresh,
     IdentityRulesResource,
-    LandingDirectory,
     Warehouse,
 )
-from identity_assets_tests.conftest import Landing, materialized_metadata
-from identity_assets_tests.identity.test_graph import D1, track
-from identity_assets_tests.journal.test_build import identify
+from identity_assets_tests.builders import (
+    D1,
+    Landing,
+    identify,
+    materialized_metadata,
+    pipeline_resources,
+    track,
+)
 
 CHECKS = [journal_identities_exist, journal_covers_linked_events, one_profile_per_identity]
 
@@ -38,12 +41,9 @@ def test_journal_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
     warehouse = Warehouse(database=str(tmp_path / "identity.duckdb"))
     result = dg.materialize(
         [ingest_landed_days, resolve_identity_graph, build_journals, *CHECKS],
-        resources={
-            "warehouse": warehouse,
-            "landing": LandingDirectory(path=str(landing.root)),
-            "full_refresh": FullRefresh(),
-            "identity_rules": IdentityRulesResource(),
-        },
+        resources=pipeline_resources(
+            warehouse, landing.root, identity_rules=IdentityRulesResource()
+        ),
         partition_key=D1.isoformat(),
     )
     assert result.success
@@ -68,12 +68,7 @@ def test_journal_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
 def test_the_journal_checks_block_and_find_a_broken_journal(tmp_path: Path, landing: Landing):
     landing.write("a.jsonl", [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")], day=D1)
     warehouse = Warehouse(database=str(tmp_path / "identity.duckdb"))
-    resources = {
-        "warehouse": warehouse,
-        "landing": LandingDirectory(path=str(landing.root)),
-        "full_refresh": FullRefresh(),
-        "identity_rules": IdentityRulesResource(),
-    }
+    resources = pipeline_resources(warehouse, landing.root, identity_rules=IdentityRulesResource())
     dg.materialize(
         [ingest_landed_days, resolve_identity_graph, build_journals],
         resources=resources,
@@ -114,12 +109,9 @@ def test_the_journal_checks_block_and_find_a_broken_journal(tmp_path: Path, land
 
 def test_each_run_reports_how_rows_changed_since_the_last(tmp_path: Path, landing: Landing):
     instance = dg.DagsterInstance.ephemeral()
-    resources = {
-        "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
-        "landing": LandingDirectory(path=str(landing.root)),
-        "full_refresh": FullRefresh(),
-        "identity_rules": IdentityRulesResource(),
-    }
+    resources = pipeline_resources(
+        tmp_path / "identity.duckdb", landing.root, identity_rules=IdentityRulesResource()
+    )
     assets = [ingest_landed_days, resolve_identity_graph, build_journals]
     landing.write("a.jsonl", [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")], day=D1)
     first = dg.materialize(assets, resources=resources, partition_key=D1.isoformat(),

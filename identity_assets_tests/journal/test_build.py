@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import duckdb
 
@@ -12,26 +11,16 @@ from identity_assets.identity.graph import resolve_identities
 from identity_assets.identity.rules import IdentityRules
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import update_journals
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.identity.test_graph import D1, D2, D3, track
-
-
-def land(conn, landing: Landing, day: date, lines: list, *, raw: bool = False, rules=None):
-    """Land `lines` as one file of `day`, then run ingest, identity and journal stages on it."""
-    landing.write("a.jsonl", lines, day=day, raw=raw)
-    ingest_day(conn, landing.root, day)
-    resolve_identities(conn, rules)
-    return update_journals(conn)
-
-
-def identify(n: int, day: date, traits: dict, hour: int = 9, **ids: str) -> dict:
-    return {
-        "type": "identify",
-        "messageId": f"id-{day}-{n}",
-        "traits": traits,
-        "timestamp": f"{day}T{hour:02d}:00:00Z",
-        **ids,
-    }
+from identity_assets_tests.builders import (
+    D1,
+    D2,
+    D3,
+    Landing,
+    identify,
+    identity_of,
+    land,
+    track,
+)
 
 
 def journal_of(conn, identity_id: str) -> list[tuple]:
@@ -39,13 +28,6 @@ def journal_of(conn, identity_id: str) -> list[tuple]:
         "select event_id, identity_id from identity_journal where identity_id = ? order by 1",
         [identity_id],
     ).fetchall()
-
-
-def identity_of(conn, kind: str, value: str) -> str:
-    return conn.execute(
-        "select identity_id from identity_map where identifier_type = ? and identifier_value = ?",
-        [kind, value],
-    ).fetchall()[0][0]
 
 
 def profile(conn, identity_id: str) -> dict:

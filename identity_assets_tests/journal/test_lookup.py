@@ -9,9 +9,7 @@ import pytest
 
 from identity_assets.identity.normalise import normalise_identifier
 from identity_assets.journal.lookup import journal_response, profile_response
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.identity.test_graph import D1, D2
-from identity_assets_tests.journal.test_build import identify, land
+from identity_assets_tests.builders import D1, D2, Landing, identify, land
 
 FIRST = (
     '{"type":"track", "userId":"u-1", "event":"Order Completed",'

@@ -20,13 +20,17 @@ from identity_assets.metrics.selection import CANDIDATES
 from identity_assets.resources import (
     FullRefresh,
     IdentityRulesResource,
-    LandingDirectory,
     ValueRulesResource,
     Warehouse,
 )
-from identity_assets_tests.conftest import Landing, materialized_metadata
-from identity_assets_tests.metrics.test_selection import purchase_history
-from identity_assets_tests.metrics.test_value import D3, order
+from identity_assets_tests.builders import (
+    D3,
+    Landing,
+    materialized_metadata,
+    order,
+    pipeline_resources,
+    purchase_history,
+)
 
 CHECKS = [
     predictions_valid,
@@ -44,13 +48,12 @@ def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
     landing.write("a.jsonl", lines, day=D3)
     result = dg.materialize(
         [ingest_landed_days, resolve_identity_graph, build_journals, value_customers, *CHECKS],
-        resources={
-            "warehouse": Warehouse(database=str(tmp_path / "identity.duckdb")),
-            "landing": LandingDirectory(path=str(landing.root)),
-            "full_refresh": FullRefresh(),
-            "identity_rules": IdentityRulesResource(),
-            "value_rules": ValueRulesResource(),
-        },
+        resources=pipeline_resources(
+            tmp_path / "identity.duckdb",
+            landing.root,
+            identity_rules=IdentityRulesResource(),
+            value_rules=ValueRulesResource(),
+        ),
         partition_key=D3.isoformat(),
     )
     assert result.success

@@ -10,7 +10,7 @@ from identity_assets.identity.rules import Block, IdentityRules
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules
 from identity_assets.metrics.value import update_values
-from identity_assets_tests.identity.test_graph import D1, D2, D3, land_and_resolve, track
+from identity_assets_tests.builders import D1, D2, D3, land_and_resolve, track
 
 NO_LIMITS = IdentityRules(limits={})
 PURCHASES = "select * exclude (day) from purchases order by event_id, rule"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import numpy as np
-import pyarrow as pa
 import pytest
 
 from identity_assets import sql
@@ -20,45 +18,16 @@ from identity_assets.metrics.selection import (
     run_backtest,
 )
 from identity_assets.metrics.value import forget_values, update_values
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.journal.test_build import identity_of, land
-from identity_assets_tests.metrics.test_value import order
+from identity_assets_tests.builders import (
+    START,
+    Landing,
+    identity_of,
+    land,
+    order,
+    purchase_history,
+)
 
-START = datetime(2025, 1, 1)
 TRUSTED = sql.load("metrics/check_value_model_trusted")
-
-
-def purchase_history(conn, buyers: int = 250, days: int = 480, seed: int = 3) -> None:
-    """Buyers with their own purchase rates, lifetimes and order sizes over `days`, written
-    straight into the journal (the identity stage has nothing to do here)."""
-    rng = np.random.default_rng(seed)
-    rows = {"identity_id": [], "occurred_at": [], "value": []}
-    for buyer in range(buyers):
-        day = float(rng.integers(0, 90))
-        rate, size = rng.gamma(0.9, 1 / 25), rng.gamma(4, 12)
-        lifetime = day + rng.exponential(250)
-        while day < min(lifetime, days):
-            rows["identity_id"].append(f"id-{buyer:04d}")
-            rows["occurred_at"].append(START + timedelta(days=int(day), hours=12))
-            rows["value"].append(round(float(rng.gamma(6, size / 6)), 2))
-            day += 1 + rng.exponential(1 / rate)
-    conn.execute(sql.load("identity/create_tables"))
-    conn.execute(sql.load("journal/create_tables"))
-    sql.insert_arrow(conn, "history", pa.table(rows), replace_temp=True)
-    conn.execute(
-        "insert into identity_journal by name "
-        "select identity_id, 'e-' || row_number() over (order by identity_id, occurred_at) "
-        "as event_id, occurred_at, json_object('type', 'track', 'event', 'Order Completed', "
-        "'properties', json_object('value', value)) as payload, occurred_at::date as day, "
-        "'segment' as source, 'track' as kind, 'Order Completed' as event_name, "
-        "0 as identifier_key from history"
-    )
-    conn.execute(
-        "insert into identities by name select identity_id, min(occurred_at) as first_seen, "
-        "max(occurred_at) as last_seen, 1 as identifier_count, count(*) as event_count, "
-        "'user_id' as anchor_type, identity_id as anchor_value "
-        "from identity_journal group by identity_id"
-    )
 
 
 @pytest.fixture

@@ -21,8 +21,7 @@ from identity_assets.metrics.value import (
     forget_values,
     update_values,
 )
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.journal.test_build import identity_of, land
+from identity_assets_tests.builders import Landing, identity_of, land, order
 
 DATASETS = Path(lifetimes.__file__).parent / "datasets"
 D1, D2, D3 = date(2026, 11, 10), date(2026, 11, 15), date(2026, 11, 20)
@@ -33,17 +32,6 @@ SHORT_HISTORY = ValueRules(min_repeat_buyers=5, min_history_multiple=0)
 def not_backtested(result) -> str:
     cut = result.as_of - timedelta(days=90)
     return f"bg_nbd_gamma_gamma: not backtested: no buyers before {cut:%Y-%m-%d}"
-
-
-def order(n: int, day: date, hour: int, properties: dict, user: str = "u-1") -> dict:
-    return {
-        "type": "track",
-        "messageId": f"o-{day}-{n}",
-        "userId": user,
-        "event": "Order Completed",
-        "properties": properties,
-        "timestamp": f"{day}T{hour:02d}:00:00Z",
-    }
 
 
 def identifier_call(day: date, hour: int, action: str, properties: dict) -> dict:

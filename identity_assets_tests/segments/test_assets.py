@@ -17,8 +17,7 @@ from identity_assets.segments.checks import (
     segment_updates_delivered,
 )
 from identity_assets.segments.outbox import deliver_updates
-from identity_assets_tests.conftest import materialized_metadata
-from identity_assets_tests.segments.conftest import TOKEN, valued_warehouse
+from identity_assets_tests.builders import TOKEN, materialized_metadata, valued_warehouse
 
 CHECKS = [
     one_membership_per_identity_and_segment,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
@@ -17,10 +14,11 @@ import pytest
 from identity_assets.sample import SampleConfig, write_sample
 from identity_assets.segments.client import IdentifierClient
 from identity_assets.segments.outbox import deliver_updates
-from identity_assets_tests.segments.conftest import CLI, TOKEN
+from identity_assets_tests import processes
+from identity_assets_tests.builders import CLI, ROOT, TOKEN
+from identity_assets_tests.processes import answers, free_port, wait_until
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def ignoring_sigint() -> None:
@@ -29,23 +27,7 @@ def ignoring_sigint() -> None:
 
 
 def start(command: list[str], log: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env,
-        start_new_session=True, preexec_fn=ignoring_sigint,
-    )  # fmt: skip
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def wait_for(condition, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.1)
+    return processes.start(command, log=log, env=env, preexec_fn=ignoring_sigint)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM])
@@ -62,14 +44,14 @@ def test_a_stopped_run_exits_in_seconds_and_the_next_catches_up(
     log = tmp_path / "run.log"
     run = start([str(CLI), "run", "--all"], log, env)
     try:
-        wait_for(lambda: "segments: queued {" in log.read_text(), 120)
+        wait_until(lambda: "segments: queued {" in log.read_text(), 120)
         time.sleep(0.5)  # requests on their way, answered in 2 s
         stopped = time.monotonic()
         os.killpg(run.pid, signum)
         assert run.wait(timeout=10) == 130
         assert time.monotonic() - stopped < 10
     finally:
-        stop_group(run)
+        processes.stop(run, grace=0)
     assert "run stopped by a signal" in log.read_text()
     with duckdb.connect(str(database)) as conn:
         in_flight = conn.execute(
@@ -86,20 +68,6 @@ def test_a_stopped_run_exits_in_seconds_and_the_next_catches_up(
     assert (api.stats()["update_ids"], api.stats()["recorded_twice"]) == (total, 0)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def test_make_dev_stops_within_ten_seconds(tmp_path: Path) -> None:
     port = free_port()
     home = tmp_path / "dagster_home"
@@ -109,14 +77,14 @@ def test_make_dev_stops_within_ten_seconds(tmp_path: Path) -> None:
     dev = start(["make", "--no-print-directory", "-C", str(ROOT), "dev"], tmp_path / "dev.log", env)
     url = f"http://127.0.0.1:{port}/server_info"
     try:
-        wait_for(lambda: answers(url), 120)
+        wait_until(lambda: answers(url), 120)
         stopped = time.monotonic()
         os.killpg(dev.pid, signal.SIGINT)  # ignored by make's job, as from a background shell
         os.killpg(dev.pid, signal.SIGTERM)
-        wait_for(lambda: dev.poll() is not None and not dagster_processes(home), 10)
+        wait_until(lambda: dev.poll() is not None and not dagster_processes(home), 10)
         assert time.monotonic() - stopped < 10
     finally:
-        stop_group(dev)
+        processes.stop(dev, grace=0)
         for pid in dagster_processes(home):
             os.kill(pid, signal.SIGKILL)
     assert not answers(url)

@@ -19,7 +19,7 @@ from identity_assets.segments.client import ApiRefused, ApiUnreachable, Identifi
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 from identity_assets.segments.rules import SegmentRule, load_segments
-from identity_assets_tests.segments.conftest import TOKEN, valued_warehouse
+from identity_assets_tests.builders import TOKEN, valued_warehouse
 
 HIGH = (SegmentRule("high_value_predicted", "v.predicted_90d_value > 1000"),)
 

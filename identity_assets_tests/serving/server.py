@@ -5,18 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-CLI = Path(sys.executable).with_name("identity-assets")
+from identity_assets_tests.builders import CLI
+from identity_assets_tests.processes import answers, free_port, running, wait_until
+
 BEARER = "journal-token-5f1c"
 PARTNER, REQUEST_TOKEN = "mybrand", "1a2b3c4d5e6f"
 
@@ -67,12 +64,6 @@ def _headers(message) -> dict[str, str]:
     return {name.lower(): value for name, value in message.items()}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def serve_env(warehouse: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -87,30 +78,8 @@ def serve_env(warehouse: Path, **extra: str) -> dict[str, str]:
 def running_server(warehouse: Path, log: Path, **extra: str) -> Iterator[Server]:
     """The service over `warehouse`'s snapshots until the block ends; then it is stopped."""
     port = free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(CLI), "serve", "--port", str(port)],
-            env=serve_env(warehouse, **extra),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    command = [str(CLI), "serve", "--port", str(port)]
+    with running(command, grace=20, log=log, env=serve_env(warehouse, **extra)) as process:
         server = Server(f"http://127.0.0.1:{port}", log)
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            with contextlib.suppress(OSError):
-                server.get("/healthz")
-                break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until(lambda: answers(server.url + "/healthz"), 60, process=process, log=log)
         yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()

@@ -4,6 +4,7 @@ quotas and 429s, and answers while a run holds the warehouse."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,15 +19,13 @@ import pytest
 from identity_assets.journal.lookup import journal_response
 from identity_assets.serving.app import Quotas
 from identity_assets.serving.snapshot import open_current
-from identity_assets_tests.conftest import Landing
-from identity_assets_tests.ingest.test_core import IDENTIFIER, IDENTIFY, TRACK
+from identity_assets_tests.builders import IDENTIFIER, IDENTIFY, TRACK, Landing, run_cli
 from identity_assets_tests.serving.server import (
     BEARER,
     PARTNER,
     REQUEST_TOKEN,
     running_server,
 )
-from identity_assets_tests.test_cli import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -264,10 +263,10 @@ def test_look_ups_answer_while_a_writer_holds_the_warehouse(built, server) -> No
         writer.wait(timeout=30)
 
 
-def test_a_run_and_its_snapshot_switch_lose_no_request(tmp_path) -> None:
+def test_a_run_and_its_snapshot_switch_lose_no_request(built, tmp_path) -> None:
+    # a copy of the module's warehouse and landing: this test runs again on them
+    shutil.copytree(built[0].parent.parent, tmp_path, dirs_exist_ok=True)
     landing = Landing(tmp_path / "landing")
-    landing.write("a.jsonl", [IDENTIFY, TRACK, IDENTIFIER], day=DAY)
-    assert run_cli(tmp_path, landing, "run", "--all").returncode == 0
     warehouse = tmp_path / "data" / "identity.duckdb"
     later = date(2026, 11, 21)
     more = {**IDENTIFIER, "received_at": "2026-11-21T09:00:00Z"}
@@ -282,6 +281,7 @@ def test_a_run_and_its_snapshot_switch_lose_no_request(tmp_path) -> None:
             statuses[answer.status] += 1
             if answer.status == 200:
                 journal_lengths.add(len(answer.body["data"]["journal"]))
+            stop.wait(0.005)  # steady asking, leaving the run the processor time it needs
 
     with running_server(warehouse, tmp_path / "serve.log", IDENTITY_SERVE_QUOTA="1000000") as srv:
         before = srv.get("/healthz").body["snapshot"]["version"]

@@ -17,9 +17,7 @@ from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.journal.assets import build_journals
 from identity_assets.journal.lookup import journal_response
 from identity_assets.resources import (
-    FullRefresh,
     IdentityRulesResource,
-    LandingDirectory,
     Warehouse,
 )
 from identity_assets.serving.assets import (
@@ -33,8 +31,15 @@ from identity_assets.serving.snapshot import (
     open_current,
     read_pointer,
 )
-from identity_assets_tests.conftest import Landing, materialized_metadata
-from identity_assets_tests.identity.test_graph import D1, D2, D3, track
+from identity_assets_tests.builders import (
+    D1,
+    D2,
+    D3,
+    Landing,
+    materialized_metadata,
+    pipeline_resources,
+    track,
+)
 
 ASSETS = [ingest_landed_days, resolve_identity_graph, build_journals, serving_snapshot]
 CHECKS = [snapshot_counts_match, every_identity_served]
@@ -48,12 +53,11 @@ class Pipeline:
         self.warehouse = Warehouse(database=str(tmp_path / "data" / "identity.duckdb"))
         self.serving = tmp_path / "data" / "serving"
         self.instance = dg.DagsterInstance.ephemeral()
-        self.resources = {
-            "warehouse": self.warehouse,
-            "landing": LandingDirectory(path=str(landing.root)),
-            "full_refresh": FullRefresh(),
-            "identity_rules": IdentityRulesResource(phone_region=phone_region),
-        }
+        self.resources = pipeline_resources(
+            self.warehouse,
+            landing.root,
+            identity_rules=IdentityRulesResource(phone_region=phone_region),
+        )
 
     def run(self, day: date, events: list[dict] | None = None) -> dg.ExecuteInProcessResult:
         if events is not None:
