@@ -1,5 +1,6 @@
 """The serving snapshot in Dagster: published after the journal, checked against the warehouse."""
 
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -45,16 +46,21 @@ def serving_snapshot(
     identities applied to the current file, or a new file on a full refresh."""
     root = serving_root(warehouse)
     rebuild = full_refresh.includes("serving")
+    started = time.perf_counter()
     with warehouse.get_connection() as conn:
         published = publish(conn, root, identity_rules.phone_region, rebuild=rebuild)
+    seconds = round(time.perf_counter() - started, 2)
     pointer = published.pointer
     if published.written:
+        how = (
+            f"{published.identities:,} changed identities, "
+            f"{published.journal_rows:,} journal rows copied"
+            if published.mode == "changes"
+            else "a new file"
+        )
         context.log.info(
             f"serving: published version {pointer.version} in {root / pointer.file} "
-            f"({published.identities:,} changed identities, "
-            f"{published.journal_rows:,} journal rows copied)"
-            if published.mode == "changes"
-            else f"serving: published version {pointer.version} as a new {root / pointer.file}"
+            f"({how}) in {seconds}s"
         )
     else:
         context.log.info(f"serving: version {pointer.version} is already published")
@@ -64,6 +70,7 @@ def serving_snapshot(
             "version": pointer.version,
             "path": dg.MetadataValue.path(str(root / pointer.file)),
             "published": published.written,
+            "seconds": seconds,
             "mode": published.mode,
             "changed_identities": published.identities,
             "journal_rows_copied": published.journal_rows,
