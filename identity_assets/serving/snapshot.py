@@ -54,7 +54,7 @@ _COLUMNS = {
 # stages): the journal's rows of the replaced days and of the identities whose rows moved, the
 # changed identities' profiles and identifiers.
 _CHANGED_ROWS = {
-    "identity_journal": "day in (select strftime(day, '%Y-%m-%d') from serving_journal_days) "
+    "identity_journal": "day in (select day from serving_journal_days) "
     "or identity_id in (select identity_id from serving_placed_identities)",
     "customer_profiles": "identity_id in (select identity_id from serving_changed)",
     "identity_map": "identity_id in (select identity_id from serving_changed)",
@@ -183,7 +183,7 @@ def _build(conn: duckdb.DuckDBPyConnection, root: Path, stamp: tuple) -> str:
         snap.executescript(sql.load("serving/snapshot_tables"))
         snap.execute("begin")
         for table in TABLES:
-            _copy(conn, sql.load(f"serving/snapshot_{table}"), snap, table)
+            _copy_rows(conn, table, "true", snap)
         _stamp(snap, *stamp)
         snap.execute("commit")
         snap.executescript(sql.load("serving/snapshot_indexes"))
@@ -241,8 +241,7 @@ def _apply_changes(
         copied = {}
         try:
             for table in TABLES:
-                query = f"select * from ({sql.load(f'serving/snapshot_{table}')}) where "
-                copied[table] = _copy(conn, query + _CHANGED_ROWS[table], snap, table)
+                copied[table] = _copy_rows(conn, table, _CHANGED_ROWS[table], snap)
         except sqlite3.IntegrityError:
             snap.execute("rollback")
             return None
@@ -258,6 +257,19 @@ def _apply_changes(
         for table in _STAGED:
             conn.execute(f"drop table if exists {table}")
     return identities, copied["identity_journal"]
+
+
+def _copy_rows(
+    conn: duckdb.DuckDBPyConnection, table: str, where: str, snap: sqlite3.Connection
+) -> int:
+    """The warehouse rows of `table` that `where` selects into the snapshot's, as
+    `serving/snapshot_<table>.sql` shapes them (it reads them as `serving_<table>`)."""
+    view = f"serving_{table}"
+    conn.execute(f"create or replace temp view {view} as select * from {table} where {where}")
+    try:
+        return _copy(conn, sql.load(f"serving/snapshot_{table}"), snap, table)
+    finally:
+        conn.execute(f"drop view if exists {view}")
 
 
 def _copy(conn: duckdb.DuckDBPyConnection, query: str, snap: sqlite3.Connection, table: str) -> int:
