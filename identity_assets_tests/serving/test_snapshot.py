@@ -29,6 +29,7 @@ from identity_assets.serving.assets import (
 )
 from identity_assets.serving.snapshot import (
     POINTER,
+    Pointer,
     SnapshotSource,
     open_current,
     read_pointer,
@@ -195,16 +196,24 @@ def test_a_version_made_of_changes_equals_one_built_anew(tmp_path, landing) -> N
     assert len(applied["customer_profiles"]) == profiles
 
 
-def test_changes_the_snapshot_cannot_take_build_it_anew(tmp_path, landing) -> None:
-    """A snapshot that no longer matches the warehouse (here a row lost) is not patched: the
-    next version is built from scratch, and passes its checks."""
+def _published_then_damaged(tmp_path, landing, statement: str) -> tuple[Pipeline, Pointer]:
+    """Two people published, then `statement` run on the snapshot behind the pipeline's back."""
     pipeline = Pipeline(tmp_path, landing)
     pipeline.run(D1, [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")])
     pointer = read_pointer(pipeline.serving)
     with sqlite3.connect(pipeline.serving / pointer.file) as conn:
-        conn.execute(
-            "delete from identity_journal where rowid = (select min(rowid) from identity_journal)"
-        )
+        conn.execute(statement)
+    return pipeline, pointer
+
+
+def test_changes_the_snapshot_cannot_take_build_it_anew(tmp_path, landing) -> None:
+    """A snapshot that no longer matches the warehouse (here a row lost) is not patched: the
+    next version is built from scratch, and passes its checks."""
+    pipeline, pointer = _published_then_damaged(
+        tmp_path,
+        landing,
+        "delete from identity_journal where rowid = (select min(rowid) from identity_journal)",
+    )
     result = pipeline.run(D2, [track(3, D2, userId="u-3")])
     metadata = materialized_metadata(result)["serving_snapshot"]
     assert metadata["mode"].value == "full"
@@ -273,14 +282,12 @@ def test_a_reader_finishes_on_its_version_while_new_reads_see_the_next(tmp_path,
 
 
 def test_the_checks_find_a_snapshot_that_differs_from_the_warehouse(tmp_path, landing) -> None:
-    pipeline = Pipeline(tmp_path, landing)
-    pipeline.run(D1, [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")])
-    pointer = read_pointer(pipeline.serving)
-    with sqlite3.connect(pipeline.serving / pointer.file) as conn:
-        conn.execute(
-            "delete from customer_profiles "
-            "where identity_id = (select min(identity_id) from customer_profiles)"
-        )
+    pipeline, _ = _published_then_damaged(
+        tmp_path,
+        landing,
+        "delete from customer_profiles "
+        "where identity_id = (select min(identity_id) from customer_profiles)",
+    )
     counts = snapshot_counts_match(warehouse=pipeline.warehouse)
     served = every_identity_served(warehouse=pipeline.warehouse)
     assert not counts.passed and counts.description.startswith("1 table(s)")
