@@ -186,8 +186,12 @@ def test_a_version_made_of_changes_equals_one_built_anew(tmp_path, landing) -> N
     result = pipeline.run(D2, changed)
     assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "changes"
     applied = _contents(pipeline.serving)
+    in_place = read_pointer(pipeline.serving)
     pipeline.run(D2, refresh="serving")
     assert _contents(pipeline.serving) == applied
+    # the same version built anew gets a name of its own, never meeting the old file's WAL
+    rebuilt = read_pointer(pipeline.serving)
+    assert rebuilt.version == in_place.version and rebuilt.file != in_place.file
     with open_current(pipeline.serving) as (_, conn):
         # a-3 gained a user id: both find one identity
         assert find_identity(conn, "anonymous_id", "a-3") == find_identity(conn, "user_id", "u-3")
