@@ -11,6 +11,9 @@ keep-alive connection and asking for journals and profiles of random known peopl
   run      `identity-assets run --day <last day>` while the clients keep asking: the run holds
            the warehouse and publishes a new snapshot in the middle; failed look-ups (any
            answer but 200, or no answer) are counted, and the versions answers came from.
+The snapshot step's time is read from each run's log: the history's (a new file) and the last
+day's (what changed, applied in place). The load average is reported at start and end: the
+clients are threads of this process, on the same cores as the server.
 Everything stays on the loopback and is bounded: the server is stopped at the end whatever
 happens. Figures go to benchmarks/out/serve-<lines>.json.
 """
@@ -23,6 +26,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -70,7 +74,13 @@ def main() -> None:
     _run(env, [a for day in days[:-1] for a in ("--day", day)], work / "history.log")
     print(f"{lines:,} lines: every day but the last run in {time.perf_counter() - started:.0f}s")
     people = _people(work / "serving")
-    report: dict = {"lines": lines, "days": args.days, "clients": args.clients}
+    report: dict = {
+        "lines": lines,
+        "days": args.days,
+        "clients": args.clients,
+        "load_average_at_start": os.getloadavg(),
+        "snapshot_history": _snapshot_step(work / "history.log"),
+    }
     with _server(env, work / "serve.log") as port:
         report["steady"] = _load(port, people, args.clients, lambda: time.sleep(args.seconds))
         _say("steady", report["steady"])
@@ -78,6 +88,9 @@ def main() -> None:
             port, people, args.clients, lambda: _run(env, ["--day", days[-1]], work / "day.log")
         )
         _say("during a run", report["run"])
+    report["snapshot_day"] = _snapshot_step(work / "day.log")
+    report["load_average_at_end"] = os.getloadavg()
+    print(f"snapshot step: history {report['snapshot_history']}, day {report['snapshot_day']}")
     write_report(f"serve-{args.lines}", report)
 
 
@@ -88,15 +101,23 @@ def _run(env: dict, days: list[str], log: Path) -> None:
         raise SystemExit(f"the run failed: see {log}")
 
 
-def _people(serving: Path) -> list[tuple[str, str]]:
-    """(email, identity id) of people in the published snapshot, a seeded random sample."""
-    import duckdb
+def _snapshot_step(log: Path) -> str | None:
+    """What the serving step of a run logged: how it published, and in how long."""
+    found = re.findall(
+        r"serving: published version \d+ in \S+ \((.*)\) in ([0-9.]+)s", log.read_text()
+    )
+    return f"{found[-1][1]} s ({found[-1][0]})" if found else None
 
-    pointer = json.loads((serving / "current").read_text())
-    with duckdb.connect(str(serving / pointer["file"]), read_only=True) as conn:
+
+def _people(serving: Path) -> list[tuple[str, str]]:
+    """(email, identity id) of people in the published snapshot: the first by identity id (a
+    digest, so a spread of people)."""
+    from identity_assets.serving.snapshot import open_current
+
+    with open_current(serving) as (_, conn):
         rows = conn.execute(
             "select identifier_value, identity_id from identity_map "
-            "where identifier_type = 'email' order by hash(identifier_value) limit ?",
+            "where identifier_type = 'email' order by identity_id limit ?",
             [SAMPLE_PEOPLE],
         ).fetchall()
     return rows

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -539,7 +540,7 @@ def _read_warehouse() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
-def _read_snapshot() -> Iterator[tuple[Pointer, duckdb.DuckDBPyConnection]]:
+def _read_snapshot() -> Iterator[tuple[Pointer, sqlite3.Connection]]:
     """The published serving snapshot, read-only: it answers while a run writes the warehouse."""
     from identity_assets.serving.snapshot import SnapshotMissing, open_current
 

@@ -16,14 +16,15 @@ import duckdb
 
 from identity_assets import sql
 
-# The stages in data-flow order: a full refresh rebuilds one and every stage after it.
-STAGES = ("ingest", "identity", "journal", "metrics", "segments")
+# The stages in data-flow order: a full refresh rebuilds one and every stage after it. The
+# serving snapshot, last, is rebuilt by every full refresh, and alone by `--from serving`.
+STAGES = ("ingest", "identity", "journal", "metrics", "segments", "serving")
 
 # Who reads each published change log. A log is pruned below the oldest of its consumers.
 CONSUMERS = {
     "raw_events": ("identity",),
-    "event_placements": ("journal",),
-    "identity_journal": ("metrics",),
+    "event_placements": ("journal", "serving"),
+    "identity_journal": ("metrics", "serving"),
 }
 
 # The blocking asset checks that verify only what a producer changed (decision 0016). A log is

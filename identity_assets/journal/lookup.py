@@ -4,20 +4,27 @@
 insider profile API's shape, so code written against those APIs can read the warehouse. Both
 take the identifier as a user would type it and normalise it by the identity stage's rules.
 Answers are (HTTP-like status, body): 200, 400 for a malformed request, 404 for nobody.
+They read the warehouse (DuckDB) or the serving snapshot (SQLite, laid out for point reads:
+serving/sql/lookup_*.sql), and answer alike from both.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from json.decoder import scanstring
 
 import duckdb
 
+from identity_assets import sql
 from identity_assets.identity.normalise import is_uid2_hash, normalise_identifier
 from identity_assets.text import clean_text
+
+# What look-ups read: the warehouse, or the serving snapshot.
+Reader = duckdb.DuckDBPyConnection | sqlite3.Connection
 
 IDENTIFIER_TYPES = ("email", "phone", "user_id", "anonymous_id", "device_id")
 
@@ -48,8 +55,20 @@ class BadRequest(ValueError):
     """A profile request that does not follow the profile API's contract."""
 
 
+def _in_snapshot(conn: object) -> bool:
+    """Whether `conn` reads the serving snapshot rather than the warehouse."""
+    return isinstance(conn, sqlite3.Connection)
+
+
+def _microseconds(moment: datetime | None) -> int | None:
+    """A naive UTC moment as the snapshot stores it: microseconds since the epoch."""
+    if moment is None:
+        return None
+    return (moment - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
 def find_identity(
-    conn: duckdb.DuckDBPyConnection, identifier_type: str, value: str, phone_region: str = "US"
+    conn: Reader, identifier_type: str, value: str, phone_region: str = "US"
 ) -> str | None:
     """The identity a linked identifier belongs to, or None."""
     if identifier_type not in IDENTIFIER_TYPES:
@@ -57,12 +76,14 @@ def find_identity(
     value = clean_text(value)
     if identifier_type in ("email", "phone") and is_uid2_hash(value):
         # a UID2 hash names the email or phone it is the hash of (or itself, when only it came)
-        rows = conn.execute(
-            "select m.identity_id from identity_map as m "
+        query = (
+            sql.load("serving/lookup_identity_by_uid2_hash")
+            if _in_snapshot(conn)
+            else "select m.identity_id from identity_map as m "
             "inner join identifiers as i using (identifier_key) "
-            "where i.identifier_type = $type and i.uid2_hash = $value",
-            {"type": identifier_type, "value": value},
-        ).fetchall()
+            "where i.identifier_type = $type and i.uid2_hash = $value"
+        )
+        rows = conn.execute(query, {"type": identifier_type, "value": value}).fetchall()
         return rows[0][0] if rows else None
     rows = conn.execute(
         "select identity_id from identity_map "
@@ -76,7 +97,7 @@ def find_identity(
 
 
 def journal_response(
-    conn: duckdb.DuckDBPyConnection,
+    conn: Reader,
     identifier_type: str,
     value: str,
     phone_region: str = "US",
@@ -101,14 +122,19 @@ def journal_response(
             },
         }
         return 404, json.dumps(error)
-    rows = conn.execute(
-        "select source, kind, event_name, payload, "
-        "strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') from identity_journal "
-        "where identity_id = $id and ($since is null or occurred_at >= $since) "
-        "and ($until is null or occurred_at < $until) "
-        "order by occurred_at desc, event_id desc limit $limit",
-        {"id": identity_id, "since": since, "until": until, "limit": limit},
-    ).fetchall()
+    params = {"id": identity_id, "since": since, "until": until, "limit": limit}
+    if _in_snapshot(conn):
+        query = sql.load("serving/lookup_journal")
+        params |= {"since": _microseconds(since), "until": _microseconds(until)}
+    else:
+        query = (
+            "select source, kind, event_name, payload, "
+            "strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%fZ') from identity_journal "
+            "where identity_id = $id and ($since is null or occurred_at >= $since) "
+            "and ($until is null or occurred_at < $until) "
+            "order by occurred_at desc, event_id desc limit $limit"
+        )
+    rows = conn.execute(query, params).fetchall()
     entries = ",".join(journal_entry(*row) for row in rows)
     return (
         200,
@@ -130,7 +156,7 @@ _REQUEST_IDENTIFIERS = (
 
 
 def journal_request_response(
-    conn: duckdb.DuckDBPyConnection, body: object, phone_region: str = "US"
+    conn: Reader, body: object, phone_region: str = "US"
 ) -> tuple[int, str]:
     """The journal for a request in the identifier API's shape (`{"platform": ...,
     "anonymous_id": ...}`, without `count_prev_visits`): the first identifier that names a
@@ -381,9 +407,7 @@ def _epoch(events: dict, key: str) -> datetime:
     return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
 
 
-def profile_response(
-    conn: duckdb.DuckDBPyConnection, body: object, phone_region: str = "US"
-) -> tuple[int, dict]:
+def profile_response(conn: Reader, body: object, phone_region: str = "US") -> tuple[int, dict]:
     """Answer a profile request in the profile API's shape: 200, 400 or 404 with its body."""
     try:
         request = parse_profile_request(body)
@@ -400,7 +424,7 @@ def profile_response(
     return 200, answer
 
 
-def _resolve(conn: duckdb.DuckDBPyConnection, request: ProfileRequest, region: str) -> str | None:
+def _resolve(conn: Reader, request: ProfileRequest, region: str) -> str | None:
     if request.identity_id is not None:
         found = conn.execute(
             "select identity_id from customer_profiles where identity_id = $id",
@@ -414,7 +438,7 @@ def _resolve(conn: duckdb.DuckDBPyConnection, request: ProfileRequest, region: s
     return None
 
 
-def _attributes(conn: duckdb.DuckDBPyConnection, identity_id: str, wanted: tuple[str, ...]):
+def _attributes(conn: Reader, identity_id: str, wanted: tuple[str, ...]):
     columns = ", ".join(_PROFILE_COLUMNS)
     row = conn.execute(
         f"select {columns}, traits from customer_profiles where identity_id = $id",
@@ -435,20 +459,25 @@ def _attributes(conn: duckdb.DuckDBPyConnection, identity_id: str, wanted: tuple
     return answer
 
 
-def _events(conn: duckdb.DuckDBPyConnection, identity_id: str, request: ProfileRequest):
+def _events(conn: Reader, identity_id: str, request: ProfileRequest):
     by_name = {_snake(w.event_name): w for w in request.wanted}
-    # Only a filter on identity_id alone lets DuckDB use the journal's index: the date range
-    # and name filters apply to that identity's rows afterwards.
-    rows = conn.execute(
-        "with rows as materialized ("
-        "select event_id, event_name, source, payload, occurred_at from identity_journal "
-        "where identity_id = $id) "
-        "select event_name, source, payload, epoch_ms(occurred_at) // 1000, "
-        "strftime(occurred_at, '%Y-%m-%dT%H:%M:%SZ') from rows "
-        "where occurred_at between $start and $end and event_name is not null "
-        "order by occurred_at desc, event_id desc",
-        {"id": identity_id, "start": request.start, "end": request.end},
-    ).fetchall()
+    params = {"id": identity_id, "start": request.start, "end": request.end}
+    if _in_snapshot(conn):
+        query = sql.load("serving/lookup_profile_events")
+        params |= {"start": _microseconds(request.start), "end": _microseconds(request.end)}
+    else:
+        # Only a filter on identity_id alone lets DuckDB use the journal's index: the date
+        # range and name filters apply to that identity's rows afterwards.
+        query = (
+            "with rows as materialized ("
+            "select event_id, event_name, source, payload, occurred_at from identity_journal "
+            "where identity_id = $id) "
+            "select event_name, source, payload, epoch_ms(occurred_at) // 1000, "
+            "strftime(occurred_at, '%Y-%m-%dT%H:%M:%SZ') from rows "
+            "where occurred_at between $start and $end and event_name is not null "
+            "order by occurred_at desc, event_id desc"
+        )
+    rows = conn.execute(query, params).fetchall()
     answer: dict[str, list] = {w.event_name: [] for w in request.wanted}
     for event_name, source, payload, epoch, created in rows:
         wanted = by_name.get(_snake(event_name))

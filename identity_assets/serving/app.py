@@ -1,7 +1,7 @@
 """`identity-assets serve`: the journal and profile look-ups over HTTP, read from the snapshot.
 
 Two APIs other systems already speak, answered by journal/lookup.py's own functions on a
-cursor of the published snapshot (never the warehouse, so a run writing it changes nothing
+read transaction of the published snapshot (never the warehouse, so a run writing it changes nothing
 here):
 
 - `POST /api/v1/identifier` without `count_prev_visits`: the identifier API's journal

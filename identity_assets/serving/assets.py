@@ -1,16 +1,25 @@
 """The serving snapshot in Dagster: published after the journal, checked against the warehouse."""
 
+import time
 from pathlib import Path
 
 import dagster as dg
 
 from identity_assets import settings, sql
 from identity_assets.metadata import preview, stage_asset
-from identity_assets.resources import IdentityRulesResource, Warehouse
-from identity_assets.serving.snapshot import attached, publish, read_pointer
+from identity_assets.resources import FullRefresh, IdentityRulesResource, Warehouse
+from identity_assets.serving.snapshot import compared, open_current, publish, read_pointer
 
-# Every table the snapshot copies, and `identities`, which its completeness check reads.
-_UPSTREAM = ["identity_journal", "customer_profiles", "identity_map", "identities", "identifiers"]
+# Every table the snapshot copies from; `identities`, which its completeness check reads; and
+# `event_placements`, whose changed days name identities whose identifiers changed.
+_UPSTREAM = [
+    "identity_journal",
+    "customer_profiles",
+    "identity_map",
+    "identities",
+    "identifiers",
+    "event_placements",
+]
 
 
 def serving_root(warehouse: Warehouse) -> Path:
@@ -22,21 +31,37 @@ def serving_root(warehouse: Warehouse) -> Path:
     deps=_UPSTREAM,
     **stage_asset("serving"),
     description=(
-        "What look-ups read (journal, profiles, identity map) as a read-only DuckDB file of its "
-        "own, switched atomically: `identity-assets serve` and the journal and profile commands "
-        "answer from it while a run holds the warehouse."
+        "What look-ups read (journal, profiles, identity map) as a SQLite file of its own, laid "
+        "out for point reads and brought up to date by what changed: `identity-assets serve` "
+        "and the journal and profile commands answer from it while a run holds the warehouse."
     ),
 )
 def serving_snapshot(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, identity_rules: IdentityRulesResource
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    identity_rules: IdentityRulesResource,
+    full_refresh: FullRefresh,
 ) -> dg.MaterializeResult:
-    """Publish a new snapshot when the journal's or the identity map's version moved."""
+    """Publish a new version when the journal or the identity map changed: the changed
+    identities applied to the current file, or a new file on a full refresh."""
     root = serving_root(warehouse)
+    rebuild = full_refresh.includes("serving")
+    started = time.perf_counter()
     with warehouse.get_connection() as conn:
-        published = publish(conn, root, identity_rules.phone_region)
+        published = publish(conn, root, identity_rules.phone_region, rebuild=rebuild)
+    seconds = round(time.perf_counter() - started, 2)
     pointer = published.pointer
     if published.written:
-        context.log.info(f"serving: published version {pointer.version} as {root / pointer.file}")
+        how = (
+            f"{published.identities:,} changed identities, "
+            f"{published.journal_rows:,} journal rows copied"
+            if published.mode == "changes"
+            else "a new file"
+        )
+        context.log.info(
+            f"serving: published version {pointer.version} in {root / pointer.file} "
+            f"({how}) in {seconds}s"
+        )
     else:
         context.log.info(f"serving: version {pointer.version} is already published")
     return dg.MaterializeResult(
@@ -45,6 +70,10 @@ def serving_snapshot(
             "version": pointer.version,
             "path": dg.MetadataValue.path(str(root / pointer.file)),
             "published": published.written,
+            "seconds": seconds,
+            "mode": published.mode,
+            "changed_identities": published.identities,
+            "journal_rows_copied": published.journal_rows,
             "published_at": pointer.published_at,
             "removed": ", ".join(published.removed) or "none",
             **{f"{table}_rows": rows for table, rows in pointer.counts.items()},
@@ -59,7 +88,11 @@ def _snapshot_check(warehouse: Warehouse, query_name: str, what: str) -> dg.Asse
     if pointer is None:
         return dg.AssetCheckResult(passed=False, description=f"no snapshot published in {root}")
     query = sql.load(query_name)
-    with warehouse.get_connection() as conn, attached(conn, root / pointer.file, read_only=True):
+    with (
+        warehouse.get_connection() as conn,
+        open_current(root) as (pointer, snap),
+        compared(conn, snap),
+    ):
         failing = conn.execute(f"select count(*) from ({query})").fetchall()[0][0]
         shown = preview(conn, f"{query} limit 20") if failing else None
     metadata: dict[str, object] = {"version": pointer.version, "failing_rows": failing}

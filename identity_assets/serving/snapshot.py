@@ -1,35 +1,72 @@
 """The serving snapshot: what look-ups read, published apart from the warehouse.
 
 A run holds the warehouse's write lock for minutes and DuckDB then lets no other process open
-the file, not even read-only. So the end of a run copies what look-ups need (journal, profiles,
-identity map) into a DuckDB file of its own, `<serving dir>/<version>.duckdb`, and renames a
-small pointer file, `current`, into place. Readers open the file the pointer names, read-only,
-and never touch the warehouse. The rename is atomic: a reader sees the old version or the new
-one, never half of one, and one holding the old file open keeps reading it (an unlinked file
-lives on while it is open). The newest two versions are kept. Decision record 0015.
+the file, not even read-only. So the end of a run publishes what look-ups need (journal,
+profiles, identity map) into a SQLite file of its own, laid out for point reads: a look-up is a
+few B-tree probes of microseconds each, where each DuckDB query costs milliseconds (decision
+0020). Readers open the file a small pointer, `current`, names and never touch the warehouse.
+
+A new version costs what changed. The serving stage consumes the change logs of the journal
+and of the placements (decision 0006): in one SQLite transaction it deletes the changed
+identities' rows, copies their rows from the warehouse, checks the counts and those
+identities, and commits; then the pointer is renamed over the old one. The file is in WAL
+mode: a reader's transaction keeps the version it began on while the next one commits, and
+never waits for it. The first publish, a full refresh, another phone region, or changes the
+log cannot account for build a new file, `<version>.sqlite`, switched by the pointer's atomic
+rename; the newest two files are kept, and a reader holding an older one open finishes on it.
+Decision records 0015 and 0020.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from identity_assets import changes, sql
 
-TABLES = ("identity_journal", "customer_profiles", "identity_map", "identifiers")
+TABLES = ("identity_journal", "customer_profiles", "identity_map")
 POINTER = "current"
 KEEP = 2
-# The producers whose change versions the snapshot's tables follow: the journal writes a version
-# whenever its rows or profiles change, the identity stage whenever placements (and the map) do.
+SUFFIX = ".sqlite"
+CONSUMER = "serving"
+# The producers whose change logs the snapshot follows: the journal writes a version whenever
+# its rows or profiles change, the identity stage whenever placements (and the map) do.
 _PRODUCERS = ("identity_journal", "event_placements")
+_COLUMNS = {
+    "identity_journal": 9,
+    "customer_profiles": 8,
+    "identity_map": 4,
+    "changed": 2,
+    "changed_days": 1,
+    "moved": 1,
+}
+# Which warehouse rows a new version copies again, by table (the temp tables _apply_changes
+# stages): the journal's rows of the replaced days and of the identities whose rows moved, the
+# changed identities' profiles and identifiers.
+_CHANGED_ROWS = {
+    "identity_journal": "day in (select day from serving_journal_days) "
+    "or identity_id in (select identity_id from serving_placed_identities)",
+    "customer_profiles": "identity_id in (select identity_id from serving_changed)",
+    "identity_map": "identity_id in (select identity_id from serving_changed)",
+}
+_STAGED = (
+    "serving_journal_identities",
+    "serving_journal_days",
+    "serving_placed_identities",
+    "serving_placed_days",
+    "serving_changed",
+)
+_BATCH = 20_000
 
 
 class SnapshotMissing(RuntimeError):
@@ -53,24 +90,28 @@ class Pointer:
 
 @dataclass(frozen=True)
 class Published:
-    """The outcome of `publish`: the pointer in force and whether this call wrote it."""
+    """The outcome of `publish`: the pointer in force, whether this call wrote it, and how:
+    `full` (a new file), `changes` (the changed identities applied in place) or `none`."""
 
     pointer: Pointer
     written: bool
     removed: list[str] = field(default_factory=list)
+    mode: str = "none"
+    identities: int = 0
+    journal_rows: int = 0
 
 
-def input_version(conn: duckdb.DuckDBPyConnection) -> int:
-    """The newest change version of the tables the snapshot copies (one warehouse-wide sequence,
-    so the larger of the two names the state of both)."""
-    return max(changes.latest_version(conn, producer) for producer in _PRODUCERS)
-
-
-def table_counts(conn: duckdb.DuckDBPyConnection, database: str | None = None) -> dict[str, int]:
-    """Rows of each copied table, in the warehouse or in an attached snapshot."""
-    prefix = f"{database}." if database else ""
-    selects = ", ".join(f"(select count(*) from {prefix}{table})" for table in TABLES)
+def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows of each table the snapshot holds, in the warehouse."""
+    selects = ", ".join(f"(select count(*) from {table})" for table in TABLES)
     row = conn.execute(f"select {selects}").fetchall()[0]
+    return dict(zip(TABLES, row, strict=True))
+
+
+def snapshot_counts(snap: sqlite3.Connection) -> dict[str, int]:
+    """Rows of each table in a snapshot."""
+    selects = ", ".join(f"(select count(*) from {table})" for table in TABLES)
+    row = snap.execute(f"select {selects}").fetchall()[0]
     return dict(zip(TABLES, row, strict=True))
 
 
@@ -84,49 +125,208 @@ def read_pointer(root: Path) -> Pointer | None:
 
 
 def publish(
-    conn: duckdb.DuckDBPyConnection, root: Path, phone_region: str, keep: int = KEEP
+    conn: duckdb.DuckDBPyConnection,
+    root: Path,
+    phone_region: str,
+    keep: int = KEEP,
+    rebuild: bool = False,
 ) -> Published:
-    """Publish the warehouse's look-up tables as a new snapshot, unless the current one already
-    holds this version of them; then remove all but the newest `keep` snapshots."""
+    """Bring the published snapshot up to the warehouse: nothing when it holds this version
+    already, the changed identities applied in place when the change logs say which, else a
+    new file (always when `rebuild`); then remove all but the newest `keep` files."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    version = input_version(conn)
     counts = table_counts(conn)
+    journal, placements = (changes.pending(conn, CONSUMER, p) for p in _PRODUCERS)
+    # Placements the journal has not taken in yet have not moved its rows: they wait for it.
+    taken_in = changes.pending(conn, "journal", "event_placements").since
+    pending = [journal, replace(placements, through=min(placements.through, taken_in))]
+    version = max(p.through for p in pending)
     current = read_pointer(root)
-    if (
-        current is not None
-        and current.version == version
-        and current.counts == counts
-        and current.phone_region == phone_region
+    in_step = (
+        not rebuild
+        and current is not None
+        and current.file.endswith(SUFFIX)
         and (root / current.file).exists()
-    ):
+        and current.phone_region == phone_region
+        and not any(p.first for p in pending)
+        and current.version == max(p.since for p in pending)
+    )
+    if in_step and not any(p.any for p in pending) and current.counts == counts:
         return Published(current, written=False)
+    stamp = (version, phone_region, datetime.now(UTC).replace(tzinfo=None))
+    applied = _apply_changes(conn, root / current.file, pending, stamp) if in_step else None
+    if applied is not None:
+        name, mode = current.file, "changes"
+    else:
+        name, mode = _build(conn, root, stamp), "full"
+    pointer = Pointer(version, name, counts, phone_region, stamp[2].isoformat() + "Z")
+    _write_atomically(root / POINTER, json.dumps(asdict(pointer)))
+    with sql.transaction(conn):
+        for taken in pending:
+            changes.consume(conn, taken)
+    removed = _remove_old(root, name, keep)
+    return Published(pointer, True, removed, mode, *(applied or (0, 0)))
+
+
+def _build(conn: duckdb.DuckDBPyConnection, root: Path, stamp: tuple) -> str:
+    """A new snapshot file of every look-up row, checked against the warehouse; its name."""
+    version = stamp[0]
     for stale in root.glob(".*.tmp*"):
         stale.unlink()
-    name = f"{version}.duckdb"
+    name = _fresh_name(root, version)
     partial = root / f".{name}.tmp"
-    published_at = datetime.now(UTC).replace(tzinfo=None)
-    with attached(conn, partial, read_only=False):
-        conn.execute(sql.load("serving/copy_tables"))
-        conn.execute(
-            "insert into snapshot.snapshot_info values ($version, $region, $at)",
-            {"version": version, "region": phone_region, "at": published_at},
-        )
-        conn.execute("checkpoint snapshot")
-    problems = differences(conn, partial)
+    snap = sqlite3.connect(partial, isolation_level=None)
+    try:
+        snap.execute("pragma journal_mode = off")
+        snap.execute("pragma synchronous = off")
+        snap.executescript(sql.load("serving/snapshot_tables"))
+        snap.execute("begin")
+        for table in TABLES:
+            _copy_rows(conn, table, "true", snap)
+        _stamp(snap, *stamp)
+        snap.execute("commit")
+        snap.executescript(sql.load("serving/snapshot_indexes"))
+        snap.execute("pragma journal_mode = wal")
+        problems = differences(conn, snap)
+    finally:
+        snap.close()
     if problems:
         partial.unlink()
         raise SnapshotMismatch(f"the snapshot of version {version} differs: {problems}")
     _sync(partial)
     os.replace(partial, root / name)
-    pointer = Pointer(version, name, counts, phone_region, published_at.isoformat() + "Z")
-    _write_atomically(root / POINTER, json.dumps(asdict(pointer)))
-    return Published(pointer, written=True, removed=_remove_old(root, name, keep))
+    _sync(root)
+    return name
 
 
-def differences(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, object]:
-    """How the snapshot at `path` differs from the warehouse: counts, identities it lacks."""
-    with attached(conn, path, read_only=True):
+def _fresh_name(root: Path, version: int) -> str:
+    """`<version>.sqlite`, or `<version>.<n>.sqlite` when a rebuild of the same version finds
+    that name taken: a new file never meets WAL files left beside an old one."""
+    n = 0
+    while any(root.glob(f"{version}{f'.{n}' if n else ''}{SUFFIX}*")):
+        n += 1
+    return f"{version}{f'.{n}' if n else ''}{SUFFIX}"
+
+
+def _apply_changes(
+    conn: duckdb.DuckDBPyConnection, path: Path, pending: list[changes.Pending], stamp: tuple
+) -> tuple[int, int] | None:
+    """Replace the changed rows of the snapshot at `path` by the warehouse's, in one
+    transaction that commits only when the counts and the changed identities check out; how
+    many identities and journal rows, or None (nothing written) when they do not: the caller
+    builds anew."""
+    journal, placements = pending
+    changes.stage_identities(conn, journal, "serving_journal_identities")
+    changes.stage_days(conn, journal, "serving_journal_days")
+    changes.stage_identities(conn, placements, "serving_placed_identities")
+    changes.stage_days(conn, placements, "serving_placed_days")
+    conn.execute(sql.load("serving/changed_identities"))
+    snap = _connect(path, writer=True)
+    try:
+        snap.execute("begin immediate")
+        staged = {
+            "changed": ("identity_id text primary key, live integer", "* from serving_changed"),
+            "changed_days": (
+                "day text primary key",
+                "strftime(day, '%Y-%m-%d') from serving_journal_days",
+            ),
+            "moved": ("identity_id text primary key", "* from serving_placed_identities"),
+        }
+        for table, (columns, source) in staged.items():
+            snap.execute(f"create temp table {table} ({columns})")
+            _copy(conn, f"select {source}", snap, table)
+        for statement in _statements("serving/forget_changed_rows"):
+            snap.execute(statement)
+        copied = {}
+        try:
+            for table in TABLES:
+                copied[table] = _copy_rows(conn, table, _CHANGED_ROWS[table], snap)
+        except sqlite3.IntegrityError:
+            snap.execute("rollback")
+            return None
+        unserved = snap.execute(sql.load("serving/unserved_changed_identities")).fetchall()[0][0]
+        if unserved or snapshot_counts(snap) != table_counts(conn):
+            snap.execute("rollback")
+            return None
+        _stamp(snap, *stamp)
+        snap.execute("commit")
+        identities = snap.execute("select count(*) from temp.changed").fetchall()[0][0]
+    finally:
+        snap.close()
+        for table in _STAGED:
+            conn.execute(f"drop table if exists {table}")
+    return identities, copied["identity_journal"]
+
+
+def _copy_rows(
+    conn: duckdb.DuckDBPyConnection, table: str, where: str, snap: sqlite3.Connection
+) -> int:
+    """The warehouse rows of `table` that `where` selects into the snapshot's, as
+    `serving/snapshot_<table>.sql` shapes them (it reads them as `serving_<table>`)."""
+    view = f"serving_{table}"
+    conn.execute(f"create or replace temp view {view} as select * from {table} where {where}")
+    try:
+        return _copy(conn, sql.load(f"serving/snapshot_{table}"), snap, table)
+    finally:
+        conn.execute(f"drop view if exists {view}")
+
+
+def _copy(conn: duckdb.DuckDBPyConnection, query: str, snap: sqlite3.Connection, table: str) -> int:
+    """Rows of a warehouse query into a snapshot table, a batch at a time; how many."""
+    insert = f"insert into {table} values ({', '.join('?' * _COLUMNS[table])})"
+    result = conn.execute(query)
+    copied = 0
+    while rows := result.fetchmany(_BATCH):
+        snap.executemany(insert, rows)
+        copied += len(rows)
+    return copied
+
+
+def _stamp(
+    snap: sqlite3.Connection, version: int, phone_region: str, published_at: datetime
+) -> None:
+    """Record in the snapshot which version it holds, in the transaction that writes it."""
+    snap.execute("delete from snapshot_info")
+    snap.execute(
+        "insert into snapshot_info values (?, ?, ?)",
+        [version, phone_region, published_at.isoformat()],
+    )
+
+
+def _statements(name: str) -> list[str]:
+    """The statements of a SQL file, for SQLite's one statement per call."""
+    return [text.strip() for text in sql.load(name).split(";\n") if text.strip()]
+
+
+@contextmanager
+def compared(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> Iterator[None]:
+    """The snapshot's counts and the identities it can answer for, as `snapshot_counts`,
+    `snapshot_profiles` and `snapshot_identifiers` on `conn`, for the checks' SQL."""
+    counts = snapshot_counts(snap)
+    views = {
+        "snapshot_counts": pa.table(
+            {"table_name": list(counts), "snapshot_rows": list(counts.values())}
+        ),
+        "snapshot_profiles": _identities(snap, "select identity_id from customer_profiles"),
+        "snapshot_identifiers": _identities(snap, "select distinct identity_id from identity_map"),
+    }
+    for view, rows in views.items():
+        conn.register(view, rows)
+    try:
+        yield
+    finally:
+        for view in views:
+            conn.unregister(view)
+
+
+def _identities(snap: sqlite3.Connection, query: str) -> pa.Table:
+    return pa.table({"identity_id": pa.array([row[0] for row in snap.execute(query)], pa.string())})
+
+
+def differences(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> dict[str, object]:
+    """How a snapshot differs from the warehouse: counts, identities it cannot answer for."""
+    with compared(conn, snap):
         counts = conn.execute(sql.load("serving/check_snapshot_counts")).fetchall()
         missing = conn.execute(
             f"select count(*) from ({sql.load('serving/check_every_identity_served')})"
@@ -139,28 +339,24 @@ def differences(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, object
     return problems
 
 
-@contextmanager
-def attached(conn: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> Iterator[None]:
-    """`path` attached to `conn` as `snapshot` for the block."""
-    quoted = str(path).replace("'", "''")
-    mode = " (read_only)" if read_only else ""
-    conn.execute(f"attach '{quoted}' as snapshot{mode}")
-    try:
-        yield
-    finally:
-        conn.execute("detach snapshot")
-
-
 def _remove_old(root: Path, current: str, keep: int) -> list[str]:
-    """Remove snapshots beyond the newest `keep` (the current one always stays). A reader still
-    holding a removed file open finishes on it."""
+    """Remove snapshots beyond the newest `keep` (the current one always stays), with their
+    WAL files. A reader still holding a removed file open finishes on it."""
     others = sorted(
-        (path for path in root.glob("*.duckdb") if path.name != current),
+        (
+            path
+            for pattern in (f"*{SUFFIX}", "*.duckdb")
+            for path in root.glob(pattern)
+            if path.name != current
+        ),
         key=lambda path: path.stat().st_mtime_ns,
         reverse=True,
     )
     removed = []
     for path in others[max(keep - 1, 0) :]:
+        for companion in (path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+            with suppress(FileNotFoundError):
+                companion.unlink()
         with suppress(FileNotFoundError):
             path.unlink()
             removed.append(path.name)
@@ -183,17 +379,30 @@ def _sync(path: Path) -> None:
         os.close(descriptor)
 
 
+def _connect(path: Path, writer: bool = False) -> sqlite3.Connection:
+    """A snapshot connection in autocommit mode: the writer of a new version (durable commits),
+    or a reader, which only reads and may be used by any thread."""
+    if writer:
+        snap = sqlite3.connect(path, isolation_level=None)
+        snap.execute("pragma synchronous = full")
+        return snap
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
+
 @contextmanager
-def open_current(root: Path) -> Iterator[tuple[Pointer, duckdb.DuckDBPyConnection]]:
+def open_current(root: Path) -> Iterator[tuple[Pointer, sqlite3.Connection]]:
     """The published snapshot, opened read-only: for a one-off look-up (the command line)."""
-    pointer, conn = _open(Path(root))
+    pointer, path = _find(Path(root))
+    conn = _connect(path)
     try:
+        conn.execute("begin")
         yield pointer, conn
     finally:
         conn.close()
 
 
-def _open(root: Path) -> tuple[Pointer, duckdb.DuckDBPyConnection]:
+def _find(root: Path) -> tuple[Pointer, Path]:
     # A publish between reading the pointer and opening its file can remove that file only
     # after two more versions: reading the pointer again finds a file that is there.
     for _ in range(3):
@@ -205,23 +414,43 @@ def _open(root: Path) -> tuple[Pointer, duckdb.DuckDBPyConnection]:
             )
         path = root / pointer.file
         if path.exists():
-            with suppress(duckdb.IOException):
-                return pointer, duckdb.connect(str(path), read_only=True)
+            return pointer, path
     raise SnapshotMissing(f"the snapshot {root / pointer.file} named by {root / POINTER} is gone")
 
 
 class _Opened:
-    def __init__(self, pointer: Pointer, conn: duckdb.DuckDBPyConnection) -> None:
+    """One published version for the service: a reader connection per thread, opened on first
+    use (a SQLite connection serves one statement at a time)."""
+
+    def __init__(self, pointer: Pointer, path: Path) -> None:
         self.pointer = pointer
-        self.conn = conn
+        self.path = path
         self.users = 0
         self.retired = False
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self.path)
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
 
 
 class SnapshotSource:
     """The current snapshot for a long-running reader (the service), switching when a new one
-    is published. Each look-up leases the version current when it starts and finishes on it;
-    a version no look-up holds any more is closed once a newer one has replaced it."""
+    is published. Each look-up leases the version current when it starts and reads it in one
+    transaction, so it finishes on that version while the next one commits; a version no
+    look-up holds any more is closed once a newer one has replaced it."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -230,39 +459,44 @@ class SnapshotSource:
         self._seen: tuple[int, int, int] | None = None
 
     @contextmanager
-    def lease(self) -> Iterator[tuple[Pointer, duckdb.DuckDBPyConnection]]:
-        """The current version and a cursor of it, for one look-up."""
+    def lease(self) -> Iterator[tuple[Pointer, sqlite3.Connection]]:
+        """The current version and this thread's connection to it, in a read transaction."""
         opened = self._current()
         try:
-            cursor = opened.conn.cursor()
+            conn = opened.connection()
+            conn.execute("begin")
             try:
-                yield opened.pointer, cursor
+                yield opened.pointer, conn
             finally:
-                cursor.close()
+                conn.execute("rollback")
         finally:
             with self._lock:
                 opened.users -= 1
                 if opened.retired and opened.users == 0:
-                    opened.conn.close()
+                    opened.close()
 
     def current_pointer(self) -> Pointer | None:
         """The version new look-ups get (None before the first publish)."""
         try:
-            with self.lease() as (pointer, _):
-                return pointer
+            opened = self._current()
         except SnapshotMissing:
             return None
+        with self._lock:
+            opened.users -= 1
+            if opened.retired and opened.users == 0:
+                opened.close()
+        return opened.pointer
 
     def close(self) -> None:
         with self._lock:
             if self._opened is not None:
                 self._opened.retired = True
                 if self._opened.users == 0:
-                    self._opened.conn.close()
+                    self._opened.close()
                 self._opened = None
 
     def _current(self) -> _Opened:
-        """The open current version, leased (users + 1); a changed pointer opens the new one."""
+        """The current version, leased (users + 1); a changed pointer opens the new one."""
         try:
             status = os.stat(self.root / POINTER)
             seen = (status.st_ino, status.st_mtime_ns, status.st_size)
@@ -270,13 +504,13 @@ class SnapshotSource:
             seen = None
         with self._lock:
             if seen is not None and seen != self._seen:
-                pointer, conn = _open(self.root)
+                pointer, path = _find(self.root)
                 previous = self._opened
-                self._opened, self._seen = _Opened(pointer, conn), seen
+                self._opened, self._seen = _Opened(pointer, path), seen
                 if previous is not None:
                     previous.retired = True
                     if previous.users == 0:
-                        previous.conn.close()
+                        previous.close()
             if self._opened is None:
                 raise SnapshotMissing(
                     f"no serving snapshot in {self.root}: run `identity-assets run --all` first"

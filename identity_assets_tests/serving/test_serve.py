@@ -78,7 +78,7 @@ def test_healthz_names_the_snapshot_version_it_serves(built, server) -> None:
         pass
     assert answer.status == 200
     assert answer.body["snapshot"]["version"] == pointer.version
-    assert answer.body["snapshot"]["file"] == f"{pointer.version}.duckdb"
+    assert answer.body["snapshot"]["file"] == pointer.file == f"{pointer.version}.sqlite"
 
 
 def test_journal_retrieval_answers_in_the_identifier_apis_shape(built, server) -> None:

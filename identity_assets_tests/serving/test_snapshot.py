@@ -1,21 +1,21 @@
-"""The serving snapshot: published after the journal when its inputs moved, switched atomically,
-checked against the warehouse, and read without the warehouse."""
+"""The serving snapshot: published after the journal when its inputs moved, a new version made
+of what changed, switched atomically, checked against the warehouse, and read without it."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+import sqlite3
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.normalise import uid2_hash
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.journal.assets import build_journals
-from identity_assets.journal.lookup import journal_response
+from identity_assets.journal.lookup import find_identity, journal_response, profile_response
 from identity_assets.resources import (
     IdentityRulesResource,
     Warehouse,
@@ -27,6 +27,7 @@ from identity_assets.serving.assets import (
 )
 from identity_assets.serving.snapshot import (
     POINTER,
+    Pointer,
     SnapshotSource,
     open_current,
     read_pointer,
@@ -48,10 +49,12 @@ CHECKS = [snapshot_counts_match, every_identity_served]
 class Pipeline:
     """The stages up to the snapshot over a landing directory, one day at a time."""
 
-    def __init__(self, tmp_path: Path, landing: Landing, phone_region: str = "US") -> None:
+    def __init__(
+        self, tmp_path: Path, landing: Landing, phone_region: str = "US", serving: str = "serving"
+    ) -> None:
         self.landing = landing
         self.warehouse = Warehouse(database=str(tmp_path / "data" / "identity.duckdb"))
-        self.serving = tmp_path / "data" / "serving"
+        self.serving = tmp_path / "data" / serving
         self.instance = dg.DagsterInstance.ephemeral()
         self.resources = pipeline_resources(
             self.warehouse,
@@ -59,12 +62,14 @@ class Pipeline:
             identity_rules=IdentityRulesResource(phone_region=phone_region),
         )
 
-    def run(self, day: date, events: list[dict] | None = None) -> dg.ExecuteInProcessResult:
+    def run(
+        self, day: date, events: list[dict] | None = None, refresh: str = ""
+    ) -> dg.ExecuteInProcessResult:
         if events is not None:
             self.landing.write(f"{day}.jsonl", events, day=day)
         result = dg.materialize(
             [*ASSETS, *CHECKS],
-            resources=self.resources,
+            resources={**self.resources, "full_refresh": FullRefresh(from_stage=refresh)},
             partition_key=day.isoformat(),
             instance=self.instance,
         )
@@ -73,7 +78,12 @@ class Pipeline:
 
 
 def _files(root: Path) -> dict[str, int]:
-    return {path.name: path.stat().st_mtime_ns for path in root.iterdir()}
+    """The snapshot files and the pointer (readers touch the WAL's shared-memory index)."""
+    return {
+        path.name: path.stat().st_mtime_ns
+        for path in root.iterdir()
+        if not path.name.endswith(("-wal", "-shm"))
+    }
 
 
 def test_a_run_publishes_a_snapshot_that_answers_as_the_warehouse(tmp_path, landing) -> None:
@@ -83,13 +93,9 @@ def test_a_run_publishes_a_snapshot_that_answers_as_the_warehouse(tmp_path, land
     metadata = materialized_metadata(result)["serving_snapshot"]
     assert metadata["published"].value is True
     assert metadata["version"].value == pointer.version > 0
-    assert pointer.file == f"{pointer.version}.duckdb"
-    assert pointer.counts == {
-        "identity_journal": 1,
-        "customer_profiles": 1,
-        "identity_map": 2,
-        "identifiers": 2,
-    }
+    assert metadata["mode"].value == "full"
+    assert pointer.file == f"{pointer.version}.sqlite"
+    assert pointer.counts == {"identity_journal": 1, "customer_profiles": 1, "identity_map": 2}
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"snapshot_counts_match": True, "every_identity_served": True}
     with pipeline.warehouse.get_connection() as conn:
@@ -114,20 +120,154 @@ def test_a_run_with_nothing_new_writes_nothing(tmp_path, landing) -> None:
     assert materialized_metadata(result)["serving_snapshot"]["published"].value is False
 
 
-def test_new_versions_switch_the_pointer_and_keep_the_last_two(tmp_path, landing) -> None:
+def test_new_versions_apply_what_changed_to_the_published_file(tmp_path, landing) -> None:
     pipeline = Pipeline(tmp_path, landing)
-    versions = []
+    people = [track(n, D1, userId=f"u-{n}", email=f"p{n}@example.com") for n in range(6)]
+    pipeline.run(D1, people)
+    first = read_pointer(pipeline.serving)
+    # one new person and one known person again: two identities change, the other five stay
+    result = pipeline.run(D2, [track(1, D2, userId="u-new"), track(2, D2, userId="u-3")])
+    pointer = read_pointer(pipeline.serving)
+    metadata = materialized_metadata(result)["serving_snapshot"]
+    assert metadata["mode"].value == "changes"
+    assert metadata["changed_identities"].value == 2
+    assert pointer.version > first.version and pointer.file == first.file
+    assert sorted(p.name for p in pipeline.serving.glob("*.sqlite")) == [first.file]
+    assert [p.name for p in pipeline.serving.iterdir() if p.name.startswith(".")] == []
+    checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"snapshot_counts_match": True, "every_identity_served": True}
+    with open_current(pipeline.serving) as (opened, conn):
+        assert opened == pointer
+        assert conn.execute("select version from snapshot_info").fetchall() == [(pointer.version,)]
+        assert conn.execute("select count(*) from customer_profiles").fetchall() == [(7,)]
+        assert conn.execute("select count(*) from identity_journal").fetchall() == [(8,)]
+
+
+def test_a_full_refresh_builds_a_new_file_and_keeps_the_last_two(tmp_path, landing) -> None:
+    pipeline = Pipeline(tmp_path, landing)
+    files = []
     for n, day in enumerate((D1, D2, D3)):
-        pipeline.run(day, [track(n, day, userId=f"u-{n}")])
-        versions.append(read_pointer(pipeline.serving).version)
-    assert versions == sorted(set(versions))
-    assert sorted(p.name for p in pipeline.serving.glob("*.duckdb")) == sorted(
-        f"{v}.duckdb" for v in versions[1:]
-    )
-    assert sorted(p.name for p in pipeline.serving.iterdir() if p.name.startswith(".")) == []
+        result = pipeline.run(day, [track(n, day, userId=f"u-{n}")], refresh="serving")
+        assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "full"
+        files.append(read_pointer(pipeline.serving).file)
+    assert files == sorted(set(files), key=files.index)
+    assert sorted(p.name for p in pipeline.serving.glob("*.sqlite")) == sorted(files[1:])
+    assert [p.name for p in pipeline.serving.iterdir() if p.name.startswith(".")] == []
     with open_current(pipeline.serving) as (pointer, conn):
-        assert pointer.version == versions[-1]
+        assert pointer.file == files[-1]
         assert conn.execute("select count(*) from customer_profiles").fetchall() == [(3,)]
+
+
+def _contents(root: Path) -> dict[str, list]:
+    """Every row of every table of the published snapshot, but its stamp, in a fixed order."""
+    with open_current(root) as (_, conn):
+        return {
+            table: conn.execute(f"select * from {table} order by 1, 2, 3").fetchall()
+            for table in ("identity_journal", "customer_profiles", "identity_map")
+        }
+
+
+def test_a_version_made_of_changes_equals_one_built_anew(tmp_path, landing) -> None:
+    """Merges, a new identifier, a person coming back: applied in place, the snapshot holds what
+    a snapshot built from scratch over the same warehouse holds."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(
+        D1,
+        [
+            track(1, D1, userId="u-1", email="ann@example.com"),
+            track(2, D1, userId="u-2", email="bob@example.com"),
+            track(3, D1, anonymousId="a-3", device="d-3"),
+            track(4, D1, userId="u-4"),
+        ],
+    )
+    # u-2 joins u-1 through ann's email; a-3 gains a user id; u-4 comes back; a newcomer
+    changed = [
+        track(1, D2, userId="u-2", email="ann@example.com"),
+        track(2, D2, anonymousId="a-3", userId="u-3"),
+        track(3, D2, userId="u-4", phone="+1 415 555 0100"),
+        track(4, D2, userId="u-5"),
+    ]
+    result = pipeline.run(D2, changed)
+    assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "changes"
+    applied = _contents(pipeline.serving)
+    in_place = read_pointer(pipeline.serving)
+    pipeline.run(D2, refresh="serving")
+    assert _contents(pipeline.serving) == applied
+    # the same version built anew gets a name of its own, never meeting the old file's WAL
+    rebuilt = read_pointer(pipeline.serving)
+    assert rebuilt.version == in_place.version and rebuilt.file != in_place.file
+    with open_current(pipeline.serving) as (_, conn):
+        # a-3 gained a user id: both find one identity
+        assert find_identity(conn, "anonymous_id", "a-3") == find_identity(conn, "user_id", "u-3")
+    with pipeline.warehouse.get_connection() as conn:
+        profiles = conn.execute("select count(*) from customer_profiles").fetchall()[0][0]
+    assert len(applied["customer_profiles"]) == profiles
+
+
+def _published_then_damaged(tmp_path, landing, statement: str) -> tuple[Pipeline, Pointer]:
+    """Two people published, then `statement` run on the snapshot behind the pipeline's back."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")])
+    pointer = read_pointer(pipeline.serving)
+    with sqlite3.connect(pipeline.serving / pointer.file) as conn:
+        conn.execute(statement)
+    return pipeline, pointer
+
+
+def test_changes_the_snapshot_cannot_take_build_it_anew(tmp_path, landing) -> None:
+    """A snapshot that no longer matches the warehouse (here a row lost) is not patched: the
+    next version is built from scratch, and passes its checks."""
+    pipeline, pointer = _published_then_damaged(
+        tmp_path,
+        landing,
+        "delete from identity_journal where rowid = (select min(rowid) from identity_journal)",
+    )
+    result = pipeline.run(D2, [track(3, D2, userId="u-3")])
+    metadata = materialized_metadata(result)["serving_snapshot"]
+    assert metadata["mode"].value == "full"
+    assert read_pointer(pipeline.serving).file != pointer.file
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_the_snapshot_answers_exactly_as_the_warehouse(tmp_path, landing) -> None:
+    """Journals (whole, limited, within a range) and profiles read from the snapshot are the
+    warehouse's answers, to the byte."""
+    pipeline = Pipeline(tmp_path, landing)
+    events = [track(n, D1, userId="u-1", email="ann@example.com") for n in range(5)]
+    events[2]["event"] = "Order Completed"
+    events[2]["properties"] = {"order_id": "o-7", "value": 12.5}
+    pipeline.run(D1, events)
+    pipeline.run(D2, [track(9, D2, userId="u-1"), track(10, D2, userId="u-2")])
+    asked = [
+        ("email", "ann@example.com", {}),
+        ("user_id", "u-1", {"limit": 2}),
+        ("user_id", "u-1", {"since": datetime(2026, 11, 18, 10, 0, 2)}),
+        ("user_id", "u-1", {"until": datetime(2026, 11, 18, 10, 0, 3), "limit": 1}),
+        ("user_id", "u-2", {}),
+        ("user_id", "nobody", {}),
+    ]
+    profile = {
+        "identifiers": {"email": "ann@example.com"},
+        "attributes": ["email", "name"],
+        "events": {
+            "start_date": 0,
+            "end_date": 4_102_444_800,
+            "wanted": [
+                {"event_name": "order_completed", "params": ["order_id", "value", "timestamp"]},
+                {"event_name": "Product Viewed", "params": ["timestamp"]},
+            ],
+        },
+    }
+    with pipeline.warehouse.get_connection() as conn:
+        expected = [journal_response(conn, kind, value, **how) for kind, value, how in asked]
+        expected_profile = profile_response(conn, profile)
+    with open_current(pipeline.serving) as (_, conn):
+        assert [journal_response(conn, kind, value, **how) for kind, value, how in asked] == (
+            expected
+        )
+        assert profile_response(conn, profile) == expected_profile
+    assert [status for status, _ in expected] == [200, 200, 200, 200, 200, 404]
+    assert len(expected_profile[1]["events"]["order_completed"]) == 1
 
 
 def test_a_reader_finishes_on_its_version_while_new_reads_see_the_next(tmp_path, landing) -> None:
@@ -136,10 +276,10 @@ def test_a_reader_finishes_on_its_version_while_new_reads_see_the_next(tmp_path,
     source = SnapshotSource(pipeline.serving)
     try:
         with source.lease() as (old, old_conn):
-            # two more versions: the one this reader holds is published over and removed
+            assert old_conn.execute("select count(*) from identity_map").fetchall() == [(1,)]
+            # two more versions committed while this reader is in the middle of the first
             pipeline.run(D2, [track(2, D2, userId="u-2")])
             pipeline.run(D3, [track(3, D3, userId="u-3")])
-            assert not (pipeline.serving / old.file).exists()
             with source.lease() as (new, new_conn):
                 assert new.version > old.version
                 assert new_conn.execute("select count(*) from identity_map").fetchall() == [(3,)]
@@ -150,14 +290,12 @@ def test_a_reader_finishes_on_its_version_while_new_reads_see_the_next(tmp_path,
 
 
 def test_the_checks_find_a_snapshot_that_differs_from_the_warehouse(tmp_path, landing) -> None:
-    pipeline = Pipeline(tmp_path, landing)
-    pipeline.run(D1, [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")])
-    pointer = read_pointer(pipeline.serving)
-    with duckdb.connect(str(pipeline.serving / pointer.file)) as conn:
-        conn.execute(
-            "delete from customer_profiles "
-            "where identity_id = (select min(identity_id) from customer_profiles)"
-        )
+    pipeline, _ = _published_then_damaged(
+        tmp_path,
+        landing,
+        "delete from customer_profiles "
+        "where identity_id = (select min(identity_id) from customer_profiles)",
+    )
     counts = snapshot_counts_match(warehouse=pipeline.warehouse)
     served = every_identity_served(warehouse=pipeline.warehouse)
     assert not counts.passed and counts.description.startswith("1 table(s)")
