@@ -17,6 +17,7 @@ from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.journal.assets import build_journals
 from identity_assets.journal.lookup import find_identity, journal_response, profile_response
 from identity_assets.resources import (
+    FullRefresh,
     IdentityRulesResource,
     Warehouse,
 )
