@@ -3,30 +3,20 @@
 -- first_seen, and the RFM quintiles ranked across everyone again. Equal values are split
 -- between quintiles by identity_id, so the same data gives the same ranks whatever order its
 -- rows are in.
-update customer_metrics as c
-set
-    recency_days = r.recency_days,
-    tenure_days = r.tenure_days,
-    customer_age_days = r.customer_age_days,
-    rfm_recency = r.rfm_recency,
-    rfm_frequency = r.rfm_frequency,
-    rfm_monetary = r.rfm_monetary,
-    as_of = $as_of
-from (
-    with aged as (
-        select
-            m.identity_id,
-            m.total_purchases,
-            m.total_spend,
+with aged as (
+    select
+        m.* replace (
             (epoch($as_of) - epoch(m.last_purchase_at)) / 86400 as recency_days,
             (epoch($as_of) - epoch(i.first_seen)) / 86400 as tenure_days,
-            date_diff('day', m.first_purchase_at::date, $as_of::date) as customer_age_days
-        from customer_metrics as m
-        inner join identities as i using (identity_id)
-    )
+            date_diff('day', m.first_purchase_at::date, $as_of::date) as customer_age_days,
+            $as_of as as_of
+        )
+    from customer_metrics as m
+    inner join identities as i using (identity_id)
+)
 
-    select
-        *,
+select
+    * replace (
         case when total_purchases > 0
             then ntile(5) over (
                 partition by total_purchases > 0 order by recency_days desc, identity_id
@@ -39,6 +29,5 @@ from (
             then ntile(5) over (
                 partition by total_purchases > 0 order by total_spend, identity_id
             ) end as rfm_monetary
-    from aged
-) as r
-where c.identity_id = r.identity_id;
+    )
+from aged
