@@ -54,7 +54,7 @@ def fit_day(conn: duckdb.DuckDBPyConnection, rules: ValueRules, as_of: datetime)
     grid = end - (end - 1) % rules.refit_days
     day, why = possible, "the first day a model may be fitted"
     if grid > possible:
-        day, why = grid, f"every {rules.refit_days} days"
+        day, why = grid, f"every {rules.refit_days} day{'' if rules.refit_days == 1 else 's'}"
     for later in range(day + 1, end + 1):
         grown = _buyers(first, later) / _buyers(first, day) - 1
         if grown >= rules.refit_new_buyers:
