@@ -133,6 +133,13 @@ class ValueRulesResource(dg.ConfigurableResource):
         default=3.0,
         description="a history shorter than this many horizons and no model predicts",
     )
+    refit_days: int = Field(
+        default=7, description="the value model is refitted every this many days (1: every run)"
+    )
+    refit_new_buyers: float = Field(
+        default=0.10,
+        description="and sooner, on the first day the buyers grew by this share since its fit",
+    )
 
     def rules(self) -> ValueRules:
         purchases = (
@@ -145,6 +152,8 @@ class ValueRulesResource(dg.ConfigurableResource):
             horizon_days=self.horizon_days,
             min_repeat_buyers=self.min_repeat_buyers,
             min_history_multiple=self.min_history_multiple,
+            refit_days=self.refit_days,
+            refit_new_buyers=self.refit_new_buyers,
         )
 
 
@@ -244,6 +253,8 @@ def value_rules_from_env() -> ValueRulesResource:
         purchase_rules_file=settings.text("IDENTITY_PURCHASE_RULES"),
         min_repeat_buyers=settings.integer("IDENTITY_MIN_REPEAT_BUYERS", 20),
         min_history_multiple=settings.number("IDENTITY_MIN_HISTORY_MULTIPLE", 3.0),
+        refit_days=settings.integer("IDENTITY_REFIT_DAYS", 7),
+        refit_new_buyers=settings.number("IDENTITY_REFIT_NEW_BUYERS", 0.10),
     )
 
 

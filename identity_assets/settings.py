@@ -62,6 +62,8 @@ VARIABLES = (
     Variable("IDENTITY_PURCHASE_RULES", "built-in rules", "a JSON file (see Metrics)"),
     Variable("IDENTITY_MIN_REPEAT_BUYERS", "20", "a whole number >= 1"),
     Variable("IDENTITY_MIN_HISTORY_MULTIPLE", "3", "a number >= 0"),
+    Variable("IDENTITY_REFIT_DAYS", "7", "a whole number >= 1"),
+    Variable("IDENTITY_REFIT_NEW_BUYERS", "0.1", "a number >= 0"),
     Variable("IDENTITY_SEGMENTS", "built-in segments", "a JSON file (see Segments)"),
     Variable(
         "IDENTITY_API_URL", DEFAULT_API_URL, "an http(s) URL with a host and no user:password@"
@@ -296,6 +298,7 @@ def check_environment() -> None:
         "IDENTITY_MAX_LINKED_VALUES",
         "IDENTITY_MAX_IDENTITY_SIZE",
         "IDENTITY_MIN_REPEAT_BUYERS",
+        "IDENTITY_REFIT_DAYS",
         "IDENTITY_API_CONCURRENCY",
     ):
         integer(name, 1)

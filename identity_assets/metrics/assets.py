@@ -52,7 +52,8 @@ def value_customers(
     value_rules: ValueRulesResource,
     full_refresh: FullRefresh,
 ):
-    """Metrics over whole tables in SQL, then the value model fitted on the buyers."""
+    """Metrics of the identities the run touched in SQL, every row taken to as_of, then the
+    value model's predictions, refitted on its fit days."""
     with warehouse.get_connection() as conn:
         if full_refresh.includes("metrics"):
             context.log.info("metrics: full refresh, rebuilding from the whole journal")
@@ -63,7 +64,7 @@ def value_customers(
         context.log.info(
             f"metrics: {result.identities:,} identities, {result.buyers:,} buyers, "
             f"{result.purchases:,} purchases, unusable {result.bad_purchases or 'none'}; "
-            f"model {fit.chosen or 'none'}"
+            f"model {fit.chosen or 'none'} ({fit.fit_reason or 'not fitted'})"
             f"{f' (scaled by {fit.calibration:.3f})' if fit.calibration != 1 else ''}"
             f"{': ' + fit.unfitted_reason if fit.unfitted_reason else ''}; "
             f"Gamma-Gamma fitted for {sorted(fit.gamma_gamma) or 'no currency'}"
@@ -130,6 +131,8 @@ def value_customers(
             "chosen_model": fit.chosen or f"none: {fit.unfitted_reason}",
             "model_backtest": _backtest_table(fit.candidates),
             "backtest_cut": fit.backtest_cut or "none",
+            "fitted_at": fit.fitted_at or "none",
+            "fit_reason": fit.fit_reason or f"not fitted: {fit.unfitted_reason}",
             "calibration_factor": fit.calibration,
             "history_days": fit.history_days,
         },

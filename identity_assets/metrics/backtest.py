@@ -10,7 +10,7 @@ candidate fitted on the same history, and the seed's formula.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import duckdb
@@ -36,9 +36,10 @@ def backtest(
     """Fit on the history before `cutoff` (default: horizon days before the end) and score:
     the stage's prediction first, then each candidate, then the seed's formula.
 
-    It rewrites the metrics stage's tables as of the cutoff: run it on a scratch warehouse.
+    It rewrites the metrics stage's tables as of the cutoff, with the model refitted there
+    (whatever the refit cadence): run it on a scratch warehouse.
     """
-    rules = rules or ValueRules()
+    rules = replace(rules or ValueRules(), refit_days=1)
     cutoff = cutoff or data_end(conn) - timedelta(days=rules.horizon_days)
     result = update_values(conn, rules, as_of=cutoff)
     candidates = Candidates(conn, rules)

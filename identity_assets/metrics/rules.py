@@ -91,6 +91,10 @@ class ValueRules:
     min_repeat_buyers: int = field(default=20)
     # no model predicts from a history shorter than this many horizons (3 x 90 = 270 days)
     min_history_multiple: float = 3.0
+    # the model is refitted on a fixed grid of this many days (1: every run), and sooner on
+    # the first day the buyers grew by this share since the last fit day (decision 0019)
+    refit_days: int = 7
+    refit_new_buyers: float = 0.10
 
 
 SOURCES = ("segment", "identifier_api", "client_api")

@@ -157,43 +157,69 @@ class Candidates:
             self._bg_nbd[as_of] = (params, reason)
         return self._bg_nbd[as_of]
 
-    def predict(self, name: str, as_of: datetime) -> Prediction:
-        """Candidate `name`'s prediction for the buyers at `as_of` (fitted once per cut: a
-        backtest and the scores beside it read the same fit)."""
+    def predict(
+        self,
+        name: str,
+        as_of: datetime,
+        fitted: Prediction | None = None,
+        fitted_at: datetime | None = None,
+    ) -> Prediction:
+        """Candidate `name`'s prediction for the buyers at `as_of`: fitted at `as_of` (once per
+        cut: a backtest and the scores beside it read the same fit), or with the parameters of
+        `fitted`, a fit made at `fitted_at` (no count model is fitted again; gradient boosting
+        is trained again on the window before `fitted_at`)."""
+        if fitted is not None:
+            return self._predict(name, as_of, fitted, fitted_at)
         if (name, as_of) not in self._predictions:
             self._predictions[name, as_of] = self._predict(name, as_of)
         return self._predictions[name, as_of]
 
-    def _predict(self, name: str, as_of: datetime) -> Prediction:
+    def _predict(
+        self,
+        name: str,
+        as_of: datetime,
+        fitted: Prediction | None = None,
+        fitted_at: datetime | None = None,
+    ) -> Prediction:
         f = self.features(as_of)
         if len(f["x"]) == 0:
             return Prediction(name, reason=f"no buyers before {as_of:%Y-%m-%d}")
         if name == BASELINE:
             return Prediction(name, value=f["recent_spend"], methods=_repeat(name, f))
         if name == "gradient_boosting":
-            return self._boosting(as_of)
+            return self._boosting(as_of, fitted_at or as_of, fitted)
         if name == "bg_nbd_gamma_gamma":
-            params, reason = self.bg_nbd(as_of)
+            params, reason = (fitted.bg_nbd, None) if fitted else self.bg_nbd(as_of)
             if params is None:
                 return Prediction(name, reason=reason)
             purchases = models.expected_purchases(
                 params, self.horizon.days, f["x"], f["t_x"], f["age"]
             )
-            return self._with_order_value(name, "bg_nbd", f, purchases, bg_nbd=params)
+            return self._with_order_value(name, "bg_nbd", f, purchases, fitted, bg_nbd=params)
         if name == "pareto_nbd_gamma_gamma":
-            reason = self.too_few(f)
-            params = None if reason else self._fit_pareto_nbd(as_of)
-            if reason is None and params is None:
-                reason = "Pareto/NBD did not converge on this data"
-            if params is not None and (bad := models.degenerate(params)):
-                params, reason = None, f"Pareto/NBD {bad}"
+            if fitted:
+                params, reason = fitted.pareto_nbd, None
+            else:
+                params, reason = self._pareto_nbd_at(as_of)
             if params is None:
                 return Prediction(name, reason=reason)
             purchases = models.pareto_expected_purchases(
                 params, self.horizon.days, f["x"], f["t_x"], f["age"]
             )
-            return self._with_order_value(name, "pareto_nbd", f, purchases, pareto_nbd=params)
+            return self._with_order_value(
+                name, "pareto_nbd", f, purchases, fitted, pareto_nbd=params
+            )
         raise ValueError(f"unknown value model {name}")
+
+    def _pareto_nbd_at(self, as_of: datetime) -> tuple[dict[str, float] | None, str | None]:
+        """Pareto/NBD fitted on the buyers at `as_of`, or why there is none."""
+        reason = self.too_few(self.features(as_of))
+        params = None if reason else self._fit_pareto_nbd(as_of)
+        if reason is None and params is None:
+            reason = "Pareto/NBD did not converge on this data"
+        if params is not None and (bad := models.degenerate(params)):
+            params, reason = None, f"Pareto/NBD {bad}"
+        return params, reason
 
     def _fit_pareto_nbd(self, as_of: datetime) -> dict[str, float] | None:
         """Pareto/NBD at `as_of` on at most PARETO_MAX_HISTORIES distinct histories, started
@@ -219,34 +245,40 @@ class Candidates:
         return None
 
     def _with_order_value(
-        self, name: str, counts: str, f: dict[str, np.ndarray], purchases: np.ndarray, **params
+        self,
+        name: str,
+        counts: str,
+        f: dict[str, np.ndarray],
+        purchases: np.ndarray,
+        fitted: Prediction | None = None,
+        **params,
     ) -> Prediction:
-        """Expected purchases times Gamma-Gamma's expected order value per currency, or the
-        buyer's own average order value where its currency has no fit."""
+        """Expected purchases times Gamma-Gamma's expected order value per currency (fitted
+        here, or `fitted`'s), or the buyer's own average order value where its currency has no
+        fit."""
         order_value = f["avg_order_value"].copy()
         methods = _repeat(name, f)
         fits, unfitted, penalizers = {}, {}, {}
-        minimum = self.rules.min_repeat_buyers
         for currency in sorted(set(f["currency"].tolist())):
             rows = f["currency"] == currency
-            repeat = rows & (f["x"] > 0) & (f["m"] > 0)
-            if repeat.sum() < minimum:
-                unfitted[currency] = (
-                    f"too few repeat buyers in {currency} ({int(repeat.sum())} < {minimum})"
+            if fitted:
+                fit = models.GammaGammaFit(
+                    fitted.gamma_gamma.get(currency),
+                    fitted.gamma_gamma_penalizers.get(currency),
+                    fitted.gamma_gamma_unfitted.get(currency, f"no Gamma-Gamma fit for {currency}"),
                 )
             else:
-                fit = models.fit_gamma_gamma(f["x"][repeat], f["m"][repeat])
-                if fit.params is None:
-                    unfitted[currency] = f"{fit.reason} for {currency}"
-                else:
-                    fits[currency] = fit.params
-                    if fit.penalizer:
-                        penalizers[currency] = fit.penalizer
-                    p, q, v = (fit.params[k] for k in ("p", "q", "v"))
-                    x, m = f["x"][rows], f["m"][rows]
-                    order_value[rows] = p * (v + x * m) / (p * x + q - 1)
-            if currency in unfitted:
-                methods[rows] = f"{counts}_own_average: {unfitted[currency]}"
+                fit = self._gamma_gamma(currency, f, rows)
+            if fit.params is None:
+                unfitted[currency] = fit.reason
+                methods[rows] = f"{counts}_own_average: {fit.reason}"
+            else:
+                fits[currency] = fit.params
+                if fit.penalizer:
+                    penalizers[currency] = fit.penalizer
+                p, q, v = (fit.params[k] for k in ("p", "q", "v"))
+                x, m = f["x"][rows], f["m"][rows]
+                order_value[rows] = p * (v + x * m) / (p * x + q - 1)
         return Prediction(
             name,
             value=purchases * order_value,
@@ -259,35 +291,52 @@ class Candidates:
             **params,
         )
 
-    def _boosting(self, as_of: datetime) -> Prediction:
-        """Trained on the features a window before `as_of` and what the buyers spent in that
-        window, applied to the features at `as_of`."""
+    def _gamma_gamma(
+        self, currency: str, f: dict[str, np.ndarray], rows: np.ndarray
+    ) -> models.GammaGammaFit:
+        """Gamma-Gamma fitted on the repeat buyers of `currency`, or why there is none."""
+        minimum = self.rules.min_repeat_buyers
+        repeat = rows & (f["x"] > 0) & (f["m"] > 0)
+        if repeat.sum() < minimum:
+            reason = f"too few repeat buyers in {currency} ({int(repeat.sum())} < {minimum})"
+            return models.GammaGammaFit(None, reason=reason)
+        fit = models.fit_gamma_gamma(f["x"][repeat], f["m"][repeat])
+        if fit.params is None:
+            return models.GammaGammaFit(None, reason=f"{fit.reason} for {currency}")
+        return fit
+
+    def _boosting(
+        self, as_of: datetime, trained_at: datetime, fitted: Prediction | None = None
+    ) -> Prediction:
+        """Trained on the features a window before `trained_at` and what the buyers spent in
+        that window, applied to the features at `as_of` (with BG/NBD's at `trained_at`, or
+        `fitted`'s)."""
         name = "gradient_boosting"
-        previous = as_of - self.horizon
+        previous = trained_at - self.horizon
         train = self.features(previous)
         outcomes = int((train["actual"] > 0).sum()) if len(train["x"]) else 0
         if outcomes < self.rules.min_repeat_buyers:
             return Prediction(
                 name,
-                reason=f"too few buyers spent in the window before {as_of:%Y-%m-%d} "
+                reason=f"too few buyers spent in the window before {trained_at:%Y-%m-%d} "
                 f"({outcomes} < {self.rules.min_repeat_buyers})",
             )
-        train_matrix, matrix = self._matrix(previous), self._matrix(as_of)
+        params = fitted.bg_nbd if fitted else self.bg_nbd(trained_at)[0]
+        train_matrix = self._matrix(previous, self.bg_nbd(previous)[0])
+        matrix = self._matrix(as_of, params)
         # a feature missing at either cut (no BG/NBD fit) is left out of both
         known = ~(np.isnan(train_matrix).all(axis=0) | np.isnan(matrix).all(axis=0))
         value = models.fit_predict_boosting(
             train_matrix[:, known], train["actual"], matrix[:, known]
         )
-        params, _ = self.bg_nbd(as_of)
         return Prediction(
             name, value=value, methods=_repeat(name, self.features(as_of)), bg_nbd=params
         )
 
-    def _matrix(self, as_of: datetime) -> np.ndarray:
-        """The supervised model's features at `as_of`; BG/NBD's are missing (NaN, which
-        gradient boosting handles) where it has no fit."""
+    def _matrix(self, as_of: datetime, params: dict[str, float] | None) -> np.ndarray:
+        """The supervised model's features at `as_of`, BG/NBD's from `params`; missing (NaN,
+        which gradient boosting handles) where it has no fit."""
         f = dict(self.features(as_of))
-        params, _ = self.bg_nbd(as_of)
         missing = np.full(len(f["x"]), np.nan)
         if params is None:
             f["bg_nbd_expected"] = f["bg_nbd_alive"] = missing

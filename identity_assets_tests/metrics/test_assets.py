@@ -115,3 +115,6 @@ def test_the_model_backtest_is_in_the_metadata(tmp_path: Path) -> None:
         assert len(cells) == 8 and all(cells[1:7])
         assert (cells[7] == "chosen") == (candidate == chosen)
     assert value["backtest_cut"].value != "none" and value["history_days"].value >= 270
+    # when the parameters were fitted and why: a first fit on this warehouse
+    assert value["fitted_at"].value.startswith("2026-")
+    assert value["fit_reason"].value == "refitted: no fit under these rules yet"

@@ -63,7 +63,8 @@ def test_four_days_of_history_get_no_prediction_from_a_fitted_model(conn, landin
     # a shop that accepts four days of history still gets no number from the broken fit
     # they give: its parameters are degenerate
     forget_values(conn)
-    result = update_values(conn, ValueRules(min_repeat_buyers=5, min_history_multiple=0.01))
+    accepting = ValueRules(min_repeat_buyers=5, min_history_multiple=0.01, refit_days=1)
+    result = update_values(conn, accepting)
     assert result.fit.bg_nbd is None
     assert result.fit.unfitted_reason.startswith("BG/NBD degenerate parameters (r ")
     assert untrusted(conn) == {f"baseline: {result.fit.unfitted_reason}": 40}
@@ -78,9 +79,9 @@ def test_the_backtest_scores_every_candidate_and_its_rule_chooses(history) -> No
     )
     result = update_values(history)
     fit = result.fit
-    assert (
-        fit.history_days >= 270 and fit.backtest_cut == (result.as_of - timedelta(90)).isoformat()
-    )
+    fitted_at = datetime.fromisoformat(fit.fitted_at)
+    assert result.as_of - timedelta(7) < fitted_at <= result.as_of
+    assert fit.history_days >= 270 and fit.backtest_cut == (fitted_at - timedelta(90)).isoformat()
     rows = {r["candidate"]: r for r in fit.candidates}
     assert list(rows) == list(CANDIDATES)
     assert all(r["status"] in ("", "chosen") and r["identities"] > 100 for r in rows.values())
@@ -185,13 +186,14 @@ def test_recent_spend_chosen_says_so_and_warns(history, monkeypatch) -> None:
 def test_a_total_off_on_the_backtest_is_scaled_to_it_and_says_so(history, monkeypatch):
     monkeypatch.setattr(selection, "TOTAL_TOLERANCE", 0.0)
     monkeypatch.setattr("identity_assets.metrics.value.TOTAL_TOLERANCE", 0.0)
-    result = update_values(history)
+    every_run = ValueRules(refit_days=1)  # fitted on as_of itself
+    result = update_values(history, every_run)
     fit = result.fit
     chosen = next(r for r in fit.candidates if r["status"] == "chosen")
     assert fit.calibration == pytest.approx(chosen["actual_total"] / chosen["predicted_total"])
     assert fit.calibration != 1
     # the stage's predictions are the chosen model's, times the factor
-    candidates = Candidates(history, ValueRules())
+    candidates = Candidates(history, every_run)
     run_backtest(candidates, result.as_of)
     unscaled = candidates.predict(fit.chosen, result.as_of).value.sum()
     (total,) = history.execute(

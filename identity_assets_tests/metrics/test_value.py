@@ -26,7 +26,8 @@ from identity_assets_tests.builders import Landing, identity_of, land, order
 DATASETS = Path(lifetimes.__file__).parent / "datasets"
 D1, D2, D3 = date(2026, 11, 10), date(2026, 11, 15), date(2026, 11, 20)
 # a few weeks of data and a model allowed to predict from them: nothing to backtest it on
-SHORT_HISTORY = ValueRules(min_repeat_buyers=5, min_history_multiple=0)
+# fitted on as_of itself (refit_days=1): these tests read the fit there
+SHORT_HISTORY = ValueRules(min_repeat_buyers=5, min_history_multiple=0, refit_days=1)
 
 
 def not_backtested(result) -> str:

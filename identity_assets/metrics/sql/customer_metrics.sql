@@ -1,30 +1,37 @@
--- One row per identity first seen before $as_of: the seed's metrics (purchases, spend, average
--- order value, first and last purchase, purchases per active day, engagement and its score
--- with the seed's weights 0.3 and 0.7), plus what a value model needs: recency, tenure, and
--- the BG/NBD and Gamma-Gamma summary by purchase day (repeat days x, span t_x, age T, mean
--- repeat spend m), and RFM quintiles. Spend is summed in the identity's main currency only
--- (most purchases, then most spend); `spend_by_currency` shows every currency apart. Equal
--- values are split between quintiles by identity_id, and amounts (whole cents) are added up as
--- decimals, exactly, so the same data gives the same figures whatever order its rows are in.
-delete from customer_metrics;
-
+-- One row per identity first seen before $as_of, for the identities in metric_identities (every
+-- identity: $all_identities): the seed's metrics (purchases, spend, average order value, first
+-- and last purchase, purchases per active day, engagement and its score with the seed's weights
+-- 0.3 and 0.7), plus the BG/NBD and Gamma-Gamma summary by purchase day (repeat days x, span
+-- t_x, mean repeat spend m). Spend is summed in the identity's main currency only (most
+-- purchases, then most spend); `spend_by_currency` shows every currency apart. Amounts (whole
+-- cents) are added up as decimals, exactly, so the same data gives the same figures whatever
+-- order its rows are in. What depends on the calendar alone (recency, tenure, customer age,
+-- as_of) and the RFM quintiles, which rank everyone, are left for customer_metrics_as_of.sql,
+-- which takes every row to $as_of in the same transaction.
 insert into customer_metrics by name
 with people as (
     select identity_id, first_seen
     from identities
     where first_seen < $as_of
+        and ($all_identities or identity_id in (select identity_id from metric_identities))
+),
+
+their_purchases as (
+    select identity_id, occurred_at, amount, currency, problem
+    from purchases
+    where occurred_at < $as_of and identity_id in (select identity_id from people)
 ),
 
 good as (
     select identity_id, occurred_at, amount::decimal(38, 2) as amount, currency
-    from purchases
-    where problem is null and occurred_at < $as_of
+    from their_purchases
+    where problem is null
 ),
 
 bad as (
     select identity_id, count(*) as bad_purchase_events
-    from purchases
-    where problem is not null and occurred_at < $as_of
+    from their_purchases
+    where problem is not null
     group by identity_id
 ),
 
@@ -80,7 +87,6 @@ summary as (
         identity_id,
         count(*) - 1 as repeat_purchases,
         date_diff('day', min(day), max(day)) as purchase_span_days,
-        date_diff('day', min(day), $as_of::date) as customer_age_days,
         avg(spend) filter (where day > first_day) as repeat_order_value
     from (
         select *, min(day) over (partition by identity_id) as first_day from purchase_days
@@ -88,9 +94,15 @@ summary as (
     group by identity_id
 ),
 
+their_events as (
+    select identity_id, kind, event_name
+    from identity_journal
+    where occurred_at < $as_of and identity_id in (select identity_id from people)
+),
+
 engagement_names as (
     select distinct event_name
-    from identity_journal
+    from their_events
     where event_name is not null
 ),
 
@@ -102,55 +114,37 @@ engaging as (
 
 engagement as (
     select identity_id, count(*) as engagement_events
-    from identity_journal
-    where occurred_at < $as_of
-        and (kind in ('page', 'screen') or event_name in (select event_name from engaging))
+    from their_events
+    where kind in ('page', 'screen') or event_name in (select event_name from engaging)
     group by identity_id
-),
-
-metrics as (
-    select
-        p.identity_id,
-        coalesce(b.total_purchases, 0) as total_purchases,
-        coalesce(b.total_spend, 0) as total_spend,
-        coalesce(b.avg_order_value, 0) as avg_order_value,
-        b.first_purchase_at,
-        b.last_purchase_at,
-        coalesce(
-            b.total_purchases
-            / nullif(floor((epoch(b.last_purchase_at) - epoch(b.first_purchase_at)) / 86400), 0),
-            0
-        ) as purchase_frequency,
-        coalesce(e.engagement_events, 0) as engagement_events,
-        coalesce(e.engagement_events, 0) * 0.3 + coalesce(b.total_purchases, 0) * 0.7
-            as engagement_score,
-        b.currency,
-        c.spend_by_currency,
-        coalesce(x.bad_purchase_events, 0) as bad_purchase_events,
-        (epoch($as_of) - epoch(b.last_purchase_at)) / 86400 as recency_days,
-        (epoch($as_of) - epoch(p.first_seen)) / 86400 as tenure_days,
-        coalesce(s.repeat_purchases, 0) as repeat_purchases,
-        coalesce(s.purchase_span_days, 0) as purchase_span_days,
-        s.customer_age_days,
-        s.repeat_order_value,
-        $as_of as as_of
-    from people as p
-    left join bought as b using (identity_id)
-    left join currencies as c using (identity_id)
-    left join bad as x using (identity_id)
-    left join summary as s using (identity_id)
-    left join engagement as e using (identity_id)
 )
 
 select
-    *,
-    case when total_purchases > 0
-        then ntile(5) over (partition by total_purchases > 0 order by recency_days desc, identity_id) end
-        as rfm_recency,
-    case when total_purchases > 0
-        then ntile(5) over (partition by total_purchases > 0 order by total_purchases, identity_id) end
-        as rfm_frequency,
-    case when total_purchases > 0
-        then ntile(5) over (partition by total_purchases > 0 order by total_spend, identity_id) end
-        as rfm_monetary
-from metrics;
+    p.identity_id,
+    coalesce(b.total_purchases, 0) as total_purchases,
+    coalesce(b.total_spend, 0) as total_spend,
+    coalesce(b.avg_order_value, 0) as avg_order_value,
+    b.first_purchase_at,
+    b.last_purchase_at,
+    coalesce(
+        b.total_purchases
+        / nullif(floor((epoch(b.last_purchase_at) - epoch(b.first_purchase_at)) / 86400), 0),
+        0
+    ) as purchase_frequency,
+    coalesce(e.engagement_events, 0) as engagement_events,
+    coalesce(e.engagement_events, 0) * 0.3 + coalesce(b.total_purchases, 0) * 0.7
+        as engagement_score,
+    b.currency,
+    c.spend_by_currency,
+    coalesce(x.bad_purchase_events, 0) as bad_purchase_events,
+    coalesce(s.repeat_purchases, 0) as repeat_purchases,
+    coalesce(s.purchase_span_days, 0) as purchase_span_days,
+    s.repeat_order_value,
+    0 as tenure_days,  -- with as_of, set by customer_metrics_as_of.sql
+    $as_of as as_of
+from people as p
+left join bought as b using (identity_id)
+left join currencies as c using (identity_id)
+left join bad as x using (identity_id)
+left join summary as s using (identity_id)
+left join engagement as e using (identity_id);
