@@ -99,9 +99,9 @@ def main() -> None:
         (work / "dagster_home").mkdir()
         (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         history = [a for day in days[:-1] for a in ("--day", day)]
-        report["full"] = _run_cli(env, history, work)
+        report["full"] = run_cli(env, history, work)
         print(f"full: {report['full']['seconds']:.1f}s")
-        report["incremental"] = _run_cli(env, ["--day", days[-1]], work)
+        report["incremental"] = run_cli(env, ["--day", days[-1]], work)
         print(f"incremental: {report['incremental']['seconds']:.1f}s")
         stage_floors, _ = measured_child(
             [sys.executable, __file__, "--step", "stage_floors", "--database",
@@ -113,7 +113,7 @@ def main() -> None:
     write_report(f"pipeline-{args.lines}{suffix}", report)
 
 
-def _run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
+def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
     """One `identity-assets run`, its RSS sampled; stage times from the run's step events."""
     started = time.time()
     child = subprocess.Popen(

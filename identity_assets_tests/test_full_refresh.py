@@ -24,6 +24,7 @@ OUTPUTS = (
     "event_placements",
     "identity_journal",
     "customer_profiles",
+    "profile_traits",
     "purchases",
     "customer_metrics",
     "customer_value",

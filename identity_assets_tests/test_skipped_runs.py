@@ -33,6 +33,7 @@ OUTPUTS = {
     "identity_journal": "select j.* exclude (identifier_key), i.identifier_type, "
     f"i.identifier_value from identity_journal as j {PLACING}",
     "customer_profiles": "select * from customer_profiles",
+    "profile_traits": "select * from profile_traits",
     "purchases": "select * from purchases",
     "customer_metrics": "select * from customer_metrics",
     "customer_value": "select * from customer_value",

@@ -57,7 +57,8 @@ def build_journals(
             f"journal: {result.changed_days} changed day(s), "
             f"{result.changed_identities:,} changed identities, "
             f"+{result.rows_inserted:,} / -{result.rows_removed:,} rows, "
-            f"{result.rows_moved:,} moved, {result.profiles_refreshed:,} profiles refreshed, "
+            f"{result.rows_moved:,} moved, {result.profiles_refreshed:,} profiles refreshed "
+            f"({result.profiles_rebuilt:,} rebuilt from their journals), "
             f"in {result.seconds:.1f}s"
         )
         journal_rows, profiles = conn.execute(
@@ -113,6 +114,7 @@ def build_journals(
             "dagster/column_schema": schemas["customer_profiles"],
             **row_count_change(context, "customer_profiles", profiles),
             "profiles_refreshed": result.profiles_refreshed,
+            "profiles_rebuilt": result.profiles_rebuilt,
             "trait_coverage": coverage,
             **run,
         },

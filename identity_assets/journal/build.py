@@ -3,9 +3,11 @@
 The journal follows the identity stage's published placements (`event_placements`) through
 the change protocol instead of recomputing: a day the identity stage placed again has its rows
 replaced (one SQL statement per day, so memory follows the day, not the history), and the rows
-of the identities it logged as changed follow their events' placements. Profiles are rebuilt
-for the identities those rows touched only, and those identities are logged for metrics. All
-the data work is SQL in `sql/`.
+of the identities it logged as changed follow their events' placements. Only the profiles of
+the identities those rows touched are refreshed: a profile whose identity only gained the
+day's rows has them folded in, one whose identity lost rows or took over another's is rebuilt
+from its journal (decision 0022). Those identities are logged for metrics. All the data work
+is SQL in `sql/`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ _TEMP_TABLES = (
     "changed_rows",
     "replaced_placements",
     "followed_rows",
+    "profile_rebuilt",
+    "profile_members",
+    "profile_rows",
+    "profile_received",
+    "profile_activity",
+    "profile_click_ids",
 )
 
 
@@ -40,6 +48,7 @@ class JournalResult:
     rows_removed: int
     rows_moved: int
     profiles_refreshed: int
+    profiles_rebuilt: int
     seconds: float
 
 
@@ -54,11 +63,15 @@ def update_journals(
 ) -> JournalResult:
     """Bring `identity_journal` and `customer_profiles` in step with the identity stage."""
     started = time.perf_counter()
+    traits_stored = _has_table(conn, "profile_traits")
     ensure_tables(conn)
-    placed = changes.pending(conn, "journal", "event_placements")
-    if not placed.any:
-        return JournalResult(0, 0, 0, 0, 0, 0, time.perf_counter() - started)
     try:
+        if not traits_stored:
+            _store_traits(conn)
+        placed = changes.pending(conn, "journal", "event_placements")
+        if not placed.any:
+            return JournalResult(0, 0, 0, 0, 0, 0, 0, time.perf_counter() - started)
+        conn.execute("create or replace temp table profile_rebuilt (identity_id varchar)")
         if placed.first:
             # nothing taken in yet (a new or rebuilt journal): every day is placed again
             conn.execute(
@@ -89,11 +102,19 @@ def update_journals(
             ]
             changed_identities = _count(conn, "journal_changed_identities")
             result = _place_rows(conn, days, changed_identities, log)
+            if placed.first:
+                conn.execute(
+                    "insert into profile_rebuilt select identity_id from touched_identities"
+                )
             conn.execute(
                 "create or replace temp table profile_touched as "
-                "select distinct identity_id from touched_identities"
+                "select identity_id from touched_identities "
+                "union select identity_id from profile_rebuilt"
             )
             conn.execute(sql.load("journal/refresh_profiles"))
+            rebuilt = conn.execute("select count(*) from profile_members where rebuilt").fetchall()[
+                0
+            ][0]
             version = changes.new_version(conn, "identity_journal")
             changes.log_days(conn, version, "select day from journal_changed_days")
             changes.log_identities(conn, version, "select identity_id from profile_touched")
@@ -107,6 +128,7 @@ def update_journals(
         changed_identities=changed_identities,
         **result,
         profiles_refreshed=profiles,
+        profiles_rebuilt=rebuilt,
         seconds=time.perf_counter() - started,
     )
 
@@ -118,7 +140,24 @@ def forget_journals(conn: duckdb.DuckDBPyConnection) -> None:
     with sql.transaction(conn):
         conn.execute("delete from identity_journal")
         conn.execute("delete from customer_profiles")
+        conn.execute("delete from profile_traits")
         changes.forget(conn, "journal")
+
+
+def _store_traits(conn: duckdb.DuckDBPyConnection) -> None:
+    """Profiles built before `profile_traits` existed are rebuilt once from their journals,
+    which stores their traits: later days fold into them."""
+    with sql.transaction(conn):
+        conn.execute("create or replace temp table journal_changed_days (day date)")
+        conn.execute(
+            "create or replace temp table profile_rebuilt as "
+            "select identity_id from customer_profiles"
+        )
+        conn.execute(
+            "create or replace temp table profile_touched as "
+            "select identity_id from profile_rebuilt"
+        )
+        conn.execute(sql.load("journal/refresh_profiles"))
 
 
 def _place_rows(
@@ -151,6 +190,16 @@ def _place_rows(
         "rows_removed": before - after_moves,
         "rows_moved": moved,
     }
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        conn.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'main' and table_name = ?",
+            [table],
+        ).fetchall()[0][0]
+    )
 
 
 def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -55,6 +55,7 @@ def test_journal_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
     assert journal["busiest_identity_journal"].value.count("| segment |") == 4
     profiles = metadata["customer_profiles"]
     assert profiles["dagster/row_count"].value == 2
+    assert profiles["profiles_rebuilt"].value == 2  # a first build reads every journal
     assert "| first_name | 1 | 50.0 |" in profiles["trait_coverage"].value
     assert "| plan | 1 | 50.0 |" in profiles["trait_coverage"].value
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}

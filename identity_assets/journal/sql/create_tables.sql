@@ -48,6 +48,16 @@ comment on column customer_profiles.traits is 'every other trait by its snake_ca
 comment on column customer_profiles.identifiers is 'every known identifier, grouped by type: {"email": [...], ...}';
 comment on column customer_profiles.sources is 'the sources its events came from';
 
+-- Each identity's latest value of each trait and the event that sent it: a new day's traits are
+-- folded into its profile against these, never against its whole journal (decision 0022).
+create table if not exists profile_traits (
+    identity_id varchar not null,
+    trait       varchar not null,
+    value       json not null,
+    occurred_at timestamp not null,
+    event_id    varchar not null
+);
+
 -- Look-ups ask for one identity's rows: an index answers in milliseconds where a scan of a
 -- 10M-row journal takes ~70 ms. Keeping them up costs little next to writing the rows.
 create index if not exists identity_journal_by_identity on identity_journal (identity_id);

@@ -25,3 +25,13 @@ select * exclude (previous_identity_id) from followed_rows;
 
 insert into touched_identities
 select distinct identity_id from followed_rows;
+
+-- An identity that lost a row (moved away or no longer placed) or gained one from another
+-- identity has its profile rebuilt from its journal; one whose rows stayed is only refreshed.
+insert into profile_rebuilt
+select identity_id from followed_rows where identity_id <> previous_identity_id
+union
+select c.identity_id
+from changed_rows as c
+anti join followed_rows as f
+    on f.event_id = c.event_id and f.day = c.day and f.identity_id = c.identity_id;

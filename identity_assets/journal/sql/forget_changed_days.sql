@@ -1,5 +1,6 @@
--- The identities of the changed days' rows need new profiles; then the rows go.
-insert into touched_identities
+-- The identities of the changed days' rows lose rows: their profiles are rebuilt from their
+-- journals. Then the rows go.
+insert into profile_rebuilt
 select distinct identity_id
 from identity_journal
 where day in (select day from journal_changed_days);

@@ -1,32 +1,106 @@
--- Rebuild the profiles of the touched identities from their journals. A trait is the latest
--- non-empty value received from any source (each journal row carries its event's traits, read
--- from the payload once when the row was placed).
+-- Refresh the profiles of the touched identities (`profile_touched`). Those in `profile_rebuilt`
+-- lost rows or gained rows from another identity: they are rebuilt from their whole journals.
+-- The others only gained the changed days' rows, which are folded into what is stored, exactly:
+-- each trait keeps its latest value with the event that sent it (`profile_traits`), counts
+-- add up, sources and click ids are unions, first and last seen come from `identities`, and
+-- the linked identifiers from `identity_map`. A trait is the latest non-empty value received
+-- from any source (each journal row carries its event's traits, read from the payload once
+-- when the row was placed).
+create or replace temp table profile_members as
+select distinct t.identity_id, r.identity_id is not null as rebuilt
+from profile_touched as t
+inner join identities as i using (identity_id)
+left join (select distinct identity_id from profile_rebuilt) as r using (identity_id);
+
+-- the rows to read: a rebuilt identity's whole journal, a folded one's rows of the changed days
+create or replace temp table profile_rows as
+select j.identity_id, j.event_id, j.day, j.occurred_at, j.source, j.traits
+from identity_journal as j
+where j.identity_id in (select identity_id from profile_members where rebuilt)
+union all
+select j.identity_id, j.event_id, j.day, j.occurred_at, j.source, j.traits
+from identity_journal as j
+where j.day in (select day from journal_changed_days)
+    and j.identity_id in (select identity_id from profile_members where not rebuilt);
+
+-- the latest value of each trait in those rows
+create or replace temp table profile_received as
+with received as (
+    select r.identity_id, r.occurred_at, r.event_id, t.key as trait, t.value
+    from profile_rows as r, json_each(r.traits) as t
+    where r.traits is not null
+)
+
+select
+    identity_id,
+    trait,
+    arg_max(value, (occurred_at, event_id)) as value,
+    max(occurred_at) as occurred_at,
+    arg_max(event_id, (occurred_at, event_id)) as event_id
+from received
+group by identity_id, trait;
+
+-- stored traits of rebuilt and vanished identities go; a folded identity's stored value goes
+-- where the rows read hold a later one
+delete from profile_traits
+where identity_id in (select identity_id from profile_touched)
+    and identity_id not in (select identity_id from profile_members where not rebuilt);
+
+delete from profile_traits as p
+using profile_received as r
+where p.identity_id = r.identity_id
+    and p.trait = r.trait
+    and (r.occurred_at > p.occurred_at or (r.occurred_at = p.occurred_at and r.event_id > p.event_id));
+
+insert into profile_traits by name
+select r.*
+from profile_received as r
+anti join profile_traits as p using (identity_id, trait);
+
+-- event count and sources: of the rows read, plus a folded identity's stored ones
+create or replace temp table profile_activity as
+with read as (
+    select identity_id, list(distinct source order by source) as sources, count(*) as event_count
+    from profile_rows
+    group by identity_id
+)
+
+select
+    m.identity_id,
+    list_sort(list_distinct(list_concat(
+        coalesce(r.sources, []), if(m.rebuilt, [], coalesce(p.sources, []))
+    ))) as sources,
+    coalesce(r.event_count, 0) + if(m.rebuilt, 0, coalesce(p.event_count, 0)) as event_count
+from profile_members as m
+left join read as r using (identity_id)
+left join customer_profiles as p using (identity_id);
+
+-- click ids never link, so they are not in identity_map: read from the rows' events, trimmed as
+-- the identity stage keeps them, plus those a folded identity's profile already lists
+create or replace temp table profile_click_ids as
+select distinct r.identity_id, 'fbclid' as identifier_type, clean_text(e.fbclid) as identifier_value
+from raw_events as e
+inner join profile_rows as r using (event_id, day)
+where e.fbclid is not null
+union
+select distinct r.identity_id, 'gclid', clean_text(e.gclid)
+from raw_events as e
+inner join profile_rows as r using (event_id, day)
+where e.gclid is not null
+union
+select p.identity_id, c.key, unnest(from_json(c.value, '["VARCHAR"]'))
+from customer_profiles as p, json_each(p.identifiers) as c
+where p.identity_id in (select identity_id from profile_members where not rebuilt)
+    and c.key in ('fbclid', 'gclid');
+
 delete from customer_profiles
 where identity_id in (select identity_id from profile_touched);
 
 insert into customer_profiles by name
-with members as (
-    select distinct t.identity_id
-    from profile_touched as t
-    inner join identities as i using (identity_id)
-),
-
-journal as (
-    select j.identity_id, j.event_id, j.day, j.occurred_at, j.source, j.traits
-    from identity_journal as j
-    where j.identity_id in (select identity_id from members)
-),
-
-received as (
-    select j.identity_id, j.occurred_at, j.event_id, t.key as trait, t.value
-    from journal as j, json_each(j.traits) as t
-    where j.traits is not null
-),
-
-latest as (
-    select identity_id, trait, arg_max(value, (occurred_at, event_id)) as value
-    from received
-    group by identity_id, trait
+with latest as (
+    select identity_id, trait, value
+    from profile_traits
+    where identity_id in (select identity_id from profile_members)
 ),
 
 traits as (
@@ -50,26 +124,12 @@ traits as (
     group by identity_id
 ),
 
--- click ids never link, so they are not in identity_map: read from the events, trimmed as the
--- identity stage keeps them
-click_ids as (
-    select distinct j.identity_id, 'fbclid' as identifier_type, clean_text(e.fbclid) as identifier_value
-    from raw_events as e
-    inner join journal as j using (event_id, day)
-    where e.fbclid is not null
-    union
-    select distinct j.identity_id, 'gclid', clean_text(e.gclid)
-    from raw_events as e
-    inner join journal as j using (event_id, day)
-    where e.gclid is not null
-),
-
 known as (
     select identity_id, identifier_type, identifier_value
     from identity_map
-    where identity_id in (select identity_id from members)
+    where identity_id in (select identity_id from profile_members)
     union all
-    select identity_id, identifier_type, identifier_value from click_ids
+    select identity_id, identifier_type, identifier_value from profile_click_ids
 ),
 
 by_type as (
@@ -85,12 +145,6 @@ identifiers as (
             as identifiers
     from by_type
     group by identity_id
-),
-
-activity as (
-    select identity_id, list(distinct source order by source) as sources, count(*) as event_count
-    from journal
-    group by identity_id
 )
 
 select
@@ -103,12 +157,12 @@ select
     t.created_at,
     coalesce(t.traits, '{}') as traits,
     coalesce(d.identifiers, '{}') as identifiers,
-    coalesce(a.sources, []) as sources,
+    a.sources,
     i.first_seen,
     i.last_seen,
-    coalesce(a.event_count, 0) as event_count
-from members as m
+    a.event_count
+from profile_members as m
 inner join identities as i using (identity_id)
+inner join profile_activity as a using (identity_id)
 left join traits as t using (identity_id)
-left join identifiers as d using (identity_id)
-left join activity as a using (identity_id);
+left join identifiers as d using (identity_id);

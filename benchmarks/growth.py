@@ -1,0 +1,207 @@
+"""Growth benchmark: the same new day on top of histories of growing size, stage by stage.
+
+Usage:
+    python benchmarks/growth.py [--histories 1000000,3000000,10000000] [--memory-limit 3GB]
+                                [--landing LINES=DIR ...] [--keep]
+
+What a user pays every night is the new day's run, so it should follow the day, not the
+history. Every history here is one shop's people (the 1M sample's: same seed, same number of
+people, so the same identifiers) over more days, about 33,000 lines a day: 1M lines are 30
+days, 3M 90 days, 10M 300 days, all ending on the same day. The new day is the day after,
+generated once from those people (the last day of a 30-day sample ending a day later, so its
+visitors are returning and new people as on any day) and linked into each history as its next
+day folder: the same bytes on top of every history.
+
+For each history, in a scratch directory: `identity-assets run` over the history's days (not
+measured), then `identity-assets run --day <new day>`, each stage's seconds and peak RSS taken
+as benchmarks/pipeline.py takes them. Prints a markdown table with each stage's ratio to the
+1M history's and writes benchmarks/out/growth.json. `--landing 10000000=DIR` uses an existing
+landing folder for a history (read only; a history of other people is flagged: the new day's
+people are then strangers to it). `--keep` keeps each history's warehouse and Dagster home
+under benchmarks/out/growth-<lines>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+from common import OUT, generate_landing, write_report
+from pipeline import run_cli
+
+BASE_LINES = 1_000_000
+BASE_DAYS = 30
+STAGES = ("ingest", "identity", "journal", "metrics", "segments", "serving", "checks")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--histories", default="1000000,3000000,10000000")
+    parser.add_argument("--memory-limit", default="3GB")
+    parser.add_argument("--landing", action="append", default=[], metavar="LINES=DIR")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    histories = [int(n) for n in args.histories.split(",")]
+    given = {int(k): Path(v) for k, v in (item.split("=", 1) for item in args.landing)}
+
+    base, _ = generate_landing(BASE_LINES, BASE_DAYS)
+    people = _people(base)
+    end = max(_days(base))
+    day_dir = _new_day(people, end)
+    day_lines = _lines(day_dir)
+    print(f"new day {day_dir.name}: {day_lines:,} lines from {people:,} people")
+    report: dict = {
+        "date": date.today().isoformat(),
+        "new_day": day_dir.name,
+        "new_day_lines": day_lines,
+        "people": people,
+        "memory_limit": args.memory_limit,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "histories": {},
+    }
+    for lines in histories:
+        landing = given.get(lines) or _history(lines, people, end)
+        report["histories"][str(lines)] = _measure(lines, landing, day_dir, people, args)
+    report["load_average_after"] = os.getloadavg()
+    _print(report)
+    write_report("growth", report)
+
+
+def _people(landing: Path) -> int:
+    """How many people a sample landing's generator simulated (its ground truth lists them)."""
+    with (landing / "_truth" / "people.csv").open() as people:
+        return sum(1 for _ in csv.reader(people)) - 1
+
+
+def _days(landing: Path) -> list[date]:
+    return sorted(date.fromisoformat(p.name) for p in landing.iterdir() if p.name[:1].isdigit())
+
+
+def _lines(folder: Path) -> int:
+    import gzip
+
+    count = 0
+    for path in folder.iterdir():
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt") as lines:
+            count += sum(1 for _ in lines)
+    return count
+
+
+def _history(lines: int, people: int, end: date) -> Path:
+    """The 1M sample, or the same people over proportionally more days; generated once."""
+    if lines == BASE_LINES:
+        return generate_landing(BASE_LINES, BASE_DAYS)[0]
+    from identity_assets.sample import SampleConfig
+
+    days = round(BASE_DAYS * lines / BASE_LINES)
+    config = SampleConfig(people=people, days=days, history_days=0, end_day=end)
+    return _generated(OUT / f"landing-growth-{people}-{days}d", config)
+
+
+def _new_day(people: int, end: date) -> Path:
+    """The day after `end`: the last folder of a 30-day sample of the same people ending then."""
+    from identity_assets.sample import SampleConfig
+
+    day = end + timedelta(days=1)
+    config = SampleConfig(people=people, days=BASE_DAYS, history_days=0, end_day=day)
+    return _generated(OUT / f"landing-growth-{people}-to-{day}", config) / day.isoformat()
+
+
+def _generated(landing: Path, config) -> Path:
+    """Sample exports for `config` in `landing`, reused while the config holds."""
+    from identity_assets.sample import write_sample
+
+    marker = landing / "_truth" / "benchmark.json"
+    if marker.exists() and json.loads(marker.read_text()).get("config") == repr(config):
+        return landing
+    summary = write_sample(landing, config)
+    marker.write_text(json.dumps({"config": repr(config), "lines": summary.total_lines}))
+    print(f"generated {summary.total_lines:,} lines in {landing.name}")
+    return landing
+
+
+def _measure(lines: int, history: Path, day_dir: Path, people: int, args) -> dict:
+    """Build the history through the CLI, then run the new day on top and measure it."""
+    days = [d for d in _days(history) if d < date.fromisoformat(day_dir.name)]
+    strangers = _people(history) != people if (history / "_truth").is_dir() else True
+    if strangers:
+        print(f"{history}: other people than the new day's; its people are new to this history")
+    keep = OUT / f"growth-{lines}"
+    scratch = None if args.keep else tempfile.TemporaryDirectory(dir=OUT)
+    work = keep if args.keep else Path(scratch.name)
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        landing = work / "landing"
+        landing.mkdir(parents=True)
+        for day in days:
+            (landing / day.isoformat()).symlink_to((history / day.isoformat()).resolve())
+        (landing / day_dir.name).symlink_to(day_dir.resolve())
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(work / "dagster_home"),
+            "IDENTITY_LANDING_DIR": str(landing),
+            "IDENTITY_DUCKDB_PATH": str(work / "identity.duckdb"),
+            "IDENTITY_DUCKDB_MEMORY_LIMIT": args.memory_limit,
+            "IDENTITY_FIRST_DAY": days[0].isoformat(),
+            "IDENTITY_API_TOKEN": "",
+        }
+        (work / "dagster_home").mkdir()
+        (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        full = run_cli(env, [a for day in days for a in ("--day", day.isoformat())], work)
+        print(f"{lines:,}: history of {len(days)} days built in {full['seconds']:.1f}s")
+        day = run_cli(env, ["--day", day_dir.name], work)
+        print(f"{lines:,}: new day in {day['seconds']:.1f}s")
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+    return {
+        "landing": str(history),
+        "days": len(days),
+        "events": full["stages"].get("ingest", {}).get("rows"),
+        "other_people": strangers,
+        "full_seconds": full["seconds"],
+        "new_day": day,
+    }
+
+
+def _print(report: dict) -> None:
+    histories = report["histories"]
+    base = histories.get(str(BASE_LINES)) or next(iter(histories.values()))
+    print(
+        f"\nnew day {report['new_day']} ({report['new_day_lines']:,} lines), memory_limit "
+        f"{report['memory_limit']}, {report['cpus']} cores, load average "
+        f"{report['load_average'][0]:.1f} before, {report['load_average_after'][0]:.1f} after"
+    )
+    header = ["stage"]
+    for lines, history in histories.items():
+        name = f"{int(lines) / 1e6:g}M ({history['events']:,} events, {history['days']} days)"
+        header += [f"{name}: s", "x 1M", "peak RSS"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for stage in (*STAGES, "whole run"):
+        row = [stage]
+        for history in histories.values():
+            seconds, peak = _figures(history["new_day"], stage)
+            base_seconds, _ = _figures(base["new_day"], stage)
+            ratio = f"{seconds / base_seconds:.2f}" if base_seconds else ""
+            row += [f"{seconds:.1f}", ratio, f"{peak:,.0f} MB"]
+        print("| " + " | ".join(row) + " |")
+
+
+def _figures(run: dict, stage: str) -> tuple[float, float]:
+    if stage == "whole run":
+        return run["seconds"], run["peak_rss_mb"]
+    figures = run["stages"].get(stage, {})
+    return figures.get("seconds", 0.0), figures.get("peak_rss_mb", 0.0)
+
+
+if __name__ == "__main__":
+    main()
