@@ -139,9 +139,10 @@ def _file_batches(path: str, index: int, names: pa.Array) -> Iterator[pa.RecordB
                 where = numbered + int(np.argmax(lengths > MAX_LINE_BYTES)) + 1
                 raise FileNotReadable(path, f"line {where} is longer than {MAX_LINE_BYTES:,} bytes")
             count = len(lengths)
+            files = pa.array(np.full(count, index, np.int32))
             yield pa.record_batch(
                 [
-                    pa.DictionaryArray.from_arrays(pa.array(np.full(count, index, np.int32)), names),
+                    pa.DictionaryArray.from_arrays(files, names),
                     pa.array(np.arange(numbered + 1, numbered + count + 1, dtype=np.int64)),
                     line,
                     pa.array(lengths),

@@ -354,6 +354,33 @@ def test_a_line_longer_than_the_limit_fails_its_file(conn, landing, monkeypatch)
         ingest_day(conn, landing.root, DAY)
 
 
+SPEC_EXAMPLES = [  # every example line of the input contract, spec/raw-exports.md
+    IDENTIFY,
+    {**TRACK, "timestamp": "2026-11-20T10:05:00Z"},
+    {"type": "page", "messageId": "m-3", "anonymousId": "a-77", "name": "Pricing",
+     "properties": {"url": "https://example.com/pricing", "referrer": "https://google.com"}},
+    {"type": "alias", "messageId": "m-4", "previousId": "a-77", "userId": "97980cfea0067"},
+    {"endpoint": "alias", "received_at": "2026-11-20T10:02:00Z",
+     "body": {"anonymous_id": "a-77", "external_id": "u-42"}},
+    {"endpoint": "identify", "received_at": "2026-11-20T10:03:00Z",
+     "body": {"external_id": "u-42", "anonymous_id": "a-77", "email": "test@test.com",
+              "phone": "+1 415 555 0101", "timezone": "America/Chicago", "locale": "en",
+              "data": {"first_name": "John", "has_completed_onboarding": True}}},
+    {"endpoint": "devices", "received_at": "2026-11-20T10:04:00Z",
+     "body": {"external_id": "u-42", "device_id": "5e356e66-1", "token": "45d2",
+              "os": "iOS 16.3", "model": "iPhone15,2", "app_build": "465", "app_version": "1.2.4"}},
+    EVENTS,
+    IDENTIFIER,
+]  # fmt: skip
+
+
+def test_every_example_of_the_input_contract_is_accepted(conn, landing: Landing) -> None:
+    landing.write("spec.jsonl", SPEC_EXAMPLES)
+    result = ingest_day(conn, landing.root, DAY)
+    assert rows(conn, "select line_number, reason, detail from raw_event_rejects") == []
+    assert (result.lines_accepted, result.events_accepted) == (9, 11)
+
+
 def test_rerunning_a_day_changes_nothing(conn, landing: Landing) -> None:
     landing.write("a.jsonl", [IDENTIFY, TRACK, "bad"])
     landing.write("b.jsonl.gz", [EVENTS, IDENTIFIER])
