@@ -158,13 +158,13 @@ def test_an_unreadable_file_fails_the_run_naming_the_file(tmp_path, landing: Lan
     (landing.root / "2026-11-20" / "bad.jsonl.gz").write_bytes(b"not gzip")
     done = run_cli(tmp_path, landing, "run", "--day", "2026-11-20")
     assert done.returncode == 1
-    # the summary says our message first, then DuckDB's on a line of its own
+    # the summary says our message first, then the reader's on a line of its own
     summary = done.stderr[done.stderr.index("  step ingest_landed_days FAILED: ") :].splitlines()
     assert summary[0].startswith(
         "  step ingest_landed_days FAILED: cannot read landed file 2026-11-20/bad.jsonl.gz: "
     )
     assert "Fix or remove the file and re-run its day" in summary[0]
-    assert summary[1].startswith("    caused by IOException: ")
+    assert summary[1].startswith("    caused by BadGzipFile: Not a gzipped file")
     assert "run FAILED" in done.stdout
 
 

@@ -283,7 +283,7 @@ def _stage_lines(conn: duckdb.DuckDBPyConnection, landing_dir: Path, files: list
         raise UnreadableFileError(
             f"cannot read landed file {name}: {failure.reason}. Fix or remove the file and "
             "re-run its day; the days of this batch were left as they were."
-        ) from error
+        ) from failure.__cause__ or error  # the reader's own error, not DuckDB's wrapping of it
     finally:
         lines.close()
         conn.unregister("landed_line_batches")
