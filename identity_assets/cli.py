@@ -175,7 +175,10 @@ def _parser() -> argparse.ArgumentParser:
     endpoint.add_argument("--host", default="127.0.0.1", help="address to listen on")
     endpoint.add_argument("--port", type=int, default=8787, help="port (default 8787)")
     endpoint.add_argument("--token", help="the only bearer token accepted (default: any)")
-    endpoint.add_argument("--rate-limit", type=int, default=0, help="requests/s, then 429")
+    endpoint.add_argument(
+        "--rate-limit", type=_positive, default=1000, help="requests/s, then 429 (1000)"
+    )
+    endpoint.add_argument("--forbidden", action="store_true", help="answer every call 403")
     endpoint.add_argument("--fail-rate", type=float, default=0.0, help="share answered 500")
     endpoint.add_argument(
         "--fail-after-record-rate", type=float, default=0.0, help="share recorded, then 500"
@@ -593,6 +596,7 @@ def _dev_endpoint(args: argparse.Namespace) -> int:
 
     faults = Faults(
         rate_limit=args.rate_limit,
+        forbidden=args.forbidden,
         fail_rate=args.fail_rate,
         fail_after_record_rate=args.fail_after_record_rate,
         slow_rate=args.slow_rate,
@@ -610,9 +614,9 @@ def _dev_endpoint(args: argparse.Namespace) -> int:
     host, port = server.server_address[:2]
     print(
         f"identity-assets: identifier API stand-in on http://{host}:{port}/api/v1 "
-        f"(token {'required' if args.token else 'any'}; rate limit {args.rate_limit or 'none'}; "
+        f"(token {'required' if args.token else 'any'}; rate limit {args.rate_limit}/s; "
         f"500s {args.fail_rate:.0%}, after recording {args.fail_after_record_rate:.0%}; "
-        f"slow {args.slow_rate:.0%})",
+        f"slow {args.slow_rate:.0%}{'; every call 403' if args.forbidden else ''})",
         flush=True,
     )
     try:

@@ -155,13 +155,13 @@ def test_an_unreadable_file_fails_the_run_naming_the_file(
     (landing.root / "2026-11-20" / "bad.jsonl.gz").write_bytes(b"not gzip")
     assert run_in_process(monkeypatch, tmp_path, landing, "run", "--day", "2026-11-20") == 1
     out, err = capsys.readouterr()
-    # the summary says our message first, then DuckDB's on a line of its own
+    # the summary says our message first, then the reader's on a line of its own
     summary = err[err.index("  step ingest_landed_days FAILED: ") :].splitlines()
     assert summary[0].startswith(
         "  step ingest_landed_days FAILED: cannot read landed file 2026-11-20/bad.jsonl.gz: "
     )
     assert "Fix or remove the file and re-run its day" in summary[0]
-    assert summary[1].startswith("    caused by IOException: ")
+    assert summary[1].startswith("    caused by BadGzipFile: Not a gzipped file")
     assert "run FAILED" in out
 
 

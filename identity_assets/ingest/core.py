@@ -1,8 +1,8 @@
 """Ingest: one landing day's raw export files into `raw_events` and `raw_event_rejects`.
 
-The database does the reading: DuckDB reads every line of the day's files (gzip or not) in one
-scan, parses each line's JSON once, and sorts lines into accepted events and rejects with a
-reason, so nothing is dropped silently (lines read = accepted + rejected, per file). A day is
+The day's files (gzip or not) are read as the lines they hold (`lines.py`) and streamed into
+DuckDB, which parses each line's JSON once and sorts lines into accepted events and rejects
+with a reason, so nothing is dropped silently (lines read = accepted + rejected, per file). A day is
 replaced in one transaction, which makes a re-run, a late file or a re-delivered file safe.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from identity_assets import changes, sql
+from identity_assets.ingest.lines import LandedLines
 
 LANDED_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -270,54 +271,22 @@ def _prefix(landing_dir: Path) -> str:
 
 
 def _stage_lines(conn: duckdb.DuckDBPyConnection, landing_dir: Path, files: list[Path]) -> None:
-    if not files:
-        conn.execute(
-            "create or replace temp table landed_lines_unnumbered (path varchar, line varchar)"
-        )
-        return
-    paths = [str(p) for p in files]
-    query = sql.load("ingest/read_lines")
+    lines = LandedLines([str(p) for p in files])
+    conn.register("landed_line_batches", lines.reader())
     try:
-        conn.execute(
-            "create or replace temp table landed_lines_unnumbered as " + query, {"files": paths}
-        )
+        conn.execute(sql.load("ingest/read_lines"))
     except duckdb.Error as error:
-        culprit = _unreadable_file(conn, landing_dir, paths, query)
-        if culprit is None:
+        failure = lines.failure or lines.not_utf8()
+        if failure is None:
             raise
-        raise culprit from error
-
-
-def _unreadable_file(
-    conn: duckdb.DuckDBPyConnection, landing_dir: Path, paths: list[str], query: str
-) -> UnreadableFileError | None:
-    """Name the file that made the batch's read fail by reading each file on its own.
-
-    None when every file reads on its own: the failure was not a file's (memory, say).
-    """
-    for path in paths:
-        try:
-            conn.execute(f"select count(*) from ({query})", {"files": [path]}).fetchone()
-        except duckdb.Error as file_error:
-            name = path.removeprefix(_prefix(landing_dir))
-            return UnreadableFileError(
-                f"cannot read landed file {name}: {_explain(file_error)}. Fix or remove the "
-                "file and re-run its day; the days of this batch were left as they were."
-            )
-    return None
-
-
-def _explain(error: duckdb.Error) -> str:
-    """DuckDB's message without the echoed line and the generic CSV advice."""
-    kept = [
-        line.strip()
-        for line in str(error).splitlines()
-        if line.strip()
-        and not line.startswith(("Original Line", "Possible", "*", "file =", "  "))
-        and "(Set By User)" not in line
-        and "(Auto-Detected)" not in line
-    ]
-    return " ".join(kept)[:400]
+        name = failure.path.removeprefix(_prefix(landing_dir))
+        raise UnreadableFileError(
+            f"cannot read landed file {name}: {failure.reason}. Fix or remove the file and "
+            "re-run its day; the days of this batch were left as they were."
+        ) from failure.__cause__ or error  # the reader's own error, not DuckDB's wrapping of it
+    finally:
+        lines.close()
+        conn.unregister("landed_line_batches")
 
 
 def _file_rows(landing_dir: Path, files: Iterable[Path]) -> list[tuple[date, str, int, datetime]]:

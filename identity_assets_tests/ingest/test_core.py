@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from identity_assets import sql
+from identity_assets.ingest import lines
 from identity_assets.ingest.core import (
     LandingError,
     UnreadableFileError,
@@ -256,6 +257,80 @@ def test_crlf_files_keep_their_line_numbers(conn, landing: Landing) -> None:
     ingest_day(conn, landing.root, DAY)
     assert rows(conn, "select line_number from raw_events order by 1") == [(1,), (3,)]
     assert reasons(conn) == {2: "blank_line", 4: "invalid_json"}
+
+
+@pytest.mark.parametrize("name", ["cr.jsonl", "cr.jsonl.gz"])
+@pytest.mark.parametrize("block_bytes", [lines.BLOCK_BYTES, 3])
+def test_a_lone_carriage_return_stays_in_its_line(conn, landing, monkeypatch, name, block_bytes):
+    """JSON allows a carriage return as whitespace: only `\\n`, with one `\\r` before it, ends
+    a line, wherever the file's blocks are cut."""
+    monkeypatch.setattr(lines, "BLOCK_BYTES", block_bytes)
+    event = json.dumps(TRACK).replace(", ", ",\r ", 1)
+    broken = '{"type": "track",\r\r "event": '
+    text = "\r\n".join([json.dumps(IDENTIFY), event, broken, "", json.dumps(IDENTIFIER)])
+    data = (text + "\r\n").encode()
+    path = landing.root / DAY.isoformat() / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+
+    ingest_day(conn, landing.root, DAY)
+    assert rows(conn, "select line_number, payload::varchar from raw_events order by 1") == [
+        (1, json.dumps(IDENTIFY)),
+        (2, event),
+        (5, json.dumps(IDENTIFIER)),
+    ]
+    assert rows(conn, "select line_number, reason, raw_line from raw_event_rejects order by 1") == [
+        (3, "invalid_json", broken),
+        (4, "blank_line", None),
+    ]
+    assert rows(conn, "select lines_read from raw_files") == [(5,)]
+
+
+def test_a_last_line_keeps_a_carriage_return_without_a_newline(conn, landing) -> None:
+    path = landing.root / DAY.isoformat() / "a.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(f"{json.dumps(IDENTIFY)}\n{json.dumps(TRACK)}\r".encode())
+    ingest_day(conn, landing.root, DAY)
+    assert rows(conn, "select line_number, payload::varchar from raw_events order by 1") == [
+        (1, json.dumps(IDENTIFY)),
+        (2, json.dumps(TRACK) + "\r"),
+    ]
+
+
+def test_a_line_longer_than_the_limit_fails_its_file(conn, landing, monkeypatch) -> None:
+    monkeypatch.setattr(lines, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", 1000)
+    landing.write("a.jsonl", [IDENTIFY])
+    landing.write("b.jsonl.gz", [TRACK, {"long": "x" * 1000}])
+    with pytest.raises(UnreadableFileError, match="b.jsonl.gz: line 2 is longer than 1,000 bytes"):
+        ingest_day(conn, landing.root, DAY)
+
+
+SPEC_EXAMPLES = [  # every example line of the input contract, spec/raw-exports.md
+    IDENTIFY,
+    {**TRACK, "timestamp": "2026-11-20T10:05:00Z"},
+    {"type": "page", "messageId": "m-3", "anonymousId": "a-77", "name": "Pricing",
+     "properties": {"url": "https://example.com/pricing", "referrer": "https://google.com"}},
+    {"type": "alias", "messageId": "m-4", "previousId": "a-77", "userId": "97980cfea0067"},
+    {"endpoint": "alias", "received_at": "2026-11-20T10:02:00Z",
+     "body": {"anonymous_id": "a-77", "external_id": "u-42"}},
+    {"endpoint": "identify", "received_at": "2026-11-20T10:03:00Z",
+     "body": {"external_id": "u-42", "anonymous_id": "a-77", "email": "test@test.com",
+              "phone": "+1 415 555 0101", "timezone": "America/Chicago", "locale": "en",
+              "data": {"first_name": "John", "has_completed_onboarding": True}}},
+    {"endpoint": "devices", "received_at": "2026-11-20T10:04:00Z",
+     "body": {"external_id": "u-42", "device_id": "5e356e66-1", "token": "45d2",
+              "os": "iOS 16.3", "model": "iPhone15,2", "app_build": "465", "app_version": "1.2.4"}},
+    EVENTS,
+    IDENTIFIER,
+]  # fmt: skip
+
+
+def test_every_example_of_the_input_contract_is_accepted(conn, landing: Landing) -> None:
+    landing.write("spec.jsonl", SPEC_EXAMPLES)
+    result = ingest_day(conn, landing.root, DAY)
+    assert rows(conn, "select line_number, reason, detail from raw_event_rejects") == []
+    assert (result.lines_accepted, result.events_accepted) == (9, 11)
 
 
 def test_rerunning_a_day_changes_nothing(conn, landing: Landing) -> None:

@@ -1,10 +1,10 @@
--- Number each file's lines from 1, name files relative to the landing directory and take the
--- day from the file's folder: `<day>/<name>`. rid (the line's rowid in landed_lines_unnumbered)
+-- Name files relative to the landing directory and take the day from the file's folder:
+-- `<day>/<name>`. rid (the line's rowid in landed_lines_unnumbered)
 -- identifies a line in every later step; its text stays there, read by rid where needed.
 create or replace temp table landed_lines as
 select
     rowid as rid,
     cast(split_part(substr(path, length($landing_prefix) + 1), '/', 1) as date) as day,
     substr(path, length($landing_prefix) + 1) as source_file,
-    row_number() over (partition by path order by rowid) as line_number
+    line_number
 from landed_lines_unnumbered

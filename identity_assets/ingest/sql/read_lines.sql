@@ -1,19 +1,7 @@
--- Every line of the day's files as one VARCHAR, in file order.
--- read_csv with a delimiter that cannot occur and quoting off hands each line over whole and
--- decompresses .gz by extension; new_line '\r\n' also splits plain '\n', so CRLF files keep
--- their line numbers. Insertion order is preserved, so rowid follows the files' line order.
-select filename as path, line
-from read_csv(
-    $files,
-    columns = {'line': 'varchar'},
-    delim = chr(1) || chr(2) || chr(3) || chr(4),
-    quote = '',
-    escape = '',
-    header = false,
-    auto_detect = false,
-    filename = true,
-    strict_mode = false,
-    new_line = '\r\n',
-    max_line_size = 16777216,  -- 16 MiB: a longer line fails its file with a clear error
-    buffer_size = 67108864
-)
+-- The text of every line of the batch's files, from `landed_line_batches`: the Arrow stream
+-- ingest/lines.py reads, where only '\n' (with one '\r' before it) ends a line, each line comes
+-- with its ending and its length without it, and each file's lines are numbered from 1.
+-- decode() fails on a line that is not UTF-8. A blank line's text is null.
+create or replace temp table landed_lines_unnumbered as
+select path::varchar as path, line_number, nullif(decode(line[1:length]), '') as line
+from landed_line_batches
