@@ -12,7 +12,7 @@ from identity_assets.segments.client import ApiRefused, IdentifierClient
 from identity_assets.segments.membership import update_membership
 from identity_assets.segments.outbox import deliver_updates, queue_updates
 from identity_assets.segments.rules import SegmentRule
-from identity_assets_tests.segments.conftest import TOKEN, valued_warehouse
+from identity_assets_tests.builders import TOKEN, valued_warehouse
 
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
 VISIT = {"platform": "web", "anonymous_id": "anon-1", "count_prev_visits": True}
