@@ -302,11 +302,20 @@ def valued_warehouse(conn: duckdb.DuckDBPyConnection, values: list[float]) -> No
     conn.execute("drop table valued")
 
 
+def dagster_home(home: Path, settings: str | None = None) -> Path:
+    """A Dagster home with these instance settings (the project's by default) and its SQLite
+    storage already made: processes started together on a new home each create the same files,
+    and on a loaded machine one of them fails on a locked database."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(settings or (ROOT / "dagster.yaml").read_text())
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
+    return home
+
+
 def cli_env(tmp_path: Path, landing: Landing, env: dict[str, str] | None = None) -> dict[str, str]:
     """The CLI's environment: this landing, a warehouse and a Dagster home under tmp_path."""
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    home = dagster_home(tmp_path / "dagster_home")
     return {
         **os.environ,
         "IDENTITY_LANDING_DIR": str(landing.root),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import requests
 
-from identity_assets_tests.builders import ROOT
+from identity_assets_tests.builders import ROOT, dagster_home
 from identity_assets_tests.processes import free_port, running
 
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
@@ -122,9 +122,7 @@ class DagsterUI:
 @contextmanager
 def dagster_ui(workdir: Path, env: dict[str, str]) -> Iterator[DagsterUI]:
     """Start dagster-webserver over the project's workspace; stop its process group after."""
-    home = workdir / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(INSTANCE)
+    home = dagster_home(workdir / "dagster_home", INSTANCE)
     port = free_port()
     command = [
         str(WEBSERVER),

@@ -21,7 +21,7 @@ from identity_assets.definitions import DAILY_JOB_NAME, defs
 from identity_assets.ingest.core import ingest_day
 from identity_assets.writers import WAREHOUSE_TAG, WRITE, WarehouseBusy, wait_for_writers
 from identity_assets_tests import processes
-from identity_assets_tests.builders import DAY, ROOT, Landing, track
+from identity_assets_tests.builders import DAY, ROOT, Landing, dagster_home, track
 
 DAEMON = Path(sys.executable).with_name("dagster-daemon")
 WRITER = {WAREHOUSE_TAG: WRITE}
@@ -81,9 +81,7 @@ def test_the_wait_gives_up_naming_the_run_that_never_ends() -> None:
 
 @pytest.fixture
 def daemon_env(tmp_path: Path, landing: Landing) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(tmp_path / "dagster_home")
     return {
         "DAGSTER_HOME": str(home),
         "IDENTITY_LANDING_DIR": str(landing.root),
@@ -136,7 +134,10 @@ def test_late_files_on_two_days_run_one_after_the_other(
             queued_behind_a_writer |= in_progress == 1 and dg.DagsterRunStatus.QUEUED in statuses
             if len(runs) == 2 and all(run.is_finished for run in runs):
                 break
-            assert time.monotonic() < deadline, (statuses, (tmp_path / "daemon.log").read_text())
+            if time.monotonic() > deadline:  # the whole log: pytest would cut an assertion's
+                pytest.fail(
+                    f"runs {statuses}; the daemon said:\n{(tmp_path / 'daemon.log').read_text()}"
+                )
             time.sleep(0.2)
         records = sorted(
             instance.get_run_records(dg.RunsFilter(job_name=DAILY_JOB_NAME)),
