@@ -6,8 +6,9 @@ Usage:
 
 What a user pays every night is the new day's run, so it should follow the day, not the
 history. Every history here is one shop's people (the 1M sample's: same seed, same number of
-people, so the same identifiers) over more days, about 33,000 lines a day: 1M lines are 30
-days, 3M 90 days, 10M 300 days, all ending on the same day. The new day is the day after,
+people, so the same identifiers) over more days, all ending on the same day: 1M lines are 30
+days, 3M 90 days, 10M 460 days (`HISTORY_DAYS`: the same people come back less often as the
+months pass, so 300 days of them hold only 7.2M lines). The new day is the day after,
 generated once from those people (the last day of a 30-day sample ending a day later, so its
 visitors are returning and new people as on any day) and linked into each history as its next
 day folder: the same bytes on top of every history.
@@ -37,6 +38,8 @@ from pipeline import run_cli
 
 BASE_LINES = 1_000_000
 BASE_DAYS = 30
+# Days of the same people that hold each history's lines (measured: 1.05M, 2.96M, 9.86M).
+HISTORY_DAYS = {1_000_000: 30, 3_000_000: 90, 10_000_000: 460}
 STAGES = ("ingest", "identity", "journal", "metrics", "segments", "serving", "checks")
 
 
@@ -96,12 +99,12 @@ def _lines(folder: Path) -> int:
 
 
 def _history(lines: int, people: int, end: date) -> Path:
-    """The 1M sample, or the same people over proportionally more days; generated once."""
+    """The 1M sample, or the same people over more days; generated once."""
     if lines == BASE_LINES:
         return generate_landing(BASE_LINES, BASE_DAYS)[0]
     from identity_assets.sample import SampleConfig
 
-    days = round(BASE_DAYS * lines / BASE_LINES)
+    days = HISTORY_DAYS.get(lines) or round(BASE_DAYS * lines / BASE_LINES)
     config = SampleConfig(people=people, days=days, history_days=0, end_day=end)
     return _generated(OUT / f"landing-growth-{people}-{days}d", config)
 
