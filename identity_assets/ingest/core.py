@@ -8,7 +8,6 @@ replaced in one transaction, which makes a re-run, a late file or a re-delivered
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ import duckdb
 
 from identity_assets import changes, sql
 from identity_assets.ingest.lines import LandedLines
+from identity_assets.settings import parse_day
 
 LANDED_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
-DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Days are read together until their files add up to this much. Larger batches amortise each
 # batch's fixed cost (156 s instead of 189 s for 9.7M lines with 768 MiB instead of 256 MiB);
 # DuckDB's memory_limit still holds, spilling beyond it (benchmarks/ingest.py).
@@ -130,7 +129,7 @@ def landed_days(landing_dir: Path, first_day: date) -> list[date]:
     for entry in sorted(landing_dir.iterdir()):
         if entry.name.startswith(("_", ".")) or not entry.is_dir():
             continue
-        day = _parse_day(entry.name)
+        day = parse_day(entry.name)
         if day is None:
             problems.append(f"{entry.name} (not a YYYY-MM-DD day)")
         elif day < first_day:
@@ -445,12 +444,3 @@ def _summarise(
 def _landed_name(landing_dir: Path, path: Path) -> str:
     """The file's path relative to the landing directory, links not followed."""
     return path.relative_to(landing_dir.resolve()).as_posix()
-
-
-def _parse_day(name: str) -> date | None:
-    if not DAY_FOLDER.match(name):
-        return None
-    try:
-        return date.fromisoformat(name)
-    except ValueError:
-        return None
