@@ -198,7 +198,7 @@ def ingest_days(
         ]
         if unchanged:
             yield BatchIngest(
-                days=_recorded_summaries(conn, unchanged, listing, landing_dir),
+                days=_summaries(conn, unchanged, listing, landing_dir),
                 seconds=0.0,
                 unchanged=True,
             )
@@ -208,7 +208,7 @@ def ingest_days(
         files = [f for day in batch for f in listing[day][0]]
         try:
             _ingest_batch(conn, landing_dir, batch, files, window)
-            summaries = _summarise(conn, batch, {d: listing[d] for d in batch}, landing_dir)
+            summaries = _summaries(conn, batch, listing, landing_dir)
         finally:
             for table in _TEMP_TABLES:
                 conn.execute(f"drop table if exists {table}")
@@ -333,13 +333,14 @@ def _landed_files(landing_dir: Path, files: Iterable[Path]) -> set[tuple[str, in
     return {(name, size, modified) for _, name, size, modified in _file_rows(landing_dir, files)}
 
 
-def _recorded_summaries(
+def _summaries(
     conn: duckdb.DuckDBPyConnection,
     days: list[date],
     listing: dict[date, tuple[list[Path], list[Path]]],
     landing_dir: Path,
 ) -> tuple[DayIngest, ...]:
-    """What earlier runs recorded for days that are kept as they are."""
+    """What `raw_files`, `raw_event_rejects` and `raw_events` hold for `days`: what this run
+    just ingested, or what earlier runs recorded for days kept as they are."""
     counts = {
         day: rest
         for day, *rest in conn.execute(
@@ -348,34 +349,33 @@ def _recorded_summaries(
             {"days": days},
         ).fetchall()
     }
-    reasons: dict[date, dict[str, int]] = {}
-    for day, reason, count in conn.execute(
-        "select day, reason, count(*) from raw_event_rejects where day in (select unnest($days)) "
-        "group by day, reason order by day, count(*) desc, reason",
-        {"days": days},
-    ).fetchall():
-        reasons.setdefault(day, {})[reason] = count
-    sources: dict[date, dict[str, int]] = {}
-    for day, source, count in conn.execute(
-        "select day, source, count(*) from raw_events where day in (select unnest($days)) "
-        "group by day, source order by day, source",
-        {"days": days},
-    ).fetchall():
-        sources.setdefault(day, {})[source] = count
+    reasons = _counts_by_day(conn, "reason", "raw_event_rejects", "count(*) desc, reason", days)
+    sources = _counts_by_day(conn, "source", "raw_events", "source", days)
     return tuple(
         DayIngest(
-            day=day,
-            files=len(listing[day][0]),
-            lines_read=int(counts[day][0]),
-            lines_accepted=int(counts[day][1]),
-            lines_rejected=int(counts[day][2]),
-            events_accepted=int(counts[day][3]),
+            day,
+            len(listing[day][0]),
+            *(int(count) for count in counts.get(day, (0, 0, 0, 0))),
             rejects_by_reason=reasons.get(day, {}),
             events_by_source=sources.get(day, {}),
             ignored_files=tuple(_landed_name(landing_dir, p) for p in listing[day][1]),
         )
         for day in days
     )
+
+
+def _counts_by_day(
+    conn: duckdb.DuckDBPyConnection, column: str, table: str, order: str, days: list[date]
+) -> dict[date, dict[str, int]]:
+    """Rows of `table` counted by day and `column`, in `order` within each day."""
+    counts: dict[date, dict[str, int]] = {}
+    for day, value, count in conn.execute(
+        f"select day, {column}, count(*) from {table} where day in (select unnest($days)) "
+        f"group by day, {column} order by day, {order}",
+        {"days": days},
+    ).fetchall():
+        counts.setdefault(day, {})[value] = count
+    return counts
 
 
 def _how(name: str, before: set[str], after: set[str]) -> str:
@@ -394,51 +394,6 @@ def _stage_file_listing(
     rows = _file_rows(landing_dir, files)
     if rows:
         conn.executemany("insert into landed_files values (?, ?, ?, ?)", rows)
-
-
-def _summarise(
-    conn: duckdb.DuckDBPyConnection,
-    days: list[date],
-    listing: dict[date, tuple[list[Path], list[Path]]],
-    landing_dir: Path,
-) -> tuple[DayIngest, ...]:
-    lines = {
-        day: (read, accepted, rejected)
-        for day, read, accepted, rejected in conn.execute(
-            "select day, count(*), count(*) filter (where reason is null), "
-            "count(*) filter (where reason is not null) from line_outcomes group by day"
-        ).fetchall()
-    }
-    reasons: dict[date, dict[str, int]] = {}
-    for day, reason, count in conn.execute(
-        "select day, reason, count(*) from line_outcomes where reason is not null "
-        "group by day, reason order by day, count(*) desc, reason"
-    ).fetchall():
-        reasons.setdefault(day, {})[reason] = count
-    sources: dict[date, dict[str, int]] = {}
-    for day, source, count in conn.execute(
-        "select day, source, count(*) from raw_events where day in (select day from batch_days) "
-        "group by day, source order by day, source"
-    ).fetchall():
-        sources.setdefault(day, {})[source] = count
-    summaries = []
-    for day in days:
-        files, ignored = listing[day]
-        read, accepted, rejected = lines.get(day, (0, 0, 0))
-        summaries.append(
-            DayIngest(
-                day=day,
-                files=len(files),
-                lines_read=read,
-                lines_accepted=accepted,
-                lines_rejected=rejected,
-                events_accepted=sum(sources.get(day, {}).values()),
-                rejects_by_reason=reasons.get(day, {}),
-                events_by_source=sources.get(day, {}),
-                ignored_files=tuple(_landed_name(landing_dir, p) for p in ignored),
-            )
-        )
-    return tuple(summaries)
 
 
 def _landed_name(landing_dir: Path, path: Path) -> str:
