@@ -7,6 +7,18 @@
 -- over many paths is about twice as fast as one call per path). Objects, arrays and booleans
 -- come back as their JSON text, so only lines where a field looks like one ("suspects") are
 -- parsed a second time, by json_type, to tell a wrong type from a string that merely looks so.
+create or replace temp macro landed_line_paths() as [
+    '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
+    '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
+    '$.traits.email', '$.traits.phone', '$.context.traits.email',
+    '$.context.traits.phone', '$.context.device.id', '$.received_at',
+    '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
+    '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
+    '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
+    '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
+    '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
+];
+
 create or replace temp table parsed_lines as
 with valid as (
     select
@@ -23,17 +35,7 @@ with valid as (
 extracted as (
     select
         *,
-        json_extract_string(j, [
-            '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
-            '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
-            '$.traits.email', '$.traits.phone', '$.context.traits.email',
-            '$.context.traits.phone', '$.context.device.id', '$.received_at',
-            '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
-            '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-            '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
-            '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
-            '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
-        ]) as v
+        json_extract_string(j, landed_line_paths()) as v
     from valid
 ),
 
@@ -90,19 +92,9 @@ fields as (
         v[33] as sent_at_segment,
         v[31] as context_email_hash,
         v[32] as context_phone_hash,
-        -- the same paths in the same order as v above: t[i] is the type of v[i]
+        -- t[i] is the type of v[i]
         case
-            when has_suspect then json_type(j, [
-                '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
-                '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
-                '$.traits.email', '$.traits.phone', '$.context.traits.email',
-                '$.context.traits.phone', '$.context.device.id', '$.received_at',
-                '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
-                '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-                '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
-                '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
-                '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
-            ])
+            when has_suspect then json_type(j, landed_line_paths())
         end as t
     from suspects
 ),
