@@ -125,40 +125,19 @@ typed as (
     select
         *,
         case
-            when source = 'segment' then
-                case
-                    when t[3] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'messageId'
-                    when t[4] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'userId'
-                    when t[5] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'anonymousId'
-                    when t[6] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'previousId'
-                    when t[9] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'event'
-                    when t[10] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'name'
-                    when t[11] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.email'
-                    when t[12] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.phone'
-                    when t[13] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email'
-                    when t[14] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone'
-                    when t[15] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.device.id'
-                    when t[29] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.email_hash'
-                    when t[30] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.phone_hash'
-                    when t[31] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email_hash'
-                    when t[32] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone_hash'
-                end
+            when source = 'segment' then [
+                    substr(landed_line_paths()[i], 3)
+                    for i in [3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15, 29, 30, 31, 32]
+                    if t[i] in ('OBJECT', 'ARRAY', 'BOOLEAN')
+                ][1]
             when source in ('client_api', 'identifier_api') then
                 case
                     when body_t is distinct from 'OBJECT' and kind <> 'events' then 'body'
-                    when t[17] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.external_id'
-                    when t[18] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.anonymous_id'
-                    when t[19] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.email'
-                    when t[20] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.phone'
-                    when t[21] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.device_id'
-                    when t[22] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.platform'
-                    when t[23] in ('OBJECT', 'ARRAY', 'BOOLEAN')
-                        then 'body.valuation_properties.action'
-                    when t[24] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.fbclid'
-                    when t[25] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gaclid'
-                    when t[26] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gclid'
-                    when t[27] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.email_hash'
-                    when t[28] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.phone_hash'
+                    else [
+                        substr(landed_line_paths()[i], 3)
+                        for i in range(17, 29)
+                        if t[i] in ('OBJECT', 'ARRAY', 'BOOLEAN')
+                    ][1]
                 end
         end as wrong_type_field,
         case
