@@ -19,6 +19,13 @@ create or replace temp macro landed_line_paths() as [
     '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
 ];
 
+-- The detail of a line or an events element that is JSON but not an object, from its type;
+-- explode_events.sql, run next, uses it too.
+create or replace temp macro not_an_object(root_type) as 'a JSON ' || case root_type
+    when 'ARRAY' then 'array' when 'VARCHAR' then 'string'
+    when 'BOOLEAN' then 'boolean' when 'NULL' then 'null' else 'number'
+end || ', not an object';
+
 create or replace temp table parsed_lines as
 with valid as (
     select
@@ -219,10 +226,7 @@ select
     case line_reason
         when 'blank_line' then 'the line is empty'
         when 'invalid_json' then 'the line is not valid JSON'
-        when 'not_an_object' then 'a JSON ' || case root_type
-                when 'ARRAY' then 'array' when 'VARCHAR' then 'string'
-                when 'BOOLEAN' then 'boolean' when 'NULL' then 'null' else 'number'
-            end || ', not an object'
+        when 'not_an_object' then not_an_object(root_type)
         when 'unknown_shape'
             then 'neither "type" (a Segment message) nor "endpoint" (an API call)'
         when 'unknown_type'
