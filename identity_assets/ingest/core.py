@@ -110,12 +110,6 @@ class TimeWindow:
     max_skew: timedelta = timedelta(hours=24)
 
 
-def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the ingest tables if this warehouse does not have them yet."""
-    sql.create_tables(conn, "ingest")
-    sql.create_macros(conn)
-
-
 def landed_days(landing_dir: Path, first_day: date) -> list[date]:
     """Every day folder in the landing directory, oldest first.
 
@@ -185,7 +179,8 @@ def ingest_days(
     the ones already ingested (same names, sizes and modification times) are not read again:
     their rows, and everything downstream of them, stay as they are.
     """
-    ensure_tables(conn)
+    sql.create_tables(conn, "ingest")
+    sql.create_macros(conn)
     window = window or TimeWindow()
     conn.execute("set TimeZone = 'UTC'")
     listing = {day: day_files(landing_dir, day) for day in sorted(set(days))}
