@@ -528,18 +528,8 @@ class _Population:
         style = int(self.email_style[p, k])
         if style < 0:
             return None
-        first = _FIRST_ASCII[self.first[p]]
-        last = _LAST_ASCII[self.last[p]]
-        if style in (_STYLE_DOT, _STYLE_DOT_NUM):
-            local = f"{first}.{last}"
-        elif style == _STYLE_CONCAT:
-            local = first + last
-        elif style == _STYLE_INITIAL:
-            local = first[0] + last
-        elif style == _STYLE_UNDERSCORE:
-            local = f"{first}_{last}"
-        else:
-            local = first
+        # as written, gmail's dots are kept: the letters of the address as if it were not gmail
+        local = _email_letters(style, _FIRST_ASCII[self.first[p]], _LAST_ASCII[self.last[p]], False)
         number = int(self.email_number[p, k])
         if number >= 0:
             local += f"{number:02d}"
