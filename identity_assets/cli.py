@@ -8,6 +8,7 @@ of that instance still writing the warehouse (`identity_assets.writers`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -114,12 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     journal = commands.add_parser(
         "journal", help="print an identity's journal in the identifier API's response shape"
     )
-    by = journal.add_mutually_exclusive_group(required=True)
-    for identifier_type in IDENTIFIER_TYPES:
-        flag = "--" + identifier_type.replace("_", "-")
-        by.add_argument(
-            flag, dest=identifier_type, metavar="VALUE", help=f"look up by {identifier_type}"
-        )
+    by = _identifier_flags(journal, "look up by")
     by.add_argument(
         "request",
         nargs="?",
@@ -143,12 +139,7 @@ def _parser() -> argparse.ArgumentParser:
         "explain",
         help="why an identifier is in its identity: the links that joined it, refusals, blocks",
     )
-    by = explain.add_mutually_exclusive_group(required=True)
-    for identifier_type in IDENTIFIER_TYPES:
-        flag = "--" + identifier_type.replace("_", "-")
-        by.add_argument(
-            flag, dest=identifier_type, metavar="VALUE", help=f"explain this {identifier_type}"
-        )
+    _identifier_flags(explain, "explain this")
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON")
     explain.set_defaults(handler=_explain)
 
@@ -197,9 +188,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--end-day", type=_day, help="last daily folder (default 2026-11-20)")
     sample.add_argument("--seed", type=int, help="random seed (default 7)")
-    sample.add_argument("--lines", type=int, help="aim for about this many lines in total")
+    sample.add_argument(
+        "--lines",
+        dest="target_lines",
+        metavar="LINES",
+        type=int,
+        help="aim for about this many lines in total",
+    )
     sample.set_defaults(handler=_sample)
     return parser
+
+
+def _identifier_flags(command: argparse.ArgumentParser, verb: str) -> argparse._MutexGroup:
+    """One flag per identifier type (`--anonymous-id VALUE`), of which one is required."""
+    by = command.add_mutually_exclusive_group(required=True)
+    for name in IDENTIFIER_TYPES:
+        flag = "--" + name.replace("_", "-")
+        by.add_argument(flag, dest=name, metavar="VALUE", help=f"{verb} {name}")
+    return by
+
+
+def _looked_up(args: argparse.Namespace) -> tuple[str, str]:
+    """The identifier type and value the command was given."""
+    name = next(t for t in IDENTIFIER_TYPES if getattr(args, t) is not None)
+    return name, getattr(args, name)
 
 
 def _positive(text: str) -> int:
@@ -469,12 +481,10 @@ def _journal(args: argparse.Namespace) -> int:
             status, answer = journal_request_response(conn, body, pointer.phone_region)
         print(answer)
         return {200: 0, 404: 1}.get(status, 2)
-    identifier_type = next(t for t in IDENTIFIER_TYPES if getattr(args, t) is not None)
     with _read_snapshot() as (pointer, conn):
         status, body = journal_response(
             conn,
-            identifier_type,
-            getattr(args, identifier_type),
+            *_looked_up(args),
             pointer.phone_region,
             limit=args.limit,
             since=args.since,
@@ -487,8 +497,7 @@ def _journal(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from identity_assets.identity.explain import explain, render
 
-    identifier_type = next(t for t in IDENTIFIER_TYPES if getattr(args, t) is not None)
-    value = getattr(args, identifier_type)
+    identifier_type, value = _looked_up(args)
     with _read_warehouse() as conn:
         answer = explain(conn, identifier_type, value, phone_region())
     if answer is None:
@@ -594,15 +603,7 @@ class LookupUnavailable(RuntimeError):
 def _dev_endpoint(args: argparse.Namespace) -> int:
     from identity_assets.segments.endpoint import Faults, IdentifierStandIn
 
-    faults = Faults(
-        rate_limit=args.rate_limit,
-        forbidden=args.forbidden,
-        fail_rate=args.fail_rate,
-        fail_after_record_rate=args.fail_after_record_rate,
-        slow_rate=args.slow_rate,
-        slow_seconds=args.slow_seconds,
-        seed=args.seed,
-    )
+    faults = Faults(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Faults)})
     try:
         server = IdentifierStandIn(args.host, args.port, args.token, faults)
     except OSError as error:
@@ -631,15 +632,8 @@ def _dev_endpoint(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from identity_assets.sample import SampleConfig, write_sample
 
-    overrides = {
-        "people": args.people,
-        "days": args.days,
-        "history_days": args.history_days,
-        "end_day": args.end_day,
-        "seed": args.seed,
-        "target_lines": args.lines,
-    }
-    config = SampleConfig(**{k: v for k, v in overrides.items() if v is not None})
+    given = {f.name: getattr(args, f.name, None) for f in dataclasses.fields(SampleConfig)}
+    config = SampleConfig(**{name: value for name, value in given.items() if value is not None})
     started = time.perf_counter()
     summary = write_sample(args.out, config)
     seconds = time.perf_counter() - started

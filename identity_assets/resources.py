@@ -229,8 +229,10 @@ class FullRefresh(dg.ConfigurableResource):
         return STAGES.index(stage) >= STAGES.index(self.from_stage)
 
 
+# Each resource as the environment configures it (`settings` reads and checks the variables).
+
+
 def segment_rules_from_env() -> SegmentRulesResource:
-    """The segments as configured by the environment."""
     return SegmentRulesResource(segments_file=settings.text("IDENTITY_SEGMENTS"))
 
 
@@ -248,7 +250,6 @@ def identifier_api_from_env() -> IdentifierApi:
 
 
 def value_rules_from_env() -> ValueRulesResource:
-    """The value rules as configured by the environment."""
     return ValueRulesResource(
         purchase_rules_file=settings.text("IDENTITY_PURCHASE_RULES"),
         min_repeat_buyers=settings.integer("IDENTITY_MIN_REPEAT_BUYERS", 20),
@@ -259,7 +260,6 @@ def value_rules_from_env() -> ValueRulesResource:
 
 
 def identity_rules_from_env() -> IdentityRulesResource:
-    """The identity rules as configured by the environment."""
     return IdentityRulesResource(
         phone_region=settings.phone_region(),
         max_linked_values=settings.integer("IDENTITY_MAX_LINKED_VALUES", DEFAULT_MAX_LINKED),
@@ -270,12 +270,10 @@ def identity_rules_from_env() -> IdentityRulesResource:
 
 
 def warehouse_from_env() -> Warehouse:
-    """The warehouse as configured by the environment."""
     return Warehouse(database=settings.duckdb_path(), connection_config=settings.duckdb_config())
 
 
 def landing_from_env() -> LandingDirectory:
-    """The landing directory as configured by the environment."""
     return LandingDirectory(
         path=settings.landing_dir(),
         earliest_event=settings.day("IDENTITY_EARLIEST_EVENT", "2000-01-01"),

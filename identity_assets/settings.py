@@ -86,16 +86,34 @@ VARIABLES = (
 )
 
 
+def _checked(name: str, default: str, ok, allowed: str) -> str:
+    """The variable's value (its default when unset or empty), raising unless `ok(value)`."""
+    value = os.getenv(name) or default
+    try:
+        good = ok(value)
+    except ValueError:
+        good = False
+    if not good:
+        raise ConfigError(name, value, allowed)
+    return value
+
+
 def first_day() -> date:
     """The first daily partition: `IDENTITY_FIRST_DAY`, else the earliest landed day folder,
     else today (UTC), so the partitions are the days that have data."""
-    value = os.getenv("IDENTITY_FIRST_DAY")
-    if value:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ConfigError("IDENTITY_FIRST_DAY", value, "must be a YYYY-MM-DD date") from None
+    if os.getenv("IDENTITY_FIRST_DAY"):
+        return date.fromisoformat(day("IDENTITY_FIRST_DAY", ""))
     return earliest_landed_day(Path(landing_dir())) or datetime.now(UTC).date()
+
+
+def parse_day(name: str) -> date | None:
+    """The day a `YYYY-MM-DD` folder name stands for, or None for any other name."""
+    if not _DAY_FOLDER.match(name):
+        return None
+    try:
+        return date.fromisoformat(name)
+    except ValueError:
+        return None
 
 
 def earliest_landed_day(landing: Path) -> date | None:
@@ -105,99 +123,83 @@ def earliest_landed_day(landing: Path) -> date | None:
         entries = list(os.scandir(landing))
     except OSError:
         return None
-    days = []
-    for entry in entries:
-        if not _DAY_FOLDER.match(entry.name):
-            continue
-        try:
-            day = date.fromisoformat(entry.name)
-        except ValueError:
-            continue
-        if entry.is_dir():
-            days.append(day)
-    return min(days, default=None)
+    return min((d for e in entries if (d := parse_day(e.name)) and e.is_dir()), default=None)
+
+
+def _zone(value: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(value) is not None
+    except ZoneInfoNotFoundError:
+        return False
 
 
 def timezone() -> str:
     """Time zone of the daily partitions and the schedule (`IDENTITY_TIMEZONE`, default UTC)."""
-    value = os.getenv("IDENTITY_TIMEZONE") or DEFAULT_TIMEZONE
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            "IDENTITY_TIMEZONE", value, "must be an IANA time zone such as UTC or Europe/Paris"
-        ) from None
-    return value
+    allowed = "must be an IANA time zone such as UTC or Europe/Paris"
+    return _checked("IDENTITY_TIMEZONE", DEFAULT_TIMEZONE, _zone, allowed)
 
 
 def schedule_cron() -> str:
     """When the daily run starts, as cron (`IDENTITY_SCHEDULE_CRON`, default 03:00)."""
-    value = os.getenv("IDENTITY_SCHEDULE_CRON") or DEFAULT_SCHEDULE_CRON
     # Dagster's own test of what its schedules accept (imported here: it loads Dagster)
     from dagster._utils.schedules import is_valid_cron_string
 
-    if not is_valid_cron_string(value):
-        raise ConfigError(
-            "IDENTITY_SCHEDULE_CRON",
-            value,
-            "must be a 5-field cron expression (minute hour day month weekday), e.g. '0 3 * * *'",
-        )
-    return value
+    allowed = "must be a 5-field cron expression (minute hour day month weekday), e.g. '0 3 * * *'"
+    return _checked("IDENTITY_SCHEDULE_CRON", DEFAULT_SCHEDULE_CRON, is_valid_cron_string, allowed)
 
 
 def duckdb_path() -> str:
     """The warehouse file (`IDENTITY_DUCKDB_PATH`)."""
-    value = os.getenv("IDENTITY_DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
-    if Path(value).expanduser().is_dir():
-        raise ConfigError("IDENTITY_DUCKDB_PATH", value, "is a directory; must name a file")
-    return value
+    return _checked(
+        "IDENTITY_DUCKDB_PATH",
+        DEFAULT_DUCKDB_PATH,
+        lambda v: not Path(v).expanduser().is_dir(),
+        "is a directory; must name a file",
+    )
 
 
 def serving_dir(warehouse: str | None = None) -> str:
     """Where the serving snapshots are published (`IDENTITY_SERVING_DIR`, default `serving/`
     beside the warehouse file)."""
-    configured = os.getenv("IDENTITY_SERVING_DIR")
-    if configured:
-        return configured
-    return str(Path(warehouse or duckdb_path()).parent / "serving")
+    return os.getenv("IDENTITY_SERVING_DIR") or str(
+        Path(warehouse or duckdb_path()).parent / "serving"
+    )
 
 
 def landing_dir() -> str:
     """Where daily export folders land (`IDENTITY_LANDING_DIR`)."""
-    value = os.getenv("IDENTITY_LANDING_DIR") or DEFAULT_LANDING_DIR
-    if Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
-        raise ConfigError("IDENTITY_LANDING_DIR", value, "is a file; must be a directory")
-    return value
+    return _checked(
+        "IDENTITY_LANDING_DIR",
+        DEFAULT_LANDING_DIR,
+        lambda v: Path(v).expanduser().is_dir() or not Path(v).expanduser().exists(),
+        "is a file; must be a directory",
+    )
 
 
 def phone_region() -> str:
     """Region for phone numbers written without a country code (`IDENTITY_PHONE_REGION`)."""
-    value = os.getenv("IDENTITY_PHONE_REGION") or DEFAULT_PHONE_REGION
     import phonenumbers
 
-    if value not in phonenumbers.SUPPORTED_REGIONS:
-        raise ConfigError(
-            "IDENTITY_PHONE_REGION",
-            value,
-            "must be a two-letter region phonenumbers supports (upper case), e.g. US, GB, FR",
-        )
-    return value
+    return _checked(
+        "IDENTITY_PHONE_REGION",
+        DEFAULT_PHONE_REGION,
+        lambda v: v in phonenumbers.SUPPORTED_REGIONS,
+        "must be a two-letter region phonenumbers supports (upper case), e.g. US, GB, FR",
+    )
 
 
 def duckdb_config() -> dict[str, object]:
     """DuckDB settings: `IDENTITY_DUCKDB_MEMORY_LIMIT` (e.g. 2GB) and `IDENTITY_DUCKDB_THREADS`."""
     config: dict[str, object] = {}
-    memory_limit = os.getenv("IDENTITY_DUCKDB_MEMORY_LIMIT")
-    if memory_limit:
-        if not _MEMORY.match(memory_limit.strip()):
-            raise ConfigError(
-                "IDENTITY_DUCKDB_MEMORY_LIMIT",
-                memory_limit,
-                "must be a size: a number and KB, MB, GB, TB, KiB, MiB, GiB, TiB or %, e.g. 2GB",
-            )
-        config["memory_limit"] = memory_limit.strip()
+    if os.getenv("IDENTITY_DUCKDB_MEMORY_LIMIT"):
+        config["memory_limit"] = _checked(
+            "IDENTITY_DUCKDB_MEMORY_LIMIT",
+            "",
+            lambda v: _MEMORY.match(v.strip()),
+            "must be a size: a number and KB, MB, GB, TB, KiB, MiB, GiB, TiB or %, e.g. 2GB",
+        ).strip()
     if os.getenv("IDENTITY_DUCKDB_THREADS"):
         config["threads"] = integer("IDENTITY_DUCKDB_THREADS", 0)
     return config
@@ -206,45 +208,30 @@ def duckdb_config() -> dict[str, object]:
 def integer(name: str, default: int, minimum: int = 1) -> int:
     """A whole-number setting of at least `minimum`; anything else (`2.9`, `-3`) is an error."""
     value = os.getenv(name)
-    if not value:
-        return default
-    if not _INTEGER.match(value.strip()) or int(value) < minimum:
+    if value and not (_INTEGER.match(value.strip()) and int(value) >= minimum):
         raise ConfigError(name, value, f"must be a whole number of at least {minimum}")
-    return int(value)
+    return int(value) if value else default
 
 
 def boolean(name: str, default: bool = False) -> bool:
     """A true/false setting; anything but true, false, 1 or 0 (`yes`, `on`) is an error."""
     value = os.getenv(name)
-    if not value:
-        return default
-    if value.strip().lower() not in ("true", "false", "1", "0"):
+    if value and value.strip().lower() not in ("true", "false", "1", "0"):
         raise ConfigError(name, value, "must be true or false")
-    return value.strip().lower() in ("true", "1")
+    return value.strip().lower() in ("true", "1") if value else default
 
 
 def day(name: str, default: str) -> str:
     """A YYYY-MM-DD date setting, as text."""
-    value = os.getenv(name) or default
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(name, value, "must be a YYYY-MM-DD date") from None
-    return value
+    return _checked(name, default, date.fromisoformat, "must be a YYYY-MM-DD date")
 
 
 def number(name: str, default: float, minimum: float = 0.0) -> float:
     """A number setting of at least `minimum`; anything else (`lots`, `-1`, `nan`) is an error."""
-    value = os.getenv(name)
-    if not value:
+    if not os.getenv(name):
         return default
-    try:
-        parsed = float(value)
-    except ValueError:
-        parsed = float("nan")
-    if not math.isfinite(parsed) or parsed < minimum:
-        raise ConfigError(name, value, f"must be a number of at least {minimum:g}")
-    return parsed
+    ok = lambda v: math.isfinite(float(v)) and float(v) >= minimum  # noqa: E731 - nan fails
+    return float(_checked(name, "", ok, f"must be a number of at least {minimum:g}"))
 
 
 def text(name: str) -> str | None:

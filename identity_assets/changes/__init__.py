@@ -83,20 +83,12 @@ def pending(conn: duckdb.DuckDBPyConnection, consumer: str, upstream: str) -> Pe
 
 def stage_days(conn: duckdb.DuckDBPyConnection, changes: Pending, table: str) -> int:
     """The days `changes` covers, into a new temp table `table(day)`; returns how many."""
-    conn.execute(
-        f"create or replace temp table {table} as {_logged('day', 'change_days')}",
-        _range(changes),
-    )
-    return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
+    return _stage(conn, changes, table, "day", "change_days")
 
 
 def stage_identities(conn: duckdb.DuckDBPyConnection, changes: Pending, table: str) -> int:
     """The identities `changes` covers, into a new temp table `table(identity_id)`."""
-    conn.execute(
-        f"create or replace temp table {table} as {_logged('identity_id', 'change_identities')}",
-        _range(changes),
-    )
-    return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
+    return _stage(conn, changes, table, "identity_id", "change_identities")
 
 
 def consume(conn: duckdb.DuckDBPyConnection, changes: Pending) -> None:
@@ -238,12 +230,16 @@ def record_check(
         prune(conn, producer)
 
 
-def _logged(column: str, log: str) -> str:
-    return (
-        f"select distinct {column} from {log} "
+def _stage(
+    conn: duckdb.DuckDBPyConnection, changes: Pending, table: str, column: str, log: str
+) -> int:
+    conn.execute(
+        f"create or replace temp table {table} as select distinct {column} from {log} "
         "where version > $since and version <= $through and version in "
-        "(select version from change_versions where producer = $upstream)"
+        "(select version from change_versions where producer = $upstream)",
+        _range(changes),
     )
+    return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
 
 
 def _range(changes: Pending) -> dict[str, object]:

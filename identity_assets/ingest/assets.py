@@ -18,32 +18,21 @@ from identity_assets.metadata import (
 from identity_assets.partitions import daily_partitions
 from identity_assets.resources import FullRefresh, LandingDirectory, Warehouse
 
-_COMMON = stage_asset("ingest")
+# The tables ingest writes, each an asset, with its description.
+_TABLES = {
+    "raw_events": (
+        "Every accepted event of the landed exports, one row per event (an element of "
+        "an `events` call's array is one event), with the exact payload received."
+    ),
+    "raw_event_rejects": "Every landed line that was not accepted, with its raw text and reason.",
+    "raw_files": "Every landed file with its size and its lines read, accepted, rejected.",
+}
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            "raw_events",
-            description=(
-                "Every accepted event of the landed exports, one row per event (an element of "
-                "an `events` call's array is one event), with the exact payload received."
-            ),
-            metadata=table_schema("raw_events"),
-            **_COMMON,
-        ),
-        dg.AssetSpec(
-            "raw_event_rejects",
-            description="Every landed line that was not accepted, with its raw text and reason.",
-            metadata=table_schema("raw_event_rejects"),
-            **_COMMON,
-        ),
-        dg.AssetSpec(
-            "raw_files",
-            description="Every landed file with its size and its lines read, accepted, rejected.",
-            metadata=table_schema("raw_files"),
-            **_COMMON,
-        ),
+        dg.AssetSpec(name, description=text, metadata=table_schema(name), **stage_asset("ingest"))
+        for name, text in _TABLES.items()
     ],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -97,30 +86,22 @@ def ingest_landed_days(
     for day in results:
         for asset, metadata in _day_metadata(day).items():
             context.add_asset_metadata(metadata, asset_key=asset, partition_key=day.day.isoformat())
-    yield dg.MaterializeResult(
-        data_version=version,
-        asset_key="raw_events",
-        metadata={
-            "dagster/column_schema": schemas["raw_events"],
+    own = {
+        "raw_events": {
             "days_in_run": len(results),
             "events_in_table": totals,
             "events_by_day_in_run": _events_by_day(results),
             "preview": events_preview,
         },
-    )
-    yield dg.MaterializeResult(
-        data_version=version,
-        asset_key="raw_event_rejects",
-        metadata={
-            "dagster/column_schema": schemas["raw_event_rejects"],
-            "preview": rejects_preview,
-        },
-    )
-    yield dg.MaterializeResult(
-        data_version=version,
-        asset_key="raw_files",
-        metadata={"dagster/column_schema": schemas["raw_files"]},
-    )
+        "raw_event_rejects": {"preview": rejects_preview},
+        "raw_files": {},
+    }
+    for asset in _TABLES:
+        yield dg.MaterializeResult(
+            data_version=version,
+            asset_key=asset,
+            metadata={"dagster/column_schema": schemas[asset], **own[asset]},
+        )
 
 
 def _progress_line(batch: BatchIngest) -> str:

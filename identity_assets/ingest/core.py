@@ -8,7 +8,6 @@ replaced in one transaction, which makes a re-run, a late file or a re-delivered
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ import duckdb
 
 from identity_assets import changes, sql
 from identity_assets.ingest.lines import LandedLines
+from identity_assets.settings import parse_day
 
 LANDED_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
-DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Days are read together until their files add up to this much. Larger batches amortise each
 # batch's fixed cost (156 s instead of 189 s for 9.7M lines with 768 MiB instead of 256 MiB);
 # DuckDB's memory_limit still holds, spilling beyond it (benchmarks/ingest.py).
@@ -111,12 +110,6 @@ class TimeWindow:
     max_skew: timedelta = timedelta(hours=24)
 
 
-def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the ingest tables if this warehouse does not have them yet."""
-    sql.create_tables(conn, "ingest")
-    sql.create_macros(conn)
-
-
 def landed_days(landing_dir: Path, first_day: date) -> list[date]:
     """Every day folder in the landing directory, oldest first.
 
@@ -130,7 +123,7 @@ def landed_days(landing_dir: Path, first_day: date) -> list[date]:
     for entry in sorted(landing_dir.iterdir()):
         if entry.name.startswith(("_", ".")) or not entry.is_dir():
             continue
-        day = _parse_day(entry.name)
+        day = parse_day(entry.name)
         if day is None:
             problems.append(f"{entry.name} (not a YYYY-MM-DD day)")
         elif day < first_day:
@@ -186,7 +179,8 @@ def ingest_days(
     the ones already ingested (same names, sizes and modification times) are not read again:
     their rows, and everything downstream of them, stay as they are.
     """
-    ensure_tables(conn)
+    sql.create_tables(conn, "ingest")
+    sql.create_macros(conn)
     window = window or TimeWindow()
     conn.execute("set TimeZone = 'UTC'")
     listing = {day: day_files(landing_dir, day) for day in sorted(set(days))}
@@ -199,7 +193,7 @@ def ingest_days(
         ]
         if unchanged:
             yield BatchIngest(
-                days=_recorded_summaries(conn, unchanged, listing, landing_dir),
+                days=_summaries(conn, unchanged, listing, landing_dir),
                 seconds=0.0,
                 unchanged=True,
             )
@@ -209,7 +203,7 @@ def ingest_days(
         files = [f for day in batch for f in listing[day][0]]
         try:
             _ingest_batch(conn, landing_dir, batch, files, window)
-            summaries = _summarise(conn, batch, {d: listing[d] for d in batch}, landing_dir)
+            summaries = _summaries(conn, batch, listing, landing_dir)
         finally:
             for table in _TEMP_TABLES:
                 conn.execute(f"drop table if exists {table}")
@@ -334,13 +328,14 @@ def _landed_files(landing_dir: Path, files: Iterable[Path]) -> set[tuple[str, in
     return {(name, size, modified) for _, name, size, modified in _file_rows(landing_dir, files)}
 
 
-def _recorded_summaries(
+def _summaries(
     conn: duckdb.DuckDBPyConnection,
     days: list[date],
     listing: dict[date, tuple[list[Path], list[Path]]],
     landing_dir: Path,
 ) -> tuple[DayIngest, ...]:
-    """What earlier runs recorded for days that are kept as they are."""
+    """What `raw_files`, `raw_event_rejects` and `raw_events` hold for `days`: what this run
+    just ingested, or what earlier runs recorded for days kept as they are."""
     counts = {
         day: rest
         for day, *rest in conn.execute(
@@ -349,34 +344,33 @@ def _recorded_summaries(
             {"days": days},
         ).fetchall()
     }
-    reasons: dict[date, dict[str, int]] = {}
-    for day, reason, count in conn.execute(
-        "select day, reason, count(*) from raw_event_rejects where day in (select unnest($days)) "
-        "group by day, reason order by day, count(*) desc, reason",
-        {"days": days},
-    ).fetchall():
-        reasons.setdefault(day, {})[reason] = count
-    sources: dict[date, dict[str, int]] = {}
-    for day, source, count in conn.execute(
-        "select day, source, count(*) from raw_events where day in (select unnest($days)) "
-        "group by day, source order by day, source",
-        {"days": days},
-    ).fetchall():
-        sources.setdefault(day, {})[source] = count
+    reasons = _counts_by_day(conn, "reason", "raw_event_rejects", "count(*) desc, reason", days)
+    sources = _counts_by_day(conn, "source", "raw_events", "source", days)
     return tuple(
         DayIngest(
-            day=day,
-            files=len(listing[day][0]),
-            lines_read=int(counts[day][0]),
-            lines_accepted=int(counts[day][1]),
-            lines_rejected=int(counts[day][2]),
-            events_accepted=int(counts[day][3]),
+            day,
+            len(listing[day][0]),
+            *(int(count) for count in counts.get(day, (0, 0, 0, 0))),
             rejects_by_reason=reasons.get(day, {}),
             events_by_source=sources.get(day, {}),
             ignored_files=tuple(_landed_name(landing_dir, p) for p in listing[day][1]),
         )
         for day in days
     )
+
+
+def _counts_by_day(
+    conn: duckdb.DuckDBPyConnection, column: str, table: str, order: str, days: list[date]
+) -> dict[date, dict[str, int]]:
+    """Rows of `table` counted by day and `column`, in `order` within each day."""
+    counts: dict[date, dict[str, int]] = {}
+    for day, value, count in conn.execute(
+        f"select day, {column}, count(*) from {table} where day in (select unnest($days)) "
+        f"group by day, {column} order by day, {order}",
+        {"days": days},
+    ).fetchall():
+        counts.setdefault(day, {})[value] = count
+    return counts
 
 
 def _how(name: str, before: set[str], after: set[str]) -> str:
@@ -397,60 +391,6 @@ def _stage_file_listing(
         conn.executemany("insert into landed_files values (?, ?, ?, ?)", rows)
 
 
-def _summarise(
-    conn: duckdb.DuckDBPyConnection,
-    days: list[date],
-    listing: dict[date, tuple[list[Path], list[Path]]],
-    landing_dir: Path,
-) -> tuple[DayIngest, ...]:
-    lines = {
-        day: (read, accepted, rejected)
-        for day, read, accepted, rejected in conn.execute(
-            "select day, count(*), count(*) filter (where reason is null), "
-            "count(*) filter (where reason is not null) from line_outcomes group by day"
-        ).fetchall()
-    }
-    reasons: dict[date, dict[str, int]] = {}
-    for day, reason, count in conn.execute(
-        "select day, reason, count(*) from line_outcomes where reason is not null "
-        "group by day, reason order by day, count(*) desc, reason"
-    ).fetchall():
-        reasons.setdefault(day, {})[reason] = count
-    sources: dict[date, dict[str, int]] = {}
-    for day, source, count in conn.execute(
-        "select day, source, count(*) from raw_events where day in (select day from batch_days) "
-        "group by day, source order by day, source"
-    ).fetchall():
-        sources.setdefault(day, {})[source] = count
-    summaries = []
-    for day in days:
-        files, ignored = listing[day]
-        read, accepted, rejected = lines.get(day, (0, 0, 0))
-        summaries.append(
-            DayIngest(
-                day=day,
-                files=len(files),
-                lines_read=read,
-                lines_accepted=accepted,
-                lines_rejected=rejected,
-                events_accepted=sum(sources.get(day, {}).values()),
-                rejects_by_reason=reasons.get(day, {}),
-                events_by_source=sources.get(day, {}),
-                ignored_files=tuple(_landed_name(landing_dir, p) for p in ignored),
-            )
-        )
-    return tuple(summaries)
-
-
 def _landed_name(landing_dir: Path, path: Path) -> str:
     """The file's path relative to the landing directory, links not followed."""
     return path.relative_to(landing_dir.resolve()).as_posix()
-
-
-def _parse_day(name: str) -> date | None:
-    if not DAY_FOLDER.match(name):
-        return None
-    try:
-        return date.fromisoformat(name)
-    except ValueError:
-        return None

@@ -528,18 +528,8 @@ class _Population:
         style = int(self.email_style[p, k])
         if style < 0:
             return None
-        first = _FIRST_ASCII[self.first[p]]
-        last = _LAST_ASCII[self.last[p]]
-        if style in (_STYLE_DOT, _STYLE_DOT_NUM):
-            local = f"{first}.{last}"
-        elif style == _STYLE_CONCAT:
-            local = first + last
-        elif style == _STYLE_INITIAL:
-            local = first[0] + last
-        elif style == _STYLE_UNDERSCORE:
-            local = f"{first}_{last}"
-        else:
-            local = first
+        # as written, gmail's dots are kept: the letters of the address as if it were not gmail
+        local = _email_letters(style, _FIRST_ASCII[self.first[p]], _LAST_ASCII[self.last[p]], False)
         number = int(self.email_number[p, k])
         if number >= 0:
             local += f"{number:02d}"
@@ -1490,13 +1480,6 @@ class _Simulation:
 # --- ground truth files ----------------------------------------------------------------------
 
 
-def _write_csv(path: Path, header: list[str], rows: Iterable[Sequence[object]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def _write_people(path: Path, pop: _Population, truth: _Truth) -> None:
     """people.csv: each person's habit and the parameters their behaviour was drawn from.
 
@@ -1577,31 +1560,25 @@ def _identifier_rows(pop: _Population) -> Iterator[tuple[str, str, str]]:
 def _write_truth(truth_dir: Path, pop: _Population, truth: _Truth) -> None:
     """The CSV files of `_truth/` (the pipeline skips folders whose name starts with "_")."""
     _write_people(truth_dir / "people.csv", pop, truth)
-    _write_csv(
-        truth_dir / "identifiers.csv",
-        ["person_id", "identifier_type", "normalized_value"],
-        _identifier_rows(pop),
-    )
-    _write_csv(
-        truth_dir / "shared.csv",
-        ["identifier_type", "value", "person_count"],
-        [("device_id", _KIOSK_DEVICE, len(truth.kiosk_people))],
-    )
     placeholders = [
         (kind, value, len(people), "unparseable" if value in _UNPARSEABLE_PHONES else "placeholder")
         for (kind, value), people in sorted(truth.placeholders.items())
     ]
-    _write_csv(
-        truth_dir / "placeholders.csv",
-        ["identifier_type", "value", "person_count", "reason"],
-        placeholders,
-    )
-    _write_csv(truth_dir / "malformed.csv", ["file", "line_number", "kind"], truth.malformed)
-    _write_csv(
-        truth_dir / "duplicates.csv",
-        ["file", "line_number", "original_file", "original_line_number"],
-        truth.duplicates,
-    )
+    tables: dict[str, tuple[str, Iterable[Sequence[object]]]] = {
+        "identifiers": ("person_id,identifier_type,normalized_value", _identifier_rows(pop)),
+        "shared": (
+            "identifier_type,value,person_count",
+            [("device_id", _KIOSK_DEVICE, len(truth.kiosk_people))],
+        ),
+        "placeholders": ("identifier_type,value,person_count,reason", placeholders),
+        "malformed": ("file,line_number,kind", truth.malformed),
+        "duplicates": ("file,line_number,original_file,original_line_number", truth.duplicates),
+    }
+    for name, (header, rows) in tables.items():
+        with (truth_dir / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header.split(","))
+            writer.writerows(rows)
 
 
 # --- entry point -----------------------------------------------------------------------------

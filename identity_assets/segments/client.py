@@ -214,24 +214,17 @@ class IdentifierClient:
             if not self.gate.acquire(self._halt):
                 return Outcome(False, status, error, attempt - 1, rate_limited, halted=True)
             unknown, timed_out = False, False
-            try:
-                response = self._session.post(self.url, data=body, timeout=self.timeout)
-            except requests.RequestException as failure:
-                status, error = None, _describe(failure, self.timeout)
-                unknown = not _never_sent(failure)
-                timed_out = isinstance(failure, requests.Timeout)
-                self._no_answer(error)
+            response = self._send(body)
+            if isinstance(response, requests.RequestException):
+                status, error = None, _describe(response, self.timeout)
+                unknown = not _never_sent(response)
+                timed_out = isinstance(response, requests.Timeout)
             else:
-                self._answered()
                 status = response.status_code
-                self.gate.observe(status, response.headers)
                 if 200 <= status < 300:
                     return Outcome(True, status, None, attempt, rate_limited)
                 error = _message(response)
-                if status in (401, 403):
-                    self._refuse(status, error)
-                    return Outcome(False, status, error, attempt, rate_limited)
-                if status not in RETRIED_STATUSES:
+                if status not in RETRIED_STATUSES:  # 401 and 403 among them: the client halted
                     return Outcome(False, status, error, attempt, rate_limited)
                 if status == 429:
                     rate_limited += 1
@@ -260,17 +253,8 @@ class IdentifierClient:
         query = {"platform": payload.get("platform"), key: payload.get(key)}
         if not self.gate.acquire(self._halt):
             return None
-        try:
-            response = self._session.post(self.url, data=json.dumps(query), timeout=self.timeout)
-        except requests.RequestException as failure:
-            self._no_answer(_describe(failure, self.timeout))
-            return None
-        self._answered()
-        self.gate.observe(response.status_code, response.headers)
-        if response.status_code in (401, 403):
-            self._refuse(response.status_code, _message(response))
-            return None
-        if response.status_code != 200:
+        response = self._send(json.dumps(query))
+        if isinstance(response, requests.RequestException) or response.status_code != 200:
             return None
         try:
             return response.json()
@@ -299,15 +283,24 @@ class IdentifierClient:
             if isinstance(entry, dict)
         )
 
-    def _refuse(self, status: int, message: str) -> None:
-        self.refused = (
-            f"the identifier API refused the token ({status}: {message}); check IDENTITY_API_TOKEN"
-        )
-        self._halt.set()
-
-    def _answered(self) -> None:
+    def _send(self, body: str) -> requests.Response | requests.RequestException:
+        """One request, and what it tells: the API's rate window, a connection failure or an
+        answer for the circuit breaker, a refused token (401/403) that halts every worker."""
+        try:
+            response = self._session.post(self.url, data=body, timeout=self.timeout)
+        except requests.RequestException as failure:
+            self._no_answer(_describe(failure, self.timeout))
+            return failure
         with self._failures_lock:
             self._failures = 0
+        self.gate.observe(response.status_code, response.headers)
+        if response.status_code in (401, 403):
+            self.refused = (
+                f"the identifier API refused the token ({response.status_code}: "
+                f"{_message(response)}); check IDENTITY_API_TOKEN"
+            )
+            self._halt.set()
+        return response
 
     def _no_answer(self, error: str) -> None:
         """Count a connection failure or timeout; enough of them in a row open the breaker."""

@@ -15,11 +15,6 @@ from identity_assets import sql
 from identity_assets.segments.rules import SegmentRule, compile_conditions
 
 
-def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the segment tables if this warehouse does not have them yet."""
-    sql.create_tables(conn, "segments")
-
-
 def update_membership(
     conn: duckdb.DuckDBPyConnection, segments: tuple[SegmentRule, ...]
 ) -> dict[str, int]:
@@ -27,7 +22,7 @@ def update_membership(
 
     The conditions are compiled apart first, where they cannot read files (`rules`)."""
     compile_conditions(segments)
-    ensure_tables(conn)
+    sql.create_tables(conn, "segments")
     now = datetime.now(UTC).replace(tzinfo=None)
     conn.execute(
         "create or replace temp table new_membership (identity_id varchar, segment varchar)"

@@ -22,7 +22,6 @@ import duckdb
 
 from identity_assets import sql
 from identity_assets.segments.client import IdentifierClient, Outcome
-from identity_assets.segments.membership import ensure_tables
 
 
 @dataclass
@@ -56,7 +55,7 @@ def queue_updates(
     Returns the count queued by segment and change. Run again, it queues nothing more, and
     after a run that stopped before it, it queues every change that run left out.
     """
-    ensure_tables(conn)
+    sql.create_tables(conn, "segments")
     now = datetime.now(UTC).replace(tzinfo=None)
     with sql.transaction(conn):
         before = conn.execute("select coalesce(max(queue_seq), 0) from segment_updates").fetchall()
@@ -87,7 +86,7 @@ def deliver_updates(
     raised: ApiRefused or ApiUnreachable. An interrupt (a stop signal) stops the client and
     leaves the rows still on their way in flight for the next run.
     """
-    ensure_tables(conn)
+    sql.create_tables(conn, "segments")
     result = DeliveryResult()
     started = time.perf_counter()
     result.reconciled = _reconcile_in_flight(conn, client)

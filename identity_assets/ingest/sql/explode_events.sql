@@ -4,6 +4,11 @@
 -- always either fully accepted or rejected and lines read = accepted + rejected holds.
 -- payload is set for elements only; a whole line's payload is its text, joined in by rid when
 -- the accepted events are written.
+create or replace temp macro event_element_paths() as [
+    '$.external_id', '$.anonymous_id', '$.email', '$.phone', '$.device_id', '$.name',
+    '$.timestamp', '$.email_hash', '$.phone_hash'
+];
+
 create or replace temp table landed_events as
 with whole_lines as (
     select
@@ -38,31 +43,25 @@ element_fields as (
     select
         *,
         json_type(element) as root_type,
-        json_extract_string(element, [
-            '$.external_id', '$.anonymous_id', '$.email', '$.phone', '$.device_id', '$.name',
-            '$.timestamp', '$.email_hash', '$.phone_hash'
-        ]) as v,
-        json_type(element, [
-            '$.external_id', '$.anonymous_id', '$.email', '$.phone', '$.device_id', '$.name',
-            '$.timestamp', '$.email_hash', '$.phone_hash'
-        ]) as t
+        json_extract_string(element, event_element_paths()) as v,
+        json_type(element, event_element_paths()) as t
     from elements
 ),
 
 element_checks as (
     select
         *,
-        case
-            when root_type <> 'OBJECT' then null
-            when t[1] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'external_id'
-            when t[2] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'anonymous_id'
-            when t[3] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'email'
-            when t[4] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'phone'
-            when t[5] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'device_id'
-            when t[6] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'name'
-            when t[8] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'email_hash'
-            when t[9] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'phone_hash'
-        end as wrong_type_field
+        case when root_type = 'OBJECT' then [
+            substr(event_element_paths()[i], 3)
+            for i in [1, 2, 3, 4, 5, 6, 8, 9]
+            if t[i] in ('OBJECT', 'ARRAY', 'BOOLEAN')
+        ][1] end as wrong_type_field,
+        coalesce(
+            nullif(clean_text(v[1]), ''), nullif(clean_text(v[2]), ''),
+            nullif(clean_text(v[3]), ''), nullif(clean_text(v[4]), ''),
+            nullif(clean_text(v[5]), ''), nullif(clean_text(v[8]), ''),
+            nullif(clean_text(v[9]), '')
+        ) is not null as has_identifier
     from element_fields
 ),
 
@@ -98,31 +97,19 @@ element_events as (
             when wrong_type_field is not null then 'wrong_type'
             when nullif(t[7], 'NULL') is not null and try_cast(v[7] as timestamptz) is null
                 then 'bad_timestamp'
-            when coalesce(
-                    nullif(clean_text(v[1]), ''), nullif(clean_text(v[2]), ''), nullif(clean_text(v[3]), ''),
-                    nullif(clean_text(v[4]), ''), nullif(clean_text(v[5]), ''),
-                    nullif(clean_text(v[8]), ''), nullif(clean_text(v[9]), '')
-                ) is null
-                then 'no_identifier'
+            when not has_identifier then 'no_identifier'
             -- the client API: "Either an anonymous or external ID is required"
             when coalesce(nullif(clean_text(v[1]), ''), nullif(clean_text(v[2]), '')) is null
                 then 'missing_anonymous_or_external_id'
         end as element_reason,
         'events element ' || element_index || ': ' || case
-            when root_type <> 'OBJECT' then 'a JSON ' || case root_type
-                when 'ARRAY' then 'array' when 'VARCHAR' then 'string'
-                when 'BOOLEAN' then 'boolean' when 'NULL' then 'null' else 'number'
-            end || ', not an object'
+            when root_type <> 'OBJECT' then not_an_object(root_type)
             when wrong_type_field is not null
                 then wrong_type_field || ' is an object, array or boolean'
             when nullif(t[7], 'NULL') is not null and try_cast(v[7] as timestamptz) is null
                 then 'timestamp is not an ISO-8601 timestamp'
-            when coalesce(
-                    nullif(clean_text(v[1]), ''), nullif(clean_text(v[2]), ''),
-                    nullif(clean_text(v[3]), ''), nullif(clean_text(v[4]), ''),
-                    nullif(clean_text(v[5]), ''), nullif(clean_text(v[8]), ''),
-                    nullif(clean_text(v[9]), '')
-                ) is null then 'no external, anonymous, email, phone or device identifier'
+            when not has_identifier
+                then 'no external, anonymous, email, phone or device identifier'
             else 'an event needs anonymous_id or external_id'
         end as element_detail
     from element_checks

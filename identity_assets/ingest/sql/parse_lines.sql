@@ -7,6 +7,25 @@
 -- over many paths is about twice as fast as one call per path). Objects, arrays and booleans
 -- come back as their JSON text, so only lines where a field looks like one ("suspects") are
 -- parsed a second time, by json_type, to tell a wrong type from a string that merely looks so.
+create or replace temp macro landed_line_paths() as [
+    '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
+    '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
+    '$.traits.email', '$.traits.phone', '$.context.traits.email',
+    '$.context.traits.phone', '$.context.device.id', '$.received_at',
+    '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
+    '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
+    '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
+    '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
+    '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
+];
+
+-- The detail of a line or an events element that is JSON but not an object, from its type;
+-- explode_events.sql, run next, uses it too.
+create or replace temp macro not_an_object(root_type) as 'a JSON ' || case root_type
+    when 'ARRAY' then 'array' when 'VARCHAR' then 'string'
+    when 'BOOLEAN' then 'boolean' when 'NULL' then 'null' else 'number'
+end || ', not an object';
+
 create or replace temp table parsed_lines as
 with valid as (
     select
@@ -23,17 +42,7 @@ with valid as (
 extracted as (
     select
         *,
-        json_extract_string(j, [
-            '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
-            '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
-            '$.traits.email', '$.traits.phone', '$.context.traits.email',
-            '$.context.traits.phone', '$.context.device.id', '$.received_at',
-            '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
-            '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-            '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
-            '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
-            '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
-        ]) as v
+        json_extract_string(j, landed_line_paths()) as v
     from valid
 ),
 
@@ -90,19 +99,9 @@ fields as (
         v[33] as sent_at_segment,
         v[31] as context_email_hash,
         v[32] as context_phone_hash,
-        -- the same paths in the same order as v above: t[i] is the type of v[i]
+        -- t[i] is the type of v[i]
         case
-            when has_suspect then json_type(j, [
-                '$.type', '$.endpoint', '$.messageId', '$.userId', '$.anonymousId',
-                '$.previousId', '$.timestamp', '$.receivedAt', '$.event', '$.name',
-                '$.traits.email', '$.traits.phone', '$.context.traits.email',
-                '$.context.traits.phone', '$.context.device.id', '$.received_at',
-                '$.body.external_id', '$.body.anonymous_id', '$.body.email', '$.body.phone',
-                '$.body.device_id', '$.body.platform', '$.body.valuation_properties.action',
-                '$.body.fbclid', '$.body.gaclid', '$.body.gclid', '$.body.email_hash',
-                '$.body.phone_hash', '$.traits.email_hash', '$.traits.phone_hash',
-                '$.context.traits.email_hash', '$.context.traits.phone_hash', '$.sentAt'
-            ])
+            when has_suspect then json_type(j, landed_line_paths())
         end as t
     from suspects
 ),
@@ -133,40 +132,19 @@ typed as (
     select
         *,
         case
-            when source = 'segment' then
-                case
-                    when t[3] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'messageId'
-                    when t[4] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'userId'
-                    when t[5] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'anonymousId'
-                    when t[6] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'previousId'
-                    when t[9] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'event'
-                    when t[10] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'name'
-                    when t[11] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.email'
-                    when t[12] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.phone'
-                    when t[13] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email'
-                    when t[14] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone'
-                    when t[15] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.device.id'
-                    when t[29] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.email_hash'
-                    when t[30] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'traits.phone_hash'
-                    when t[31] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.email_hash'
-                    when t[32] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'context.traits.phone_hash'
-                end
+            when source = 'segment' then [
+                    substr(landed_line_paths()[i], 3)
+                    for i in [3, 4, 5, 6, 9, 10, 11, 12, 13, 14, 15, 29, 30, 31, 32]
+                    if t[i] in ('OBJECT', 'ARRAY', 'BOOLEAN')
+                ][1]
             when source in ('client_api', 'identifier_api') then
                 case
                     when body_t is distinct from 'OBJECT' and kind <> 'events' then 'body'
-                    when t[17] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.external_id'
-                    when t[18] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.anonymous_id'
-                    when t[19] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.email'
-                    when t[20] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.phone'
-                    when t[21] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.device_id'
-                    when t[22] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.platform'
-                    when t[23] in ('OBJECT', 'ARRAY', 'BOOLEAN')
-                        then 'body.valuation_properties.action'
-                    when t[24] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.fbclid'
-                    when t[25] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gaclid'
-                    when t[26] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.gclid'
-                    when t[27] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.email_hash'
-                    when t[28] in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'body.phone_hash'
+                    else [
+                        substr(landed_line_paths()[i], 3)
+                        for i in range(17, 29)
+                        if t[i] in ('OBJECT', 'ARRAY', 'BOOLEAN')
+                    ][1]
                 end
         end as wrong_type_field,
         case
@@ -248,10 +226,7 @@ select
     case line_reason
         when 'blank_line' then 'the line is empty'
         when 'invalid_json' then 'the line is not valid JSON'
-        when 'not_an_object' then 'a JSON ' || case root_type
-                when 'ARRAY' then 'array' when 'VARCHAR' then 'string'
-                when 'BOOLEAN' then 'boolean' when 'NULL' then 'null' else 'number'
-            end || ', not an object'
+        when 'not_an_object' then not_an_object(root_type)
         when 'unknown_shape'
             then 'neither "type" (a Segment message) nor "endpoint" (an API call)'
         when 'unknown_type'
