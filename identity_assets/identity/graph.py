@@ -32,6 +32,10 @@ from identity_assets.identity.rules import IdentityRules
 # aggregate's memory at 10M events (about 620,000 sightings a day there).
 PLACEMENT_BATCH_SIGHTINGS = 2_000_000
 
+# The affected identifiers' sightings are copied out of the history when the affected are
+# fewer than this share of the mapped identifiers (1/4); more, and the history is read as is.
+RUN_SIGHTINGS_SHARE = 4
+
 _TEMP_TABLES = (
     "changed_days",
     "sighting_days",
@@ -41,6 +45,7 @@ _TEMP_TABLES = (
     "refreshed_identifiers",
     "affected_identifiers",
     "graph_nodes",
+    "node_sightings",
     "graph_components",
     "new_identity_map",
     "run_merges",
@@ -208,12 +213,13 @@ def _resolve_changed(
     conn.execute(sql.load("identity/insert_sightings"), {"region": rules.phone_region})
     _read_late_hash_days(conn, rules.phone_region)
     conn.execute(sql.load("identity/add_touched"))
-    conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
     if differences:
         conn.execute(sql.load("identity/rule_clusters"))
     else:
         conn.execute("create or replace temp table rule_clusters (cluster_key bigint)")
     conn.execute(sql.load("identity/affected_identifiers"))
+    _read_run_sightings(conn)
+    conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
     conn.execute(sql.load("identity/newly_linked"))
     conn.execute(sql.load("identity/replace_identifiers"))
     conn.execute(sql.load("identity/graph_nodes"))
@@ -257,6 +263,32 @@ def _resolve_changed(
         limited_clusters=limited,
         refused_links=refused,
     )
+
+
+def _read_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
+    """The affected identifiers' sightings as `run_sightings`: a table read once from the
+    history when they are a small part of it (a new day), else the whole table itself (a
+    build), which copying would only make slower."""
+    _drop_run_sightings(conn)
+    affected, mapped = conn.execute(
+        "select (select count(*) from affected_identifiers), (select count(*) from identity_map)"
+    ).fetchall()[0]
+    if affected * RUN_SIGHTINGS_SHARE < mapped:
+        conn.execute(sql.load("identity/run_sightings"))
+    else:
+        conn.execute(
+            "create or replace temp view run_sightings as select event_id, day, occurred_at, "
+            "identifier_type, identifier_value, problem from identifier_sightings"
+        )
+
+
+def _drop_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
+    kind = conn.execute(
+        "select any_value(table_type) from information_schema.tables "
+        "where table_schema = 'main' and table_catalog = 'temp' and table_name = 'run_sightings'"
+    ).fetchall()[0][0]
+    if kind is not None:
+        conn.execute(f"drop {'view' if kind == 'VIEW' else 'table'} run_sightings")
 
 
 def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
@@ -426,6 +458,7 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     ).fetchnumpy()
     keys = nodes["identifier_key"]
     ranks = nodes["rank"]
+    conn.execute(sql.load("identity/node_sightings"))
     edges = conn.execute(sql.load("identity/graph_edges")).fetchnumpy()
     # 32-bit positions halve the graph's memory; a run never re-resolves 2**31 identifiers.
     a = np.searchsorted(keys, edges.pop("a")).astype(np.int32)
