@@ -33,13 +33,14 @@ from identity_assets.identity.rules import IdentityRules
 PLACEMENT_BATCH_SIGHTINGS = 2_000_000
 
 # The affected identifiers' sightings are copied out of the history when the affected are
-# fewer than this share of the mapped identifiers (1/4); more, and the history is read as is.
-RUN_SIGHTINGS_SHARE = 4
+# fewer than this share of the mapped identifiers; more, and the history is read as is.
+RUN_SIGHTINGS_SHARE = 0.25
 
 _TEMP_TABLES = (
     "changed_days",
     "sighting_days",
     "late_hash_days",
+    "known_hashes",
     "touched",
     "placeholder_values",
     "refreshed_identifiers",
@@ -210,7 +211,7 @@ def _resolve_changed(
     conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
     conn.execute("create or replace temp table sighting_days as select day from changed_days")
-    conn.execute(sql.load("identity/insert_sightings"), {"region": rules.phone_region})
+    _insert_sightings(conn, rules.phone_region)
     _read_late_hash_days(conn, rules.phone_region)
     conn.execute(sql.load("identity/add_touched"))
     if differences:
@@ -265,6 +266,22 @@ def _resolve_changed(
     )
 
 
+def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
+    """Normalise the sightings of `sighting_days` into identifier_sightings. They stream from
+    raw_events into the table; only days holding a UID2 hash read them once more, to find the
+    plain values their hashes stand for."""
+    conn.execute("set variable phone_region = ?", [region])
+    conn.execute(sql.load("identity/new_sightings"))
+    if conn.execute("select count(*) from new_sightings where hashed").fetchall()[0][0]:
+        conn.execute(sql.load("identity/known_hashes"))
+    else:
+        conn.execute(
+            "create or replace temp table known_hashes (identifier_type varchar, "
+            "uid2_hash varchar, identifier_value varchar, problem varchar)"
+        )
+    conn.execute(sql.load("identity/insert_sightings"))
+
+
 def _read_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
     """The affected identifiers' sightings as `run_sightings`: a table read once from the
     history when they are a small part of it (a new day), else the whole table itself (a
@@ -273,7 +290,7 @@ def _read_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
     affected, mapped = conn.execute(
         "select (select count(*) from affected_identifiers), (select count(*) from identity_map)"
     ).fetchall()[0]
-    if affected * RUN_SIGHTINGS_SHARE < mapped:
+    if affected < mapped * RUN_SIGHTINGS_SHARE:
         conn.execute(sql.load("identity/run_sightings"))
     else:
         conn.execute(
@@ -304,7 +321,7 @@ def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
         "except select identifier_type, identifier_value from touched"
     )
     conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
-    conn.execute(sql.load("identity/insert_sightings"), {"region": region})
+    _insert_sightings(conn, region)
     conn.execute("insert into changed_days select day from sighting_days")
 
 

@@ -1,31 +1,12 @@
 -- Anonymous ids of this run's graph aliased to more than one user id. An alias "can only be
 -- performed once" (the client API): their clusters are split event by event, so the first
 -- alias links and a later one to another user id is a refused link, whatever the limits say.
--- Only events holding both an anonymous id and a user id of the graph are looked up in
--- raw_events.
-with pairs as (
+with aliases as (
     select s.event_id, s.day, n.identifier_type, s.identifier_key
     from node_sightings as s
     inner join graph_nodes as n using (identifier_key)
     where n.identifier_type in ('anonymous_id', 'user_id')
-),
-
-candidates as (
-    select event_id, day
-    from pairs
-    group by event_id, day
-    having count(distinct identifier_type) = 2
-),
-
-aliases as (
-    select p.*
-    from pairs as p
-    semi join (
-        select r.event_id, r.day
-        from raw_events as r
-        semi join candidates as c using (event_id, day)
-        where r.kind = 'alias'
-    ) as e using (event_id, day)
+        and (s.event_id, s.day) in (select event_id, day from raw_events where kind = 'alias')
 )
 
 select a.identifier_key

@@ -24,30 +24,19 @@ stats as (
     group by identifier_type, identifier_value
 ),
 
-measured as (
-    select *
-    from mine
-    where identifier_type not in ('fbclid', 'gclid') and problem is null
-),
-
--- the strong values seen in their events: the history is read for those events alone
-strong as (
-    select o.event_id, o.identifier_type, o.identifier_value
-    from identifier_sightings as o
-    semi join (select distinct event_id from measured) as e using (event_id)
-    where o.problem is null and o.identifier_type in ('user_id', 'email', 'phone')
-),
-
 neighbours as (
     select
         m.identifier_type,
         m.identifier_value,
         o.identifier_type as other_type,
         count(distinct o.identifier_value) as values_seen
-    from measured as m
-    inner join strong as o
+    from mine as m
+    inner join identifier_sightings as o
         on o.event_id = m.event_id
+        and o.problem is null
+        and o.identifier_type in ('user_id', 'email', 'phone')
         and not (o.identifier_type = m.identifier_type and o.identifier_value = m.identifier_value)
+    where m.identifier_type not in ('fbclid', 'gclid') and m.problem is null
     group by m.identifier_type, m.identifier_value, o.identifier_type
 ),
 
