@@ -32,15 +32,21 @@ from identity_assets.identity.rules import IdentityRules
 # aggregate's memory at 10M events (about 620,000 sightings a day there).
 PLACEMENT_BATCH_SIGHTINGS = 2_000_000
 
+# The affected identifiers' sightings are copied out of the history when the affected are
+# fewer than this share of the mapped identifiers; more, and the history is read as is.
+RUN_SIGHTINGS_SHARE = 0.25
+
 _TEMP_TABLES = (
     "changed_days",
     "sighting_days",
     "late_hash_days",
+    "known_hashes",
     "touched",
     "placeholder_values",
     "refreshed_identifiers",
     "affected_identifiers",
     "graph_nodes",
+    "node_sightings",
     "graph_components",
     "new_identity_map",
     "run_merges",
@@ -205,15 +211,16 @@ def _resolve_changed(
     conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
     conn.execute("create or replace temp table sighting_days as select day from changed_days")
-    conn.execute(sql.load("identity/insert_sightings"), {"region": rules.phone_region})
+    _insert_sightings(conn, rules.phone_region)
     _read_late_hash_days(conn, rules.phone_region)
     conn.execute(sql.load("identity/add_touched"))
-    conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
     if differences:
         conn.execute(sql.load("identity/rule_clusters"))
     else:
         conn.execute("create or replace temp table rule_clusters (cluster_key bigint)")
     conn.execute(sql.load("identity/affected_identifiers"))
+    _read_run_sightings(conn)
+    conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
     conn.execute(sql.load("identity/newly_linked"))
     conn.execute(sql.load("identity/replace_identifiers"))
     conn.execute(sql.load("identity/graph_nodes"))
@@ -259,6 +266,48 @@ def _resolve_changed(
     )
 
 
+def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
+    """Normalise the sightings of `sighting_days` into identifier_sightings. They stream from
+    raw_events into the table; only days holding a UID2 hash read them once more, to find the
+    plain values their hashes stand for."""
+    conn.execute("set variable phone_region = ?", [region])
+    conn.execute(sql.load("identity/new_sightings"))
+    if conn.execute("select count(*) from new_sightings where hashed").fetchall()[0][0]:
+        conn.execute(sql.load("identity/known_hashes"))
+    else:
+        conn.execute(
+            "create or replace temp table known_hashes (identifier_type varchar, "
+            "uid2_hash varchar, identifier_value varchar, problem varchar)"
+        )
+    conn.execute(sql.load("identity/insert_sightings"))
+
+
+def _read_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
+    """The affected identifiers' sightings as `run_sightings`: a table read once from the
+    history when they are a small part of it (a new day), else the whole table itself (a
+    build), which copying would only make slower."""
+    _drop_run_sightings(conn)
+    affected, mapped = conn.execute(
+        "select (select count(*) from affected_identifiers), (select count(*) from identity_map)"
+    ).fetchall()[0]
+    if affected < mapped * RUN_SIGHTINGS_SHARE:
+        conn.execute(sql.load("identity/run_sightings"))
+    else:
+        conn.execute(
+            "create or replace temp view run_sightings as select event_id, day, occurred_at, "
+            "identifier_type, identifier_value, problem from identifier_sightings"
+        )
+
+
+def _drop_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
+    kind = conn.execute(
+        "select any_value(table_type) from information_schema.tables "
+        "where table_schema = 'main' and table_catalog = 'temp' and table_name = 'run_sightings'"
+    ).fetchall()[0][0]
+    if kind is not None:
+        conn.execute(f"drop {'view' if kind == 'VIEW' else 'table'} run_sightings")
+
+
 def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
     """Read again the earlier days holding a hash whose plain value arrived only now, so
     that hash links as the plain identifier; they join the changed days."""
@@ -272,7 +321,7 @@ def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
         "except select identifier_type, identifier_value from touched"
     )
     conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
-    conn.execute(sql.load("identity/insert_sightings"), {"region": region})
+    _insert_sightings(conn, region)
     conn.execute("insert into changed_days select day from sighting_days")
 
 
@@ -426,6 +475,7 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     ).fetchnumpy()
     keys = nodes["identifier_key"]
     ranks = nodes["rank"]
+    conn.execute(sql.load("identity/node_sightings"))
     edges = conn.execute(sql.load("identity/graph_edges")).fetchnumpy()
     # 32-bit positions halve the graph's memory; a run never re-resolves 2**31 identifiers.
     a = np.searchsorted(keys, edges.pop("a")).astype(np.int32)

@@ -367,3 +367,51 @@ def test_events_are_counted_once_per_identifier_and_identity(conn, landing) -> N
     assert conn.execute("select identifier_count, event_count from identities").fetchall() == [
         (3, 2)
     ]
+
+
+# The identity tables without identifier keys, which follow the order identifiers arrived in.
+IDENTITY_TABLES = (
+    "select * exclude (identifier_key) from identifiers",
+    "select identifier_type, identifier_value, identity_id from identity_map",
+    "from identities",
+    "select * exclude (cluster_key) from identity_refused_links",
+    "select p.event_id, p.day, p.identity_id, i.identifier_type, i.identifier_value "
+    "from event_placements as p inner join identifiers as i using (identifier_key)",
+)
+
+
+def test_a_run_reading_a_copy_of_the_affected_sightings_equals_a_rebuild(
+    conn, landing, monkeypatch
+) -> None:
+    """A new day reads its affected identifiers' sightings from a copy taken once; a rebuild
+    reads the history itself. Both give the same tables, a re-delivered day included."""
+    kinds = []
+    read = graph._read_run_sightings
+
+    def spied(conn) -> None:
+        read(conn)
+        kinds.append(
+            conn.execute(
+                "select table_type from information_schema.tables "
+                "where table_catalog = 'temp' and table_name = 'run_sightings'"
+            ).fetchall()[0][0]
+        )
+
+    monkeypatch.setattr(graph, "_read_run_sightings", spied)
+    monkeypatch.setattr(graph, "RUN_SIGHTINGS_SHARE", 10**9)
+    rng = random.Random(11)
+    for day in (D1, D2, D3, D2):
+        events = []
+        for i in range(30):
+            ids = {"anonymousId": f"a-{rng.randrange(25)}", "device": f"d-{rng.randrange(6)}"}
+            if i % 2:
+                ids["userId"] = f"u-{rng.randrange(15)}"
+            if i % 3 == 0:
+                ids["email"] = f"e{rng.randrange(10)}@example.com"
+            events.append(track(i, day, **ids))
+        land_and_resolve(conn, landing, day, events)
+    incremental = {q: sorted(conn.execute(q).fetchall()) for q in IDENTITY_TABLES}
+    rebuild_identities(conn)
+    assert kinds[0] == "VIEW" and set(kinds[1:4]) == {"LOCAL TEMPORARY"}
+    assert {q: sorted(conn.execute(q).fetchall()) for q in IDENTITY_TABLES} == incremental
+    assert all(incremental.values())

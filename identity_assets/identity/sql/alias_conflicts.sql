@@ -2,10 +2,10 @@
 -- performed once" (the client API): their clusters are split event by event, so the first
 -- alias links and a later one to another user id is a refused link, whatever the limits say.
 with aliases as (
-    select s.event_id, s.day, s.identifier_type, n.identifier_key
-    from identifier_sightings as s
-    inner join graph_nodes as n using (identifier_type, identifier_value)
-    where s.identifier_type in ('anonymous_id', 'user_id')
+    select s.event_id, s.day, n.identifier_type, s.identifier_key
+    from node_sightings as s
+    inner join graph_nodes as n using (identifier_key)
+    where n.identifier_type in ('anonymous_id', 'user_id')
         and (s.event_id, s.day) in (select event_id, day from raw_events where kind = 'alias')
 )
 

@@ -2,10 +2,9 @@
 -- twice), oldest first: limits are applied event by event in this order, so the result
 -- follows from the data, not from run order. is_alias marks alias calls.
 with seen as (
-    select distinct s.event_id, s.day, s.occurred_at, n.identifier_key
-    from identifier_sightings as s
-    inner join graph_nodes as n using (identifier_type, identifier_value)
-    where n.identifier_key in (select identifier_key from limited_nodes)
+    select distinct event_id, day, occurred_at, identifier_key
+    from node_sightings
+    where identifier_key in (select identifier_key from limited_nodes)
 ),
 
 linking as (

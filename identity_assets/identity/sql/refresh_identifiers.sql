@@ -6,7 +6,7 @@
 create or replace temp table refreshed_identifiers as
 with mine as (
     select s.*
-    from identifier_sightings as s
+    from run_sightings as s
     inner join touched as t using (identifier_type, identifier_value)
 ),
 

@@ -2,11 +2,11 @@
 -- (`new_placements`, place_events.sql), keeping in `placement_changes` the identities whose
 -- placements changed outside the changed days.
 create or replace temp table old_placements as
-select *
+select rowid as row_id, *
 from event_placements
 where day in (select day from placement_days)
 union all
-select e.*
+select e.rowid, e.*
 from event_placements as e
 semi join placement_events as p using (event_id, day);
 
@@ -25,12 +25,9 @@ select old_id as identity_id from differing
 union
 select new_id from differing;
 
+-- by row id: the rows were found once, above
 delete from event_placements
-where day in (select day from placement_days);
-
-delete from event_placements
-using placement_events as p
-where event_placements.event_id = p.event_id and event_placements.day = p.day;
+where rowid in (select row_id from old_placements);
 
 insert into event_placements by name
 select * from new_placements;
