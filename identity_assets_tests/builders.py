@@ -197,7 +197,7 @@ def order(n: int, day: date, hour: int, properties: dict, user: str = "u-1") -> 
 START = datetime(2025, 1, 1)
 
 
-def purchase_history(conn, buyers: int = 250, days: int = 480, seed: int = 3) -> None:
+def purchase_history(conn, buyers: int = 160, days: int = 480, seed: int = 4) -> None:
     """Buyers with their own purchase rates, lifetimes and order sizes over `days`, written
     straight into the journal (the identity stage has nothing to do here)."""
     rng = np.random.default_rng(seed)

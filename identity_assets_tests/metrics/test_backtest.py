@@ -17,7 +17,7 @@ from identity_assets.metrics.rules import ValueRules
 from identity_assets.metrics.selection import CANDIDATES, Candidates
 from identity_assets.metrics.value import update_values
 from identity_assets.sample import SampleConfig, write_sample
-from identity_assets_tests.metrics.test_selection import purchase_history
+from identity_assets_tests.builders import purchase_history
 
 
 def test_scores_are_the_usual_error_measures() -> None:
