@@ -28,7 +28,7 @@ def test_scores_are_the_usual_error_measures() -> None:
 
 
 def test_on_the_sample_the_model_beats_the_seeds_formula(tmp_path, conn) -> None:
-    write_sample(tmp_path, SampleConfig(people=1500, seed=11))
+    write_sample(tmp_path, SampleConfig(people=700, seed=11))
     list(ingest_days(conn, tmp_path, landed_days(tmp_path, date(2000, 1, 1))))
     resolve_identities(conn)
     update_journals(conn)
