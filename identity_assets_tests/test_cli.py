@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -175,64 +176,75 @@ def test_days_outside_the_partitions_are_refused(
     assert f"outside the daily partitions 2024-01-01..{date.today().year}" in err
 
 
-def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(ran: Ran, tmp_path) -> None:
-    def look_up(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return run_cli(ran.root, ran.landing, *args, stdin=stdin)
+def test_journal_and_profile_look_ups_answer_in_the_apis_shapes(
+    ran: Ran, monkeypatch, tmp_path, capsys
+) -> None:
+    def look_up(*args: str, stdin: str | None = None) -> tuple[int, str]:
+        code = run_in_process(monkeypatch, ran.root, ran.landing, *args, stdin=stdin)
+        return code, capsys.readouterr().out
 
-    found = look_up("journal", "--email", "cool.person@example.com")
-    assert found.returncode == 0, found.stderr
-    answer = json.loads(found.stdout)
+    code, found = look_up("journal", "--email", "cool.person@example.com")
+    assert code == 0, found
+    answer = json.loads(found)
     assert [entry["payload"]["type"] for entry in answer["data"]["journal"]] == [
         "track",
         "identify",
     ]
     seed_request = {"platform": "web", "anonymous_id": "nobody", "email": "Cool.Person@Example.com"}
-    by_request = look_up("journal", "-", stdin=json.dumps(seed_request))
-    assert by_request.returncode == 0, by_request.stderr
-    assert json.loads(by_request.stdout) == answer
-    by_phone = look_up("journal", "--phone", "(415) 555-0100")
-    assert json.loads(by_phone.stdout)["data"]["uuid"] == answer["data"]["uuid"]
+    code, by_request = look_up("journal", "-", stdin=json.dumps(seed_request))
+    assert code == 0
+    assert json.loads(by_request) == answer
+    _, by_phone = look_up("journal", "--phone", "(415) 555-0100")
+    assert json.loads(by_phone)["data"]["uuid"] == answer["data"]["uuid"]
 
-    latest = look_up("journal", "--phone", "4155550100", "--limit", "1", "--pretty")
-    assert latest.returncode == 0, latest.stderr
-    assert latest.stdout.startswith('{\n  "success": true,')
-    assert json.loads(latest.stdout)["data"]["journal"] == answer["data"]["journal"][:1]
+    code, latest = look_up("journal", "--phone", "4155550100", "--limit", "1", "--pretty")
+    assert code == 0
+    assert latest.startswith('{\n  "success": true,')
+    assert json.loads(latest)["data"]["journal"] == answer["data"]["journal"][:1]
 
-    missing = look_up("journal", "--device-id", "nope")
-    assert missing.returncode == 1
-    assert json.loads(missing.stdout)["error"]["code"] == "IDENTIFIER_NOT_FOUND"
+    code, missing = look_up("journal", "--device-id", "nope")
+    assert code == 1
+    assert json.loads(missing)["error"]["code"] == "IDENTIFIER_NOT_FOUND"
 
     request = {"identifiers": {"user_id": "97980cfea0067"}, "attributes": ["name", "email"]}
     request_file = tmp_path / "request.json"
     request_file.write_text(json.dumps(request))
-    profile = look_up("profile", str(request_file))
-    assert profile.returncode == 0, profile.stderr
-    assert json.loads(profile.stdout)["attributes"] == {
+    code, profile = look_up("profile", str(request_file))
+    assert code == 0
+    assert json.loads(profile)["attributes"] == {
         "name": "Cool",
         "email": "Cool.Person@Example.com",
         "iid": answer["data"]["uuid"],
     }
-    unknown = look_up("profile", stdin='{"identifiers": {"email": "x@y.z"}, "attributes": []}')
-    assert unknown.returncode == 1
-    assert json.loads(unknown.stdout) == {"error": "no such user for these identifiers: no data"}
-    malformed = look_up("profile", "-", stdin="{not json")
-    assert malformed.returncode == 2
-    assert json.loads(malformed.stdout)["error"].startswith("bad request: the body is not JSON")
+    code, unknown = look_up(
+        "profile", stdin='{"identifiers": {"email": "x@y.z"}, "attributes": []}'
+    )
+    assert code == 1
+    assert json.loads(unknown) == {"error": "no such user for these identifiers: no data"}
+    code, malformed = look_up("profile", "-", stdin="{not json")
+    assert code == 2
+    assert json.loads(malformed)["error"].startswith("bad request: the body is not JSON")
 
 
-def test_a_look_up_before_any_run_says_what_to_do(tmp_path, landing: Landing) -> None:
-    done = run_cli(tmp_path, landing, "journal", "--email", "a@b.c")
-    assert done.returncode == 2
-    assert "run `identity-assets run --all` first" in done.stderr
+def test_a_look_up_before_any_run_says_what_to_do(
+    monkeypatch, tmp_path, landing: Landing, capsys
+) -> None:
+    assert run_in_process(monkeypatch, tmp_path, landing, "journal", "--email", "a@b.c") == 2
+    assert "run `identity-assets run --all` first" in capsys.readouterr().err
 
 
 def test_explain_tells_how_an_identifier_joined_and_a_hand_block_applies_on_rerun(
-    ran: Ran, tmp_path
+    ran: Ran, monkeypatch, tmp_path, capsys
 ) -> None:
     root, landing = ran.copy(tmp_path / "copy")
-    done = run_cli(root, landing, "explain", "--email", "Cool.Person@Example.com", "--json")
-    assert done.returncode == 0, done.stderr
-    answer = json.loads(done.stdout)
+
+    def cli(*args: str) -> tuple[int, str]:
+        code = run_in_process(monkeypatch, root, landing, *args)
+        return code, capsys.readouterr().out
+
+    code, out = cli("explain", "--email", "Cool.Person@Example.com", "--json")
+    assert code == 0, out
+    answer = json.loads(out)
     phone = next(m for m in answer["members"] if m["identifier_type"] == "phone")
     assert phone["path"], "the phone joined through an event"
     identity = answer["identity"]["identity_id"]
@@ -241,20 +253,25 @@ def test_explain_tells_how_an_identifier_joined_and_a_hand_block_applies_on_reru
     block = {"type": "phone", "value": "(415) 555-0100", "reason": "call centre line"}
     rules.write_text(json.dumps({"blocks": [block]}))
     # a run of one day applies changed rules to every identity
-    rerun = run_cli(root, landing, "run", "--day", "2026-11-18", env={"IDENTITY_RULES": str(rules)})
-    assert rerun.returncode == 0, rerun.stderr
-    text = run_cli(root, landing, "explain", "--phone", "+1 415 555 0100")
-    assert text.returncode == 0, text.stderr
-    assert "never links: manual: call centre line" in text.stdout
-    assert "in no identity" in text.stdout
-    again = run_cli(root, landing, "explain", "--email", "cool.person@example.com")
-    assert f"identity {identity}" in again.stdout
-    assert run_cli(root, landing, "explain", "--user-id", "nobody").returncode == 1
+    monkeypatch.setenv("IDENTITY_RULES", str(rules))
+    code, out = cli("run", "--day", "2026-11-18")
+    assert code == 0, out
+    code, text = cli("explain", "--phone", "+1 415 555 0100")
+    assert code == 0, text
+    assert "never links: manual: call centre line" in text
+    assert "in no identity" in text
+    _, again = cli("explain", "--email", "cool.person@example.com")
+    assert f"identity {identity}" in again
+    assert cli("explain", "--user-id", "nobody")[0] == 1
 
 
-def run_in_process(monkeypatch, tmp_path: Path, landing: Landing, *args: str) -> int:
+def run_in_process(
+    monkeypatch, tmp_path: Path, landing: Landing, *args: str, stdin: str | None = None
+) -> int:
     """`main` in this process: quicker than a process when the exit code and output suffice.
     The stop signals' handlers `run` installs are this process's again afterwards."""
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     monkeypatch.setenv("IDENTITY_LANDING_DIR", str(landing.root))
     monkeypatch.setenv("IDENTITY_DUCKDB_PATH", str(tmp_path / "data" / "identity.duckdb"))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)

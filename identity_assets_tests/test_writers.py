@@ -21,10 +21,26 @@ from identity_assets.definitions import DAILY_JOB_NAME, defs
 from identity_assets.ingest.core import ingest_day
 from identity_assets.writers import WAREHOUSE_TAG, WRITE, WarehouseBusy, wait_for_writers
 from identity_assets_tests import processes
-from identity_assets_tests.builders import DAY, ROOT, Landing, dagster_home, track
+from identity_assets_tests.builders import (
+    DAY,
+    EVENTS_IN_MEMORY,
+    ROOT,
+    Landing,
+    dagster_home,
+    track,
+)
 
 DAEMON = Path(sys.executable).with_name("dagster-daemon")
 WRITER = {WAREHOUSE_TAG: WRITE}
+# The project's queue limits (and events in memory): the queue looks every second rather than
+# every five, so the second day's run starts soon after the first ends.
+QUICK_QUEUE = EVENTS_IN_MEMORY + (
+    "run_coordinator:\n"
+    "  module: dagster._core.run_coordinator\n"
+    "  class: QueuedRunCoordinator\n"
+    "  config:\n"
+    "    dequeue_interval_seconds: 1\n"
+)
 IN_PROGRESS = (
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
@@ -81,7 +97,7 @@ def test_the_wait_gives_up_naming_the_run_that_never_ends() -> None:
 
 @pytest.fixture
 def daemon_env(tmp_path: Path, landing: Landing) -> dict[str, str]:
-    home = dagster_home(tmp_path / "dagster_home")
+    home = dagster_home(tmp_path / "dagster_home", QUICK_QUEUE)
     return {
         "DAGSTER_HOME": str(home),
         "IDENTITY_LANDING_DIR": str(landing.root),

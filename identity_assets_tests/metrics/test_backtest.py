@@ -17,7 +17,7 @@ from identity_assets.metrics.rules import ValueRules
 from identity_assets.metrics.selection import CANDIDATES, Candidates
 from identity_assets.metrics.value import update_values
 from identity_assets.sample import SampleConfig, write_sample
-from identity_assets_tests.metrics.test_selection import purchase_history
+from identity_assets_tests.builders import purchase_history
 
 
 def test_scores_are_the_usual_error_measures() -> None:
@@ -28,7 +28,7 @@ def test_scores_are_the_usual_error_measures() -> None:
 
 
 def test_on_the_sample_the_model_beats_the_seeds_formula(tmp_path, conn) -> None:
-    write_sample(tmp_path, SampleConfig(people=1500, seed=11))
+    write_sample(tmp_path, SampleConfig(people=700, seed=11))
     list(ingest_days(conn, tmp_path, landed_days(tmp_path, date(2000, 1, 1))))
     resolve_identities(conn)
     update_journals(conn)

@@ -13,7 +13,7 @@ from identity_assets import sql
 from identity_assets.metrics import cadence, value
 from identity_assets.metrics.rules import ValueRules
 from identity_assets.metrics.value import ensure_tables, forget_values, update_values
-from identity_assets_tests.metrics.test_selection import purchase_history
+from identity_assets_tests.builders import purchase_history
 
 TUESDAY = datetime(2026, 4, 14)  # the grid of 7 days falls on Mondays
 TABLES = ("customer_metrics", "customer_value")

@@ -39,7 +39,10 @@ def test_a_stopped_run_exits_in_seconds_and_the_next_catches_up(
     database = tmp_path / "identity.duckdb"
     env = {**os.environ, "IDENTITY_LANDING_DIR": str(tmp_path / "landing"),
            "IDENTITY_DUCKDB_PATH": str(database), "IDENTITY_API_URL": api.url,
-           "IDENTITY_API_TOKEN": TOKEN, "IDENTITY_FIRST_DAY": "2026-11-01"}  # fmt: skip
+           "IDENTITY_API_TOKEN": TOKEN, "IDENTITY_FIRST_DAY": "2026-11-01",
+           # two requests on their way when stopped: the next run reads the API's journal for
+           # each, one after the other, at the stand-in's 2 s an answer
+           "IDENTITY_API_CONCURRENCY": "2"}  # fmt: skip
     env.pop("DAGSTER_HOME", None)
     log = tmp_path / "run.log"
     run = start([str(CLI), "run", "--all"], log, env)
@@ -59,7 +62,7 @@ def test_a_stopped_run_exits_in_seconds_and_the_next_catches_up(
         ).fetchall()[0][0]
         assert in_flight > 0  # recorded as on their way, not forgotten
         client = IdentifierClient(api.url, TOKEN, timeout_seconds=2.5, settle_seconds=0.5)
-        result = deliver_updates(conn, client)
+        result = deliver_updates(conn, client, concurrency=16)  # the rest in one round
         assert result.reconciled > 0
         total, sent = conn.execute(
             "select count(*), count(*) filter (where status = 'sent') from segment_updates"
