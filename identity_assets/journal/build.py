@@ -27,6 +27,7 @@ _TEMP_TABLES = (
     "touched_identities",
     "profile_touched",
     "changed_rows",
+    "changed_placements",
     "replaced_placements",
     "followed_rows",
     "profile_rebuilt",
