@@ -82,11 +82,7 @@ def build_journals(
         )
         coverage = preview(conn, sql.load("journal/trait_coverage"))
         schemas = table_schemas(conn)
-        by_source = preview(
-            conn,
-            "select source, count(*) as events, count(distinct identity_id) as identities "
-            "from identity_journal group by source order by source",
-        )
+        by_source = preview(conn, sql.load("journal/events_by_source"))
     run = {
         "changed_days": result.changed_days,
         "changed_identities": result.changed_identities,

@@ -27,6 +27,7 @@ _TEMP_TABLES = (
     "touched_identities",
     "profile_touched",
     "changed_rows",
+    "changed_placements",
     "replaced_placements",
     "followed_rows",
     "profile_rebuilt",
@@ -64,8 +65,11 @@ def update_journals(
     """Bring `identity_journal` and `customer_profiles` in step with the identity stage."""
     started = time.perf_counter()
     traits_stored = _has_table(conn, "profile_traits")
+    click_ids_stored = _has_table(conn, "journal_click_ids")
     ensure_tables(conn)
     try:
+        if not click_ids_stored:
+            _store_click_ids(conn)
         if not traits_stored:
             _store_traits(conn)
         placed = changes.pending(conn, "journal", "event_placements")
@@ -141,7 +145,17 @@ def forget_journals(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute("delete from identity_journal")
         conn.execute("delete from customer_profiles")
         conn.execute("delete from profile_traits")
+        conn.execute("delete from journal_click_ids")
         changes.forget(conn, "journal")
+
+
+def _store_click_ids(conn: duckdb.DuckDBPyConnection) -> None:
+    """A journal built before `journal_click_ids` existed has them read once from every day
+    it holds; later days add their own when they are placed."""
+    days = conn.execute("select distinct day from identity_journal order by day").fetchall()
+    with sql.transaction(conn):
+        for (day,) in days:
+            conn.execute(sql.load("journal/insert_day_click_ids"), {"day": day})
 
 
 def _store_traits(conn: duckdb.DuckDBPyConnection) -> None:
@@ -179,6 +193,7 @@ def _place_rows(
     after_moves = _count(conn, "identity_journal")
     for number, day in enumerate(days, start=1):
         conn.execute(sql.load("journal/insert_day"), {"day": day})
+        conn.execute(sql.load("journal/insert_day_click_ids"), {"day": day})
         if log and (number % 10 == 0 or number == len(days)):
             log(f"journal: {number}/{len(days)} day(s) placed")
     conn.execute(

@@ -466,8 +466,8 @@ def _events(conn: Reader, identity_id: str, request: ProfileRequest):
         query = sql.load("serving/lookup_profile_events")
         params |= {"start": _microseconds(request.start), "end": _microseconds(request.end)}
     else:
-        # Only a filter on identity_id alone lets DuckDB use the journal's index: the date
-        # range and name filters apply to that identity's rows afterwards.
+        # The warehouse's journal has no index (decision 0025): this path is for a warehouse
+        # without a snapshot; the identity's rows first, then the date range and names.
         query = (
             "with rows as materialized ("
             "select event_id, event_name, source, payload, occurred_at from identity_journal "

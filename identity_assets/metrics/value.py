@@ -135,6 +135,8 @@ def update_values(
             "engagement_events",
             "value_predictions",
             "purchase_identities",
+            "purchase_changed_days",
+            "followed_purchases",
             "metric_identities",
             "aged_metrics",
         ):
@@ -206,19 +208,24 @@ def _result(
 def _update_purchases(
     conn: duckdb.DuckDBPyConnection, rules: ValueRules, journal: changes.Pending
 ) -> None:
-    """Bring `purchases` in step with the journal: the purchases of the identities whose
-    journal changed are read again (every identity's after a change of purchase rules)."""
+    """Bring `purchases` in step with the journal: the journal's changed days are read again,
+    and the purchases of its changed identities on other days follow their rows (every
+    purchase is read again after a change of purchase rules)."""
     fingerprint = json.dumps([rule_parameters(rule) for rule in rules.purchases], sort_keys=True)
-    everything = journal.first or changes.applied_rules(conn, "purchases") != fingerprint
+    everything = (
+        journal.first
+        or changes.applied_rules(conn, "purchases") != fingerprint
+        # purchases kept before they had their journal day cannot follow it
+        or conn.execute("select count(*) from purchases where day is null").fetchall()[0][0] > 0
+    )
     if everything:
         conn.execute("delete from purchases")
+        conn.execute("create or replace temp table purchase_changed_days (day date)")
         conn.execute("create or replace temp table purchase_identities (identity_id varchar)")
     else:
+        changes.stage_days(conn, journal, "purchase_changed_days")
         changes.stage_identities(conn, journal, "purchase_identities")
-        conn.execute(
-            "delete from purchases "
-            "where identity_id in (select identity_id from purchase_identities)"
-        )
+        conn.execute(sql.load("metrics/follow_purchases"))
     for rule in rules.purchases:
         conn.execute(
             sql.load("metrics/insert_purchases"),
@@ -276,7 +283,8 @@ def _choose_and_predict(
                 fit, prediction = replace(fit, unfitted_reason=prediction.reason), None
         if prediction is not None:
             prediction = _noted(prediction, fit.note, fit.calibration)
-    _stage_predictions(conn, candidates.features(as_of), prediction)
+    # no prediction reads no purchase: the seed's formula stands in, from customer_metrics
+    _stage_predictions(conn, candidates.features(as_of) if prediction else {}, prediction)
     return fit
 
 

@@ -53,6 +53,7 @@ def test_journal_assets_materialise_with_their_story_and_checks(tmp_path: Path, 
     assert journal["rows_inserted"].value == 5
     assert journal["busiest_identity"].value.endswith("(4 events)")
     assert journal["busiest_identity_journal"].value.count("| segment |") == 4
+    assert "| segment | 5 | 2 |" in journal["events_by_source"].value  # events, identities
     profiles = metadata["customer_profiles"]
     assert profiles["dagster/row_count"].value == 2
     assert profiles["profiles_rebuilt"].value == 2  # a first build reads every journal

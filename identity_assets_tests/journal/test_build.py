@@ -273,6 +273,40 @@ def test_profiles_built_before_their_traits_were_stored_are_rebuilt_once(
     assert_equals_one_run(conn, landing, days)
 
 
+def identifier_call(day: date, hour: int, **body: str) -> dict:
+    return {
+        "endpoint": "identifier",
+        "received_at": f"{day}T{hour:02d}:00:00Z",
+        "body": {
+            "platform": "web",
+            **body,
+            "valuation_properties": {"action": "pageview", "properties": {}},
+        },
+    }
+
+
+def test_click_ids_of_a_journal_from_before_they_were_kept_are_read_once(
+    conn, landing: Landing
+) -> None:
+    days = {
+        D1: [
+            identifier_call(D1, 10, anonymous_id="a-1", fbclid="IwAR-1"),
+            identifier_call(D1, 11, anonymous_id="a-2", email="ann@example.com"),
+        ],
+        # links a-1 to a-2: the survivor's profile is rebuilt from its journal, D1's rows too
+        D2: [identifier_call(D2, 9, anonymous_id="a-1", email="ann@example.com")],
+    }
+    land(conn, landing, D1, days[D1])
+    # a warehouse from before journal_click_ids: the journal's create_tables.sql it ran lacked it
+    conn.execute("drop table journal_click_ids")
+    conn.execute("update table_definitions set digest = 'older' where stage = 'journal'")
+    land(conn, landing, D2, days[D2])
+    found = profile(conn, identity_of(conn, "anonymous_id", "a-2"))
+    assert json.loads(found["identifiers"])["fbclid"] == ["IwAR-1"]
+    assert found["event_count"] == 3
+    assert_equals_one_run(conn, landing, days)
+
+
 def test_traits_merge_camel_and_snake_case_and_the_latest_value_wins(
     conn, landing: Landing
 ) -> None:

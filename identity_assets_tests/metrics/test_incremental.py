@@ -60,3 +60,23 @@ def test_a_purchase_rule_change_reads_every_day_again(conn, landing) -> None:
     in_euros = tuple(replace(rule, default_currency="EUR") for rule in DEFAULT_PURCHASE_RULES)
     update_values(conn, ValueRules(purchases=in_euros))
     assert conn.execute("select distinct currency from purchases").fetchall() == [("EUR",)]
+
+
+def test_purchases_kept_before_they_had_a_day_are_read_again_once(conn, landing) -> None:
+    land_and_resolve(
+        conn, landing, D1, [_order(1, D1, 30, userId="u-1", device="kiosk-9")], NO_LIMITS
+    )
+    update_journals(conn)
+    update_values(conn)
+    # a warehouse from before purchases kept their journal day
+    conn.execute("update purchases set day = null")
+    # u-2 merges with u-1 through the kiosk: u-1's D1 purchase follows it outside the day
+    land_and_resolve(
+        conn, landing, D2, [_order(1, D2, 200, userId="u-2", device="kiosk-9")], NO_LIMITS
+    )
+    update_journals(conn)
+    update_values(conn)
+    followed = conn.execute(PURCHASES).fetchall()
+    assert len(followed) == 2
+    assert conn.execute("select count(*) from purchases where day is null").fetchall() == [(0,)]
+    assert followed == _fresh(conn)

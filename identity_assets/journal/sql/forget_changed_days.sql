@@ -1,9 +1,12 @@
 -- The identities of the changed days' rows lose rows: their profiles are rebuilt from their
--- journals. Then the rows go.
+-- journals. Then the rows and their click ids go.
 insert into profile_rebuilt
 select distinct identity_id
 from identity_journal
 where day in (select day from journal_changed_days);
 
 delete from identity_journal
+where day in (select day from journal_changed_days);
+
+delete from journal_click_ids
 where day in (select day from journal_changed_days);

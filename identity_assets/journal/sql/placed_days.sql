@@ -1,10 +1,23 @@
+-- The keys of the changed identities' rows and placements outside the changed days, read once
+-- from narrow columns (never a payload): the rows follow these (follow_changed_identities).
+-- Every placement of a changed identity's row names a changed identity (the identity stage
+-- logs the old and the new identity of each placement it changed), so both sides are found
+-- by the changed identities alone.
+create or replace temp table changed_rows as
+select rowid as row_id, event_id, day, identity_id, identifier_key
+from identity_journal
+where identity_id in (select identity_id from journal_changed_identities)
+    and day not in (select day from journal_changed_days);
+
+create or replace temp table changed_placements as
+select event_id, day, identity_id, identifier_key
+from event_placements
+where identity_id in (select identity_id from journal_changed_identities)
+    and day not in (select day from journal_changed_days);
+
 -- Days holding an event newly placed with a changed identity (an identifier that links again)
 -- that the journal does not hold yet: they are placed again whole, like a changed day.
 insert into journal_changed_days
 select distinct p.day
-from event_placements as p
-where p.identity_id in (select identity_id from journal_changed_identities)
-    and p.day not in (select day from journal_changed_days)
-    and not exists (
-        select 1 from identity_journal as j where j.event_id = p.event_id and j.day = p.day
-    );
+from changed_placements as p
+anti join changed_rows as c using (event_id, day);

@@ -75,23 +75,21 @@ from profile_members as m
 left join read as r using (identity_id)
 left join customer_profiles as p using (identity_id);
 
--- click ids never link, so they are not in identity_map: read from the rows' events, trimmed as
--- the identity stage keeps them, plus those a folded identity's profile already lists
+-- click ids never link, so they are not in identity_map: those of the rows' events
+-- (journal_click_ids), plus those a folded identity's profile already lists
 create or replace temp table profile_click_ids as
-select distinct r.identity_id, 'fbclid' as identifier_type, clean_text(e.fbclid) as identifier_value
-from raw_events as e
+select distinct r.identity_id, c.identifier_type, c.identifier_value
+from journal_click_ids as c
 inner join profile_rows as r using (event_id, day)
-where e.fbclid is not null
-union
-select distinct r.identity_id, 'gclid', clean_text(e.gclid)
-from raw_events as e
-inner join profile_rows as r using (event_id, day)
-where e.gclid is not null
 union
 select p.identity_id, c.key, unnest(from_json(c.value, '["VARCHAR"]'))
-from customer_profiles as p, json_each(p.identifiers) as c
-where p.identity_id in (select identity_id from profile_members where not rebuilt)
-    and c.key in ('fbclid', 'gclid');
+from (
+    -- chosen before their identifiers are read: a filter beside json_each reads every profile's
+    select identity_id, identifiers
+    from customer_profiles
+    where identity_id in (select identity_id from profile_members where not rebuilt)
+) as p, json_each(p.identifiers) as c
+where c.key in ('fbclid', 'gclid');
 
 delete from customer_profiles
 where identity_id in (select identity_id from profile_touched);

@@ -1,6 +1,6 @@
--- The journal events one purchase rule matches, of the identities whose journal changed (every
--- identity: $all_identities), with their amount and
--- currency (run once per rule: JSON paths must be constants). A value that is missing, not a
+-- The journal events one purchase rule matches, on the journal's changed days (every day:
+-- $all_identities), with their amount and currency (run once per rule: JSON paths must be
+-- constants). A value that is missing, not a
 -- number, negative or beyond any real price (1e30: metrics add amounts up as decimals) is kept
 -- with its problem, never read as 0.
 insert into purchases by name
@@ -22,7 +22,7 @@ with matched as (
     from identity_journal as j
     where j.source = $source
         and lower(j.event_name) in $event_names
-        and ($all_identities or j.identity_id in (select identity_id from purchase_identities))
+        and ($all_identities or j.day in (select day from purchase_changed_days))
 ),
 
 judged as (
