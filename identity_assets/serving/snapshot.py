@@ -7,9 +7,10 @@ few B-tree probes of microseconds each, where each DuckDB query costs millisecon
 0020). Readers open the file a small pointer, `current`, names and never touch the warehouse.
 
 A new version costs what changed. The serving stage consumes the change logs of the journal
-and of the placements (decision 0006): in one SQLite transaction it deletes the changed
-identities' rows, copies their rows from the warehouse, checks the counts and those
-identities, and commits; then the pointer is renamed over the old one. The file is in WAL
+and of the placements (decision 0006): in one SQLite transaction it copies the replaced days'
+journal rows, writes the changed identities' rows that differ from the snapshot's (decision
+0026), checks the counts and those identities, and commits; then the pointer is renamed over
+the old one, and the days and identities applied are logged for the snapshot's checks. The file is in WAL
 mode: a reader's transaction keeps the version it began on while the next one commits, and
 never waits for it. The first publish, a full refresh, another phone region, or changes the
 log cannot account for build a new file, `<version>.sqlite`, switched by the pointer's atomic
@@ -91,6 +92,16 @@ _STAGED = (
     "serving_changed",
 )
 _BATCH = 20_000
+# What a scoped check counts in the snapshot (table, column, the staged keys, the label of a
+# part): the journal's rows per changed day, profiles and identifiers per changed identity.
+# Not the journal's rows per changed identity: those are the whole histories of the day's
+# people, more than the day; a version's own arithmetic counts its moved rows, and the sweep
+# counts whole tables.
+_COUNTED = (
+    ("identity_journal", "day", "check_days", "day"),
+    ("customer_profiles", "identity_id", "check_identities", "identity"),
+    ("identity_map", "identity_id", "check_identities", "identity"),
+)
 
 
 class SnapshotMissing(RuntimeError):
@@ -441,7 +452,7 @@ def compared(
     `snapshot_profiles` and `snapshot_identifiers`. Whole, the counts are of whole tables
     (part `all`) and every identity is read. `scoped`, only the days and identities a check
     stages on `conn` (`check_days`, `check_identities`) are read: the journal's rows per
-    changed day and per changed identity, and profiles and identifiers per changed identity."""
+    changed day, and profiles and identifiers per changed identity."""
     if scoped:
         for table, column in (
             ("check_days", "strftime(day, '%Y-%m-%d')"),
@@ -450,7 +461,14 @@ def compared(
             snap.execute(f"create temp table if not exists {table} (key text primary key)")
             snap.execute(f"delete from temp.{table}")
             _copy(conn, f"select {column} from {table}", snap, table)
-        counts = snap.execute(sql.load("serving/snapshot_changed_counts")).fetchall()
+        query = sql.load("serving/snapshot_changed_counts")
+        counts = [
+            row
+            for table, column, keys, label in _COUNTED
+            for row in snap.execute(
+                query.format(table=table, column=column, keys=keys, label=label)
+            )
+        ]
         within = "where identity_id in (select key from temp.check_identities)"
     else:
         counts = [("all", table, rows) for table, rows in snapshot_counts(snap).items()]

@@ -346,8 +346,8 @@ def test_a_row_lost_from_what_the_run_applied_fails_the_scoped_check(tmp_path, l
     pipeline = _damaged_after_a_day(
         tmp_path,
         landing,
-        f"delete from identity_journal where day = '{D1}' "
-        "and identity_id in (select identity_id from temp.changed)",
+        f"delete from identity_journal where day = '{D2}' "
+        "and identity_id = (select min(identity_id) from temp.changed)",
     )
     scoped = run_checks(CHECKS, pipeline.warehouse)
     assert {name: e.passed for name, e in scoped.items()} == {
@@ -356,8 +356,8 @@ def test_a_row_lost_from_what_the_run_applied_fails_the_scoped_check(tmp_path, l
     }
     counts = scoped["snapshot_counts_match"].metadata
     assert counts["scope"].value.startswith("changes of serving_snapshot versions")
-    assert counts["scope_identities"].value == 2
-    assert counts["failing_rows"].value == 2
+    assert (counts["scope_days"].value, counts["scope_identities"].value) == (1, 2)
+    assert counts["failing_rows"].value == 1
 
 
 def test_a_row_lost_from_what_no_run_touched_is_the_sweeps_to_find(tmp_path, landing) -> None:
