@@ -10,12 +10,12 @@ A new version costs what changed. The serving stage consumes the change logs of 
 and of the placements (decision 0006): in one SQLite transaction it copies the replaced days'
 journal rows, writes the changed identities' rows that differ from the snapshot's (decision
 0026), checks the counts and those identities, and commits; then the pointer is renamed over
-the old one, and the days and identities applied are logged for the snapshot's checks. The file is in WAL
-mode: a reader's transaction keeps the version it began on while the next one commits, and
-never waits for it. The first publish, a full refresh, another phone region, or changes the
-log cannot account for build a new file, `<version>.sqlite`, switched by the pointer's atomic
-rename; the newest two files are kept, and a reader holding an older one open finishes on it.
-Decision records 0015 and 0020.
+the old one, and the days and identities applied are logged for the snapshot's checks. The
+file is in WAL mode: a reader's transaction keeps the version it began on while the next one
+commits, and never waits for it. The first publish, a full refresh, another phone region, or
+changes the log cannot account for build a new file, `<version>.sqlite`, switched by the
+pointer's atomic rename; the newest two files are kept, and a reader holding an older one open
+finishes on it. Decision records 0015, 0020 and 0026.
 """
 
 from __future__ import annotations
