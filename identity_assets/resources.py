@@ -35,6 +35,9 @@ from identity_assets.segments.rules import (
     load_segments,
 )
 
+# A step's connection that leaves more than this in the warehouse's WAL checkpoints it.
+_CHECKPOINT_BYTES = 1 << 20
+
 
 class Warehouse(DuckDBResource):
     """The DuckDB file every stage reads and writes (`IDENTITY_DUCKDB_PATH`).
@@ -68,12 +71,21 @@ class Warehouse(DuckDBResource):
             try:
                 conn.execute("set enable_progress_bar = false")
                 yield conn
+                self._checkpoint_large_writes(conn)
             except duckdb.InterruptException as error:
                 # a stop signal that landed in a query: an interrupt, so Dagster stops the run
                 # rather than failing (and retrying) one step
                 raise KeyboardInterrupt from error
             finally:
                 conn.close()
+
+    def _checkpoint_large_writes(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """With the database kept open for a run, closing a step's connection checkpoints
+        nothing: a stage that wrote much checkpoints here, in its own time, rather than in
+        whichever later step's commit crosses DuckDB's threshold; a check's few rows wait."""
+        wal = Path(f"{self.database}.wal")
+        if self.database != ":memory:" and wal.exists() and wal.stat().st_size > _CHECKPOINT_BYTES:
+            conn.execute("checkpoint")
 
 
 class LandingDirectory(dg.ConfigurableResource):
