@@ -89,6 +89,7 @@ def changed_rows_check(
     params: dict[str, object] | None = None,
     rules_of: str | None = None,
     prepare: Prepare | None = None,
+    subject: str | None = None,
 ) -> dg.AssetCheckResult:
     """A blocking check of the rows `producer` changed since the check last passed.
 
@@ -97,13 +98,19 @@ def changed_rows_check(
     everything once. A pass records how far it verified, so the next run starts after it.
     `prepare`, given the connection and the scope, is entered around the query: it registers
     what the query reads besides the warehouse and may name another query for that scope.
+    `subject` names what is checked when it is not the warehouse (a snapshot file): another one
+    is verified whole once, as new parameters are.
     """
     params = params or {}
     check = context.check_specs[0].name
     everything = context.run.tags.get(CHECK_SCOPE_TAG) == EVERYTHING
     with warehouse.get_connection() as conn:
         rules = changes.applied_rules(conn, rules_of) if rules_of else None
-        fingerprint = json.dumps({"params": params, "rules": rules}, sort_keys=True, default=str)
+        fingerprint = json.dumps(
+            {"params": params, "rules": rules, **({"subject": subject} if subject else {})},
+            sort_keys=True,
+            default=str,
+        )
         scope = stage_scope(conn, check, producer, fingerprint, everything)
         try:
             with prepare(conn, scope) if prepare else nullcontext(query_name) as query:

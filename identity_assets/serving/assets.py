@@ -114,7 +114,9 @@ def _snapshot_check(
             with compared(conn, snap, scoped=not scope.everything):
                 yield query_name if scope.everything else changed_query_name or query_name
 
-        result = changed_rows_check(context, warehouse, PRODUCER, query_name, what, prepare=prepare)
+        result = changed_rows_check(
+            context, warehouse, PRODUCER, query_name, what, prepare=prepare, subject=pointer.file
+        )
     return dg.AssetCheckResult(
         passed=result.passed,
         severity=result.severity,

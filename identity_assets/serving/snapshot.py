@@ -218,10 +218,10 @@ def publish(
         with sql.transaction(conn):
             for taken in pending:
                 changes.consume(conn, taken)
-            # what the checks of the snapshot verify: the days and identities applied, or
-            # everything after a new file (a version that logs nothing)
-            logged = changes.new_version(conn, PRODUCER)
+            # what the checks of the snapshot verify: the days and identities applied (a new
+            # file is another one to them: they verify it whole)
             if applied is not None:
+                logged = changes.new_version(conn, PRODUCER)
                 changes.log_days(conn, logged, "select day from serving_journal_days")
                 changes.log_identities(conn, logged, "select identity_id from serving_changed")
     finally:
