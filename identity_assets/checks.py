@@ -12,6 +12,8 @@ whole-table check.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import dagster as dg
@@ -44,6 +46,10 @@ _DAY_IDENTITIES = {
 }
 
 
+# The identities the changed days reached, for the last warehouse and range of versions asked.
+_REACHED: dict[tuple[str, str, int, int], list[str]] = {}
+
+
 @dataclass(frozen=True)
 class Scope:
     """What one run of a scoped check verifies."""
@@ -56,6 +62,10 @@ class Scope:
     reason: str
     days: int = 0
     identities: int = 0
+
+
+# Entered around a scoped check's query with its connection and scope; yields the query's name.
+Prepare = Callable[[duckdb.DuckDBPyConnection, Scope], AbstractContextManager[str]]
 
 
 def failing_rows_check(
@@ -78,22 +88,33 @@ def changed_rows_check(
     what: str,
     params: dict[str, object] | None = None,
     rules_of: str | None = None,
+    prepare: Prepare | None = None,
+    subject: str | None = None,
 ) -> dg.AssetCheckResult:
     """A blocking check of the rows `producer` changed since the check last passed.
 
     `params` and, with `rules_of`, the rules that stage's data was built under make the
     check's fingerprint: when they differ from those it last passed under, it verifies
     everything once. A pass records how far it verified, so the next run starts after it.
+    `prepare`, given the connection and the scope, is entered around the query: it registers
+    what the query reads besides the warehouse and may name another query for that scope.
+    `subject` names what is checked when it is not the warehouse (a snapshot file): another one
+    is verified whole once, as new parameters are.
     """
     params = params or {}
     check = context.check_specs[0].name
     everything = context.run.tags.get(CHECK_SCOPE_TAG) == EVERYTHING
     with warehouse.get_connection() as conn:
         rules = changes.applied_rules(conn, rules_of) if rules_of else None
-        fingerprint = json.dumps({"params": params, "rules": rules}, sort_keys=True, default=str)
+        fingerprint = json.dumps(
+            {"params": params, "rules": rules, **({"subject": subject} if subject else {})},
+            sort_keys=True,
+            default=str,
+        )
         scope = stage_scope(conn, check, producer, fingerprint, everything)
         try:
-            failing, shown = _failing_rows(conn, query_name, params)
+            with prepare(conn, scope) if prepare else nullcontext(query_name) as query:
+                failing, shown = _failing_rows(conn, query, params)
         finally:
             conn.execute("drop table if exists check_days")
             conn.execute("drop table if exists check_identities")
@@ -145,8 +166,9 @@ def stage_scope(
     changes.stage_identities(conn, pending, "check_identities")
     if producer in _DAY_IDENTITIES:
         conn.execute(
-            f"insert into check_identities select distinct identity_id from "
-            f"({_DAY_IDENTITIES[producer]}) except select identity_id from check_identities"
+            "insert into check_identities select unnest($reached::varchar[]) "
+            "except select identity_id from check_identities",
+            {"reached": _day_identities(conn, pending)},
         )
     conn.execute("create or replace temp macro changed_day(x) as x in (select day from check_days)")
     conn.execute(
@@ -166,6 +188,22 @@ def stage_scope(
         days,
         identities,
     )
+
+
+def _day_identities(conn: duckdb.DuckDBPyConnection, pending: changes.Pending) -> list[str]:
+    """The identities `pending`'s changed days (staged in `check_days`) reach. The checks of one
+    producer in a run reach the same ones and the query reads whole tables: it runs once per
+    warehouse and range of versions (a producer that writes takes a new version)."""
+    (database,) = conn.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchall()[0]
+    key = (database, pending.upstream, pending.since, pending.through)
+    if key not in _REACHED:
+        _REACHED.clear()
+        query = _DAY_IDENTITIES[pending.upstream]
+        rows = conn.execute(f"select distinct identity_id from ({query})").fetchall()
+        _REACHED[key] = [identity for (identity,) in rows]
+    return _REACHED[key]
 
 
 def scope_everything(conn: duckdb.DuckDBPyConnection) -> None:

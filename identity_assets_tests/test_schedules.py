@@ -60,11 +60,11 @@ def test_the_schedule_follows_the_configured_time_zone(landing: Landing, monkeyp
 
 def evaluate_sensor(tmp_path: Path, landing: Landing):
     sensor = build_late_files_sensor(DAILY_JOB_NAME)
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         resources=pipeline_resources(tmp_path / "identity.duckdb", landing.root),
         repository_def=defs.get_repository_def(),
-    )
-    return sensor.evaluate_tick(context)
+    ) as context:
+        return sensor.evaluate_tick(context)
 
 
 def test_the_sensor_reruns_a_day_when_files_land_late(tmp_path: Path, landing: Landing) -> None:

@@ -45,6 +45,7 @@ CHECKS = {
         "one_profile_per_identity",
     ),
     "customer_metrics": ("predictions_valid", "one_metrics_row_per_identity"),
+    "serving_snapshot": ("snapshot_counts_match", "every_identity_served"),
 }
 
 

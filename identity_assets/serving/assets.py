@@ -1,14 +1,24 @@
 """The serving snapshot in Dagster: published after the journal, checked against the warehouse."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
-from identity_assets import settings, sql
-from identity_assets.metadata import preview, stage_asset
+from identity_assets import settings
+from identity_assets.checks import Scope, changed_rows_check
+from identity_assets.metadata import stage_asset
 from identity_assets.resources import FullRefresh, IdentityRulesResource, Warehouse
-from identity_assets.serving.snapshot import compared, open_current, publish, read_pointer
+from identity_assets.serving.snapshot import (
+    PRODUCER,
+    compared,
+    open_current,
+    publish,
+    read_pointer,
+)
 
 # Every table the snapshot copies from; `identities`, which its completeness check reads; and
 # `event_placements`, whose changed days name identities whose identifiers changed.
@@ -74,6 +84,8 @@ def serving_snapshot(
             "mode": published.mode,
             "changed_identities": published.identities,
             "journal_rows_copied": published.journal_rows,
+            "rows_removed": published.removed_rows,
+            "rows_written": published.written_rows,
             "published_at": pointer.published_at,
             "removed": ", ".join(published.removed) or "none",
             **{f"{table}_rows": rows for table, rows in pointer.counts.items()},
@@ -81,44 +93,60 @@ def serving_snapshot(
     )
 
 
-def _snapshot_check(warehouse: Warehouse, query_name: str, what: str) -> dg.AssetCheckResult:
-    """Pass when the query over the warehouse and the current snapshot returns no rows."""
+def _snapshot_check(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    query_name: str,
+    what: str,
+    changed_query_name: str | None = None,
+) -> dg.AssetCheckResult:
+    """Pass when the query over the warehouse and the current snapshot returns no rows: over
+    the days and identities the snapshot's versions applied since the check last passed
+    (`changed_query_name` when the check has one for them), everything in a sweep or after a
+    new file (decision 0016)."""
     root = serving_root(warehouse)
-    pointer = read_pointer(root)
-    if pointer is None:
+    if read_pointer(root) is None:
         return dg.AssetCheckResult(passed=False, description=f"no snapshot published in {root}")
-    query = sql.load(query_name)
-    with (
-        warehouse.get_connection() as conn,
-        open_current(root) as (pointer, snap),
-        compared(conn, snap),
-    ):
-        failing = conn.execute(f"select count(*) from ({query})").fetchall()[0][0]
-        shown = preview(conn, f"{query} limit 20") if failing else None
-    metadata: dict[str, object] = {"version": pointer.version, "failing_rows": failing}
-    if shown is not None:
-        metadata["first_failing_rows"] = shown
+    with open_current(root) as (pointer, snap):
+
+        @contextmanager
+        def prepare(conn: duckdb.DuckDBPyConnection, scope: Scope) -> Iterator[str]:
+            with compared(conn, snap, scoped=not scope.everything):
+                yield query_name if scope.everything else changed_query_name or query_name
+
+        result = changed_rows_check(
+            context, warehouse, PRODUCER, query_name, what, prepare=prepare, subject=pointer.file
+        )
     return dg.AssetCheckResult(
-        passed=failing == 0,
-        metadata=metadata,
-        description=f"{failing:,} {what}" if failing else None,
+        passed=result.passed,
+        severity=result.severity,
+        description=result.description,
+        metadata={**result.metadata, "version": pointer.version},
     )
 
 
 @dg.asset_check(asset="serving_snapshot", blocking=True)
-def snapshot_counts_match(warehouse: Warehouse) -> dg.AssetCheckResult:
-    """The published snapshot holds as many journal, profile and map rows as the warehouse."""
+def snapshot_counts_match(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
+    """The published snapshot holds as many journal, profile and map rows as the warehouse:
+    per changed day and identity, and in whole tables in a sweep."""
     return _snapshot_check(
+        context,
         warehouse,
         "serving/check_snapshot_counts",
-        "table(s) with another row count in the snapshot than in the warehouse",
+        "row count(s) differing between the snapshot and the warehouse",
+        changed_query_name="serving/check_snapshot_changed_counts",
     )
 
 
 @dg.asset_check(asset="serving_snapshot", blocking=True)
-def every_identity_served(warehouse: Warehouse) -> dg.AssetCheckResult:
+def every_identity_served(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     """Every identity of the warehouse has a profile and an identifier in the snapshot."""
     return _snapshot_check(
+        context,
         warehouse,
         "serving/check_every_identity_served",
         "identity(ies) the snapshot cannot answer for",

@@ -7,14 +7,15 @@ few B-tree probes of microseconds each, where each DuckDB query costs millisecon
 0020). Readers open the file a small pointer, `current`, names and never touch the warehouse.
 
 A new version costs what changed. The serving stage consumes the change logs of the journal
-and of the placements (decision 0006): in one SQLite transaction it deletes the changed
-identities' rows, copies their rows from the warehouse, checks the counts and those
-identities, and commits; then the pointer is renamed over the old one. The file is in WAL
-mode: a reader's transaction keeps the version it began on while the next one commits, and
-never waits for it. The first publish, a full refresh, another phone region, or changes the
-log cannot account for build a new file, `<version>.sqlite`, switched by the pointer's atomic
-rename; the newest two files are kept, and a reader holding an older one open finishes on it.
-Decision records 0015 and 0020.
+and of the placements (decision 0006): in one SQLite transaction it copies the replaced days'
+journal rows, writes the changed identities' rows that differ from the snapshot's (decision
+0026), checks the counts and those identities, and commits; then the pointer is renamed over
+the old one, and the days and identities applied are logged for the snapshot's checks. The
+file is in WAL mode: a reader's transaction keeps the version it began on while the next one
+commits, and never waits for it. The first publish, a full refresh, another phone region, or
+changes the log cannot account for build a new file, `<version>.sqlite`, switched by the
+pointer's atomic rename; the newest two files are kept, and a reader holding an older one open
+finishes on it. Decision records 0015, 0020 and 0026.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from identity_assets import changes, sql
 
@@ -39,6 +39,9 @@ POINTER = "current"
 KEEP = 2
 SUFFIX = ".sqlite"
 CONSUMER = "serving"
+# The change log the snapshot's checks read: each new version logs the days and identities it
+# applied (decision 0016).
+PRODUCER = "serving_snapshot"
 # The producers whose change logs the snapshot follows: the journal writes a version whenever
 # its rows or profiles change, the identity stage whenever placements (and the map) do.
 _PRODUCERS = ("identity_journal", "event_placements")
@@ -49,15 +52,37 @@ _COLUMNS = {
     "changed": 2,
     "changed_days": 1,
     "moved": 1,
+    "check_days": 1,
+    "check_identities": 1,
 }
-# Which warehouse rows a new version copies again, by table (the temp tables _apply_changes
-# stages): the journal's rows of the replaced days and of the identities whose rows moved, the
-# changed identities' profiles and identifiers.
+# Which warehouse rows a new version reads again, by table (the temp tables _apply_changes
+# stages): the journal's rows of the replaced days; those of the identities whose rows moved
+# on other days that the snapshot does not hold yet (found by their keys, read by day and
+# event); the changed identities' profiles and identifiers, compared with the snapshot's.
+_REPLACED_DAYS = "day in (select day from serving_journal_days)"
 _CHANGED_ROWS = {
-    "identity_journal": "day in (select day from serving_journal_days) "
-    "or identity_id in (select identity_id from serving_placed_identities)",
     "customer_profiles": "identity_id in (select identity_id from serving_changed)",
     "identity_map": "identity_id in (select identity_id from serving_changed)",
+}
+# The columns of the tables compared row by row, and the key a row is removed by.
+_DIFFERED = {
+    "customer_profiles": (
+        (
+            "identity_id",
+            "email",
+            "phone",
+            "name",
+            "first_name",
+            "last_name",
+            "created_at",
+            "traits",
+        ),
+        ("identity_id",),
+    ),
+    "identity_map": (
+        ("identifier_type", "identifier_value", "identity_id", "uid2_hash"),
+        ("identifier_type", "identifier_value"),
+    ),
 }
 _STAGED = (
     "serving_journal_identities",
@@ -67,6 +92,16 @@ _STAGED = (
     "serving_changed",
 )
 _BATCH = 20_000
+# What a scoped check counts in the snapshot (table, column, the staged keys, the label of a
+# part): the journal's rows per changed day, profiles and identifiers per changed identity.
+# Not the journal's rows per changed identity: those are the whole histories of the day's
+# people, more than the day; a version's own arithmetic counts its moved rows, and the sweep
+# counts whole tables.
+_COUNTED = (
+    ("identity_journal", "day", "check_days", "day"),
+    ("customer_profiles", "identity_id", "check_identities", "identity"),
+    ("identity_map", "identity_id", "check_identities", "identity"),
+)
 
 
 class SnapshotMissing(RuntimeError):
@@ -89,6 +124,17 @@ class Pointer:
 
 
 @dataclass(frozen=True)
+class Applied:
+    """What a version made of changes did: identities changed, journal rows copied, and the
+    rows removed from and written to each table."""
+
+    identities: int
+    journal_rows: int
+    removed: dict[str, int]
+    written: dict[str, int]
+
+
+@dataclass(frozen=True)
 class Published:
     """The outcome of `publish`: the pointer in force, whether this call wrote it, and how:
     `full` (a new file), `changes` (the changed identities applied in place) or `none`."""
@@ -99,6 +145,8 @@ class Published:
     mode: str = "none"
     identities: int = 0
     journal_rows: int = 0
+    removed_rows: dict[str, int] = field(default_factory=dict)
+    written_rows: dict[str, int] = field(default_factory=dict)
 
 
 def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -155,18 +203,43 @@ def publish(
     if in_step and not any(p.any for p in pending) and current.counts == counts:
         return Published(current, written=False)
     stamp = (version, phone_region, datetime.now(UTC).replace(tzinfo=None))
-    applied = _apply_changes(conn, root / current.file, pending, stamp) if in_step else None
-    if applied is not None:
-        name, mode = current.file, "changes"
-    else:
-        name, mode = _build(conn, root, stamp), "full"
-    pointer = Pointer(version, name, counts, phone_region, stamp[2].isoformat() + "Z")
-    _write_atomically(root / POINTER, json.dumps(asdict(pointer)))
-    with sql.transaction(conn):
-        for taken in pending:
-            changes.consume(conn, taken)
+    try:
+        applied = (
+            _apply_changes(conn, root / current.file, pending, stamp, current.counts)
+            if in_step
+            else None
+        )
+        if applied is not None:
+            name, mode = current.file, "changes"
+        else:
+            name, mode = _build(conn, root, stamp), "full"
+        pointer = Pointer(version, name, counts, phone_region, stamp[2].isoformat() + "Z")
+        _write_atomically(root / POINTER, json.dumps(asdict(pointer)))
+        with sql.transaction(conn):
+            for taken in pending:
+                changes.consume(conn, taken)
+            # what the checks of the snapshot verify: the days and identities applied (a new
+            # file is another one to them: they verify it whole)
+            if applied is not None:
+                logged = changes.new_version(conn, PRODUCER)
+                changes.log_days(conn, logged, "select day from serving_journal_days")
+                changes.log_identities(conn, logged, "select identity_id from serving_changed")
+    finally:
+        for table in _STAGED:
+            conn.execute(f"drop table if exists {table}")
     removed = _remove_old(root, name, keep)
-    return Published(pointer, True, removed, mode, *(applied or (0, 0)))
+    if applied is None:
+        return Published(pointer, True, removed, mode)
+    return Published(
+        pointer,
+        True,
+        removed,
+        mode,
+        applied.identities,
+        applied.journal_rows,
+        applied.removed,
+        applied.written,
+    )
 
 
 def _build(conn: duckdb.DuckDBPyConnection, root: Path, stamp: tuple) -> str:
@@ -210,12 +283,21 @@ def _fresh_name(root: Path, version: int) -> str:
 
 
 def _apply_changes(
-    conn: duckdb.DuckDBPyConnection, path: Path, pending: list[changes.Pending], stamp: tuple
-) -> tuple[int, int] | None:
-    """Replace the changed rows of the snapshot at `path` by the warehouse's, in one
-    transaction that commits only when the counts and the changed identities check out; how
-    many identities and journal rows, or None (nothing written) when they do not: the caller
-    builds anew."""
+    conn: duckdb.DuckDBPyConnection,
+    path: Path,
+    pending: list[changes.Pending],
+    stamp: tuple,
+    counts: dict[str, int],
+) -> Applied | None:
+    """Bring the snapshot at `path`, which held `counts` rows, up to the warehouse by what
+    changed, in one transaction that commits only when the changed identities check out and
+    the rows it removed and wrote bring each table to the warehouse's count; what it did, or
+    None (nothing written) when they do not: the caller builds anew.
+
+    The journal's rows of the replaced days and of the identities whose rows moved are copied
+    again. The changed identities' profiles and identifiers are compared with the snapshot's
+    and only the rows that differ are removed and written: an identity back for a day has
+    nearly always the same identifiers, and often the same profile."""
     journal, placements = pending
     changes.stage_identities(conn, journal, "serving_journal_identities")
     changes.stage_days(conn, journal, "serving_journal_days")
@@ -236,17 +318,24 @@ def _apply_changes(
         for table, (columns, source) in staged.items():
             snap.execute(f"create temp table {table} ({columns})")
             _copy(conn, f"select {source}", snap, table)
-        for statement in _statements("serving/forget_changed_rows"):
-            snap.execute(statement)
-        copied = {}
+        removed = dict.fromkeys(TABLES, 0)
+        written = dict.fromkeys(TABLES, 0)
+        removed["identity_journal"] = snap.execute(
+            "delete from identity_journal where day in (select day from temp.changed_days)"
+        ).rowcount
         try:
-            for table in TABLES:
-                copied[table] = _copy_rows(conn, table, _CHANGED_ROWS[table], snap)
+            days = _copy_rows(conn, "identity_journal", _REPLACED_DAYS, snap)
+            moved_out, moved_in = _apply_moved_rows(conn, snap)
+            removed["identity_journal"] += moved_out
+            written["identity_journal"] = days + moved_in
+            for table in ("customer_profiles", "identity_map"):
+                removed[table], written[table] = _apply_differences(conn, table, snap)
         except sqlite3.IntegrityError:
             snap.execute("rollback")
             return None
         unserved = snap.execute(sql.load("serving/unserved_changed_identities")).fetchall()[0][0]
-        if unserved or snapshot_counts(snap) != table_counts(conn):
+        held = {table: counts.get(table, 0) - removed[table] + written[table] for table in TABLES}
+        if unserved or held != table_counts(conn):
             snap.execute("rollback")
             return None
         _stamp(snap, *stamp)
@@ -254,20 +343,80 @@ def _apply_changes(
         identities = snap.execute("select count(*) from temp.changed").fetchall()[0][0]
     finally:
         snap.close()
-        for table in _STAGED:
-            conn.execute(f"drop table if exists {table}")
-    return identities, copied["identity_journal"]
+    return Applied(identities, written["identity_journal"], removed, written)
+
+
+def _apply_moved_rows(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> tuple[int, int]:
+    """Make the journal rows of the identities whose rows moved, on the days not replaced, the
+    warehouse's: compare the keys (identity, event) both hold, remove the snapshot's rows the
+    warehouse does not hold and copy those it lacks; how many rows were removed and written.
+
+    The keys are three narrow columns: reading every moved identity's whole rows would decode
+    the payload of every journal row (the history's size, for a few thousand rows). A journal
+    row's content is its event's, so a row under the same identity needs no copy."""
+    wanted = {
+        (identity, event): row
+        for identity, event, row in conn.execute(sql.load("serving/moved_journal_keys")).fetchall()
+    }
+    held = set(snap.execute(sql.load("serving/snapshot_moved_journal_keys")).fetchall())
+    gone = [key for key in held if key not in wanted]
+    removed = snap.executemany(
+        "delete from identity_journal where identity_id = ? and event_id = ?", gone
+    ).rowcount
+    lacking = [row for key, row in wanted.items() if key not in held]
+    conn.execute(
+        "create or replace temp table serving_moved_rows as select unnest($rows) as row_id",
+        {"rows": lacking},
+    )
+    try:
+        where = "rowid in (select row_id from serving_moved_rows)"
+        written = _copy_rows(conn, "identity_journal", where, snap)
+    finally:
+        conn.execute("drop table if exists serving_moved_rows")
+    return max(removed, 0), written
+
+
+def _apply_differences(
+    conn: duckdb.DuckDBPyConnection, table: str, snap: sqlite3.Connection
+) -> tuple[int, int]:
+    """Make the changed identities' rows of `table` in the snapshot the warehouse's: remove
+    the snapshot's rows the warehouse does not hold, write those it lacks (a changed row is
+    both); how many rows were removed and written. A row the warehouse holds twice is written
+    once: the counts then differ and the version is built anew."""
+    columns, key = _DIFFERED[table]
+    held = set(
+        snap.execute(
+            f"select {', '.join(columns)} from {table} "
+            "where identity_id in (select identity_id from temp.changed)"
+        ).fetchall()
+    )
+    with _selected(conn, table, _CHANGED_ROWS[table]) as query:
+        wanted = set(conn.execute(query).fetchall())
+    positions = [columns.index(column) for column in key]
+    where = " and ".join(f"{column} = ?" for column in key)
+    gone = [[row[i] for i in positions] for row in held - wanted]
+    removed = snap.executemany(f"delete from {table} where {where}", gone).rowcount
+    new = sorted(wanted - held, key=lambda row: [row[i] for i in positions])
+    snap.executemany(f"insert into {table} values ({', '.join('?' * len(columns))})", new)
+    return max(removed, 0), len(new)
 
 
 def _copy_rows(
     conn: duckdb.DuckDBPyConnection, table: str, where: str, snap: sqlite3.Connection
 ) -> int:
-    """The warehouse rows of `table` that `where` selects into the snapshot's, as
-    `serving/snapshot_<table>.sql` shapes them (it reads them as `serving_<table>`)."""
+    """The warehouse rows of `table` that `where` selects into the snapshot's; how many."""
+    with _selected(conn, table, where) as query:
+        return _copy(conn, query, snap, table)
+
+
+@contextmanager
+def _selected(conn: duckdb.DuckDBPyConnection, table: str, where: str) -> Iterator[str]:
+    """The query of the warehouse rows of `table` that `where` selects, shaped as the snapshot
+    holds them by `serving/snapshot_<table>.sql` (which reads them as `serving_<table>`)."""
     view = f"serving_{table}"
     conn.execute(f"create or replace temp view {view} as select * from {table} where {where}")
     try:
-        return _copy(conn, sql.load(f"serving/snapshot_{table}"), snap, table)
+        yield sql.load(f"serving/snapshot_{table}")
     finally:
         conn.execute(f"drop view if exists {view}")
 
@@ -294,38 +443,63 @@ def _stamp(
     )
 
 
-def _statements(name: str) -> list[str]:
-    """The statements of a SQL file, for SQLite's one statement per call."""
-    return [text.strip() for text in sql.load(name).split(";\n") if text.strip()]
-
-
 @contextmanager
-def compared(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> Iterator[None]:
-    """The snapshot's counts and the identities it can answer for, as `snapshot_counts`,
-    `snapshot_profiles` and `snapshot_identifiers` on `conn`, for the checks' SQL."""
-    counts = snapshot_counts(snap)
+def compared(
+    conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection, scoped: bool = False
+) -> Iterator[None]:
+    """What the snapshot holds, as temp tables on `conn` for the checks' SQL: `snapshot_counts`
+    (table_name, part, snapshot_rows), and the identities it can answer for,
+    `snapshot_profiles` and `snapshot_identifiers`. Whole, the counts are of whole tables
+    (part `all`) and every identity is read. `scoped`, only the days and identities a check
+    stages on `conn` (`check_days`, `check_identities`) are read: the journal's rows per
+    changed day, and profiles and identifiers per changed identity."""
+    if scoped:
+        for table, column in (
+            ("check_days", "strftime(day, '%Y-%m-%d')"),
+            ("check_identities", "identity_id"),
+        ):
+            snap.execute(f"create temp table if not exists {table} (key text primary key)")
+            snap.execute(f"delete from temp.{table}")
+            _copy(conn, f"select {column} from {table}", snap, table)
+        query = sql.load("serving/snapshot_changed_counts")
+        counts = [
+            row
+            for table, column, keys, label in _COUNTED
+            for row in snap.execute(
+                query.format(table=table, column=column, keys=keys, label=label)
+            )
+        ]
+        within = "where identity_id in (select key from temp.check_identities)"
+    else:
+        counts = [("all", table, rows) for table, rows in snapshot_counts(snap).items()]
+        within = ""
+    columns = list(zip(*counts, strict=True)) if counts else [[], [], []]
+    conn.execute(
+        "create or replace temp table snapshot_counts as select unnest($parts) as part, "
+        "unnest($tables) as table_name, unnest($rows)::bigint as snapshot_rows",
+        {"parts": list(columns[0]), "tables": list(columns[1]), "rows": list(columns[2])},
+    )
     views = {
-        "snapshot_counts": pa.table(
-            {"table_name": list(counts), "snapshot_rows": list(counts.values())}
-        ),
-        "snapshot_profiles": _identities(snap, "select identity_id from customer_profiles"),
-        "snapshot_identifiers": _identities(snap, "select distinct identity_id from identity_map"),
+        "snapshot_profiles": f"select identity_id from customer_profiles {within}",
+        "snapshot_identifiers": f"select distinct identity_id from identity_map {within}",
     }
-    for view, rows in views.items():
-        conn.register(view, rows)
+    for view, query in views.items():
+        ids = [row[0] for row in snap.execute(query)]
+        conn.execute(
+            f"create or replace temp table {view} as select unnest($ids)::varchar as identity_id",
+            {"ids": ids},
+        )
     try:
         yield
     finally:
-        for view in views:
-            conn.unregister(view)
-
-
-def _identities(snap: sqlite3.Connection, query: str) -> pa.Table:
-    return pa.table({"identity_id": pa.array([row[0] for row in snap.execute(query)], pa.string())})
+        for table in ("snapshot_counts", *views):
+            conn.execute(f"drop table if exists {table}")
 
 
 def differences(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> dict[str, object]:
     """How a snapshot differs from the warehouse: counts, identities it cannot answer for."""
+    # the whole snapshot: every identity is one the checks' SQL looks at
+    conn.execute("create or replace temp macro changed_identity(x) as true")
     with compared(conn, snap):
         counts = conn.execute(sql.load("serving/check_snapshot_counts")).fetchall()
         missing = conn.execute(

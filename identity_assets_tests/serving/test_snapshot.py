@@ -40,6 +40,7 @@ from identity_assets_tests.builders import (
     Landing,
     materialized_metadata,
     pipeline_resources,
+    run_checks,
     track,
 )
 
@@ -64,12 +65,12 @@ class Pipeline:
         )
 
     def run(
-        self, day: date, events: list[dict] | None = None, refresh: str = ""
+        self, day: date, events: list[dict] | None = None, refresh: str = "", checks: bool = True
     ) -> dg.ExecuteInProcessResult:
         if events is not None:
             self.landing.write(f"{day}.jsonl", events, day=day)
         result = dg.materialize(
-            [*ASSETS, *CHECKS],
+            [*ASSETS, *CHECKS] if checks else ASSETS,
             resources={**self.resources, "full_refresh": FullRefresh(from_stage=refresh)},
             partition_key=day.isoformat(),
             instance=self.instance,
@@ -216,17 +217,39 @@ def _published_then_damaged(tmp_path, landing, statement: str) -> tuple[Pipeline
 
 
 def test_changes_the_snapshot_cannot_take_build_it_anew(tmp_path, landing) -> None:
-    """A snapshot that no longer matches the warehouse (here a row lost) is not patched: the
-    next version is built from scratch, and passes its checks."""
+    """A snapshot whose changed rows no longer add up to the warehouse's (here the profile of
+    an identity the run changes, lost) is not patched: the next version is built from
+    scratch, and passes its checks."""
     pipeline, pointer = _published_then_damaged(
-        tmp_path,
-        landing,
-        "delete from identity_journal where rowid = (select min(rowid) from identity_journal)",
+        tmp_path, landing, "delete from customer_profiles where rowid = 1"
     )
-    result = pipeline.run(D2, [track(3, D2, userId="u-3")])
+    result = pipeline.run(D2, [track(3, D2, userId="u-1"), track(4, D2, userId="u-2")])
     metadata = materialized_metadata(result)["serving_snapshot"]
     assert metadata["mode"].value == "full"
     assert read_pointer(pipeline.serving).file != pointer.file
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_a_version_writes_only_the_rows_that_differ(tmp_path, landing) -> None:
+    """People back for a day with the same identifiers and traits leave their identifiers and
+    profiles as they are; a new identifier and a newcomer are written."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(n, D1, userId=f"u-{n}", email=f"p{n}@example.com") for n in range(4)])
+    result = pipeline.run(
+        D2,
+        [
+            track(1, D2, userId="u-1", email="p1@example.com"),
+            track(2, D2, userId="u-2", email="p2@example.com", phone="+1 415 555 0100"),
+            track(3, D2, userId="u-new"),
+        ],
+    )
+    metadata = materialized_metadata(result)["serving_snapshot"]
+    assert metadata["mode"].value == "changes"
+    assert metadata["changed_identities"].value == 3
+    # u-2's phone and the newcomer's user id; nothing of u-1's identifiers
+    assert metadata["rows_written"].value["identity_map"] == 2
+    assert metadata["rows_removed"].value["identity_map"] == 0
+    assert metadata["rows_written"].value["identity_journal"] == 3
     assert all(e.passed for e in result.get_asset_check_evaluations())
 
 
@@ -297,10 +320,62 @@ def test_the_checks_find_a_snapshot_that_differs_from_the_warehouse(tmp_path, la
         "delete from customer_profiles "
         "where identity_id = (select min(identity_id) from customer_profiles)",
     )
-    counts = snapshot_counts_match(warehouse=pipeline.warehouse)
-    served = every_identity_served(warehouse=pipeline.warehouse)
-    assert not counts.passed and counts.description.startswith("1 table(s)")
+    # the damage is to what the last run's checks verified already: the sweep's to find
+    evaluations = run_checks(CHECKS, pipeline.warehouse, everything=True)
+    counts, served = evaluations["snapshot_counts_match"], evaluations["every_identity_served"]
+    assert not counts.passed and counts.description.startswith("1 row count(s)")
     assert not served.passed and served.description.startswith("1 identity(ies)")
+
+
+def _damaged_after_a_day(tmp_path, landing, statement: str) -> Pipeline:
+    """u-0, u-1 and u-2 published on D1, u-1 and u-2 back on D2 (its checks not run yet), then
+    `statement` run on the snapshot with the identities of D2 as `$changed`."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(n, D1, userId=f"u-{n}") for n in range(3)])
+    pipeline.run(D2, [track(5, D2, userId="u-1"), track(6, D2, userId="u-2")], checks=False)
+    with sqlite3.connect(pipeline.serving / read_pointer(pipeline.serving).file) as conn:
+        conn.execute(
+            "create temp table changed as select distinct identity_id "
+            f"from identity_journal where day = '{D2}'"
+        )
+        conn.execute(statement)
+    return pipeline
+
+
+def test_a_row_lost_from_what_the_run_applied_fails_the_scoped_check(tmp_path, landing) -> None:
+    pipeline = _damaged_after_a_day(
+        tmp_path,
+        landing,
+        f"delete from identity_journal where day = '{D2}' "
+        "and identity_id = (select min(identity_id) from temp.changed)",
+    )
+    scoped = run_checks(CHECKS, pipeline.warehouse)
+    assert {name: e.passed for name, e in scoped.items()} == {
+        "snapshot_counts_match": False,
+        "every_identity_served": True,
+    }
+    counts = scoped["snapshot_counts_match"].metadata
+    assert counts["scope"].value.startswith("changes of serving_snapshot versions")
+    assert (counts["scope_days"].value, counts["scope_identities"].value) == (1, 2)
+    assert counts["failing_rows"].value == 1
+
+
+def test_a_row_lost_from_what_no_run_touched_is_the_sweeps_to_find(tmp_path, landing) -> None:
+    pipeline = _damaged_after_a_day(
+        tmp_path,
+        landing,
+        "delete from customer_profiles "
+        "where identity_id not in (select identity_id from temp.changed)",
+    )
+    daily = run_checks(CHECKS, pipeline.warehouse)
+    assert [e.passed for e in daily.values()] == [True, True]
+    assert daily["every_identity_served"].metadata["scope_identities"].value == 2
+    sweep = run_checks(CHECKS, pipeline.warehouse, everything=True)
+    assert {name: e.passed for name, e in sweep.items()} == {
+        "snapshot_counts_match": False,
+        "every_identity_served": False,
+    }
+    assert sweep["every_identity_served"].metadata["failing_rows"].value == 1
 
 
 def test_the_snapshot_keeps_the_phone_region_it_was_built_with(tmp_path, landing) -> None:

@@ -2,17 +2,27 @@
 -- identifier the identity stage placed it with (event_placements), and nothing else: over the
 -- changed days and identities (everything in a sweep). A placement whose journal row sits under
 -- another identity counts as missing when only its own identity changed. Zero rows means the
--- journal is whole there.
+-- journal is whole there. Each table is read as the changed days' rows, which the day's zone
+-- maps prune, and the changed identities' rows on other days: an `or` of the two is a filter
+-- no scan can prune.
 with placed as (
     select event_id, day, identity_id, identifier_key
     from event_placements
-    where changed_day(day) or changed_identity(identity_id)
+    where changed_day(day)
+    union all
+    select event_id, day, identity_id, identifier_key
+    from event_placements
+    where changed_identity(identity_id) and not changed_day(day)
 ),
 
 journal as (
     select event_id, day, identity_id, identifier_key
     from identity_journal
-    where changed_day(day) or changed_identity(identity_id)
+    where changed_day(day)
+    union all
+    select event_id, day, identity_id, identifier_key
+    from identity_journal
+    where changed_identity(identity_id) and not changed_day(day)
 ),
 
 missing as (
