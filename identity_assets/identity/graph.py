@@ -69,6 +69,7 @@ _TEMP_TABLES = (
     "old_placements",
     "placement_changes",
     "changed_identities",
+    "identity_event_counts",
 )
 
 
