@@ -39,6 +39,10 @@ RUN_SIGHTINGS_SHARE = 0.25
 _TEMP_TABLES = (
     "changed_days",
     "sighting_days",
+    "neighbour_changes",
+    "stored_neighbours",
+    "changed_neighbours",
+    "run_neighbours",
     "late_hash_days",
     "known_hashes",
     "touched",
@@ -69,6 +73,7 @@ _TEMP_TABLES = (
     "old_placements",
     "placement_changes",
     "changed_identities",
+    "identity_event_counts",
 )
 
 
@@ -89,9 +94,41 @@ class ResolveResult:
 
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create the identity tables if this warehouse does not have them yet."""
+    """Create the identity tables if this warehouse does not have them yet; a warehouse
+    resolved before identifier_neighbours existed has it counted from its sightings once."""
+    had_neighbours = _table_type(conn, None, "identifier_neighbours") is not None
     sql.create_tables(conn, "identity")
     sql.create_macros(conn)
+    if not had_neighbours:
+        _count_all_neighbours(conn)
+
+
+def _count_all_neighbours(conn: duckdb.DuckDBPyConnection) -> None:
+    _start_neighbour_changes(conn)
+    conn.execute(
+        "create or replace temp table sighting_days as "
+        "select distinct day from identifier_sightings"
+    )
+    _count_neighbours(conn, 1)
+    conn.execute(
+        "insert into identifier_neighbours select identifier_type, identifier_value, "
+        "other_type, other_value, sum(events) from neighbour_changes group by all"
+    )
+    conn.execute("drop table neighbour_changes")
+    conn.execute("drop table sighting_days")
+
+
+def _start_neighbour_changes(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        "create or replace temp table neighbour_changes (identifier_type varchar, "
+        "identifier_value varchar, other_type varchar, other_value varchar, events bigint)"
+    )
+
+
+def _count_neighbours(conn: duckdb.DuckDBPyConnection, sign: int) -> None:
+    """Count the neighbour pairs of the sightings of `sighting_days` into neighbour_changes,
+    `sign` times: before their sightings are deleted (-1) and once they are inserted (1)."""
+    conn.execute(sql.load("identity/neighbour_changes"), {"sign": sign})
 
 
 def resolve_identities(
@@ -149,6 +186,7 @@ def rebuild_identities(
         "identity_merges",
         "identity_refused_links",
         "event_placements",
+        "identifier_neighbours",
     ):
         conn.execute(f"delete from {table}")
     changes.forget(conn, "identity")
@@ -208,10 +246,13 @@ def _resolve_changed(
     conn.execute(sql.load("identity/touched_before"))
     if differences:
         conn.execute(sql.load("identity/rule_touched"))
+    conn.execute("create or replace temp table sighting_days as select day from changed_days")
+    _start_neighbour_changes(conn)
+    _count_neighbours(conn, -1)
     conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
-    conn.execute("create or replace temp table sighting_days as select day from changed_days")
     _insert_sightings(conn, rules.phone_region)
+    _count_neighbours(conn, 1)
     _read_late_hash_days(conn, rules.phone_region)
     conn.execute(sql.load("identity/add_touched"))
     if differences:
@@ -220,6 +261,7 @@ def _resolve_changed(
         conn.execute("create or replace temp table rule_clusters (cluster_key bigint)")
     conn.execute(sql.load("identity/affected_identifiers"))
     _read_run_sightings(conn)
+    conn.execute(sql.load("identity/run_neighbours"))
     conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
     conn.execute(sql.load("identity/newly_linked"))
     conn.execute(sql.load("identity/replace_identifiers"))
@@ -300,12 +342,18 @@ def _read_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _drop_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
-    kind = conn.execute(
-        "select any_value(table_type) from information_schema.tables "
-        "where table_schema = 'main' and table_catalog = 'temp' and table_name = 'run_sightings'"
-    ).fetchall()[0][0]
+    kind = _table_type(conn, "temp", "run_sightings")
     if kind is not None:
         conn.execute(f"drop {'view' if kind == 'VIEW' else 'table'} run_sightings")
+
+
+def _table_type(conn: duckdb.DuckDBPyConnection, catalog: str | None, name: str) -> str | None:
+    """The table_type of `name` in `catalog` (None: the warehouse), or None when there is none."""
+    return conn.execute(
+        "select any_value(table_type) from information_schema.tables where table_schema = 'main' "
+        "and table_catalog = coalesce(?, current_database()) and table_name = ?",
+        [catalog, name],
+    ).fetchall()[0][0]
 
 
 def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
@@ -320,8 +368,10 @@ def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
         "from identifier_sightings where day in (select day from sighting_days) "
         "except select identifier_type, identifier_value from touched"
     )
+    _count_neighbours(conn, -1)
     conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
     _insert_sightings(conn, region)
+    _count_neighbours(conn, 1)
     conn.execute("insert into changed_days select day from sighting_days")
 
 

@@ -377,6 +377,7 @@ IDENTITY_TABLES = (
     "select * exclude (cluster_key) from identity_refused_links",
     "select p.event_id, p.day, p.identity_id, i.identifier_type, i.identifier_value "
     "from event_placements as p inner join identifiers as i using (identifier_key)",
+    "from identifier_neighbours",
 )
 
 
@@ -415,3 +416,39 @@ def test_a_run_reading_a_copy_of_the_affected_sightings_equals_a_rebuild(
     assert kinds[0] == "VIEW" and set(kinds[1:4]) == {"LOCAL TEMPORARY"}
     assert {q: sorted(conn.execute(q).fetchall()) for q in IDENTITY_TABLES} == incremental
     assert all(incremental.values())
+
+
+def test_a_day_delivered_again_takes_back_the_neighbours_that_made_a_device_shared(
+    conn, landing
+) -> None:
+    """A device's sharing measure is kept per neighbour, with the events behind it: a day read
+    again without two of its users leaves it seen with fewer, and it links again."""
+    first = [track(n, D1, userId=f"u-{n}", device="kiosk-1") for n in range(3)]
+    land_and_resolve(conn, landing, D1, first)
+    later = [track(n, D2, userId=f"u-{n}", device="kiosk-1") for n in range(2, 5)]
+    land_and_resolve(conn, landing, D2, later)
+    assert status_of(conn, "device_id", "kiosk-1") == (
+        "blocked",
+        "shared: seen with 5 user_id values",
+    )
+    land_and_resolve(conn, landing, D2, later[:1])
+    assert status_of(conn, "device_id", "kiosk-1") == ("linked", None)
+    assert conn.execute(
+        "select other_value, events from identifier_neighbours "
+        "where identifier_value = 'kiosk-1' order by 1"
+    ).fetchall() == [("u-0", 1), ("u-1", 1), ("u-2", 2)]
+
+
+def test_a_warehouse_resolved_before_neighbours_were_kept_counts_them_once(conn, landing) -> None:
+    """A warehouse without identifier_neighbours has them counted from its sightings when the
+    stage first opens it, as a rebuild would count them."""
+    land_and_resolve(
+        conn, landing, D1, [track(n, D1, userId=f"u-{n}", device="kiosk-1") for n in range(3)]
+    )
+    land_and_resolve(conn, landing, D2, [track(9, D2, userId="u-0", email="zed@example.com")])
+    counted = sorted(conn.execute("from identifier_neighbours").fetchall())
+    conn.execute("drop table identifier_neighbours")
+    conn.execute("delete from table_definitions where stage = 'identity'")
+    graph.ensure_tables(conn)
+    assert sorted(conn.execute("from identifier_neighbours").fetchall()) == counted
+    assert ("device_id", "kiosk-1", "user_id", "u-2", 1) in counted

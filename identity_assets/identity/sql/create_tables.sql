@@ -117,6 +117,18 @@ comment on column identity_refused_links.first_event_id is 'the first event that
 comment on column identity_refused_links.events is 'events that tried it';
 comment on column identity_refused_links.cluster_key is 'the identity_map.cluster_key it was refused in';
 
+-- Per identifier, the strong values (user_id, email, phone) it was seen with in one event, both
+-- sightings without a problem, and in how many events: the sharing guard's measure, kept so a
+-- run reads the touched identifiers' rows here instead of their events' sightings in the whole
+-- history. A day read again takes its old pairs' counts away and adds its new ones.
+create table if not exists identifier_neighbours (
+    identifier_type  varchar not null,
+    identifier_value varchar not null,
+    other_type       varchar not null,
+    other_value      varchar not null,
+    events           bigint not null
+);
+
 -- Per identifier type, the two orders the stage uses, as last applied:
 -- priority          which identifier places an event (the journal row's identity) and which
 --                   link a limit keeps; configurable (IDENTITY_RULES), 1 wins;

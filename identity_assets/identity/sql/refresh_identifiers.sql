@@ -1,4 +1,5 @@
--- New statistics and status of the touched identifiers, from all their sightings.
+-- New statistics and status of the touched identifiers, from all their sightings and their
+-- neighbour pairs (run_neighbours.sql).
 -- An identifier is blocked when it is a placeholder, cannot be normalised, is a click id (those
 -- are recorded but never link), or was seen in the same events as more than $max_linked
 -- distinct values of one strong type (user_id, email, phone): a kiosk device, a shared inbox;
@@ -25,19 +26,9 @@ stats as (
 ),
 
 neighbours as (
-    select
-        m.identifier_type,
-        m.identifier_value,
-        o.identifier_type as other_type,
-        count(distinct o.identifier_value) as values_seen
-    from mine as m
-    inner join identifier_sightings as o
-        on o.event_id = m.event_id
-        and o.problem is null
-        and o.identifier_type in ('user_id', 'email', 'phone')
-        and not (o.identifier_type = m.identifier_type and o.identifier_value = m.identifier_value)
-    where m.identifier_type not in ('fbclid', 'gclid') and m.problem is null
-    group by m.identifier_type, m.identifier_value, o.identifier_type
+    select identifier_type, identifier_value, other_type, count(*) as values_seen
+    from run_neighbours
+    group by identifier_type, identifier_value, other_type
 ),
 
 widest as (

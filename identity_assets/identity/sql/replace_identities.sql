@@ -1,17 +1,32 @@
 -- Replace the summary rows of the identities the run re-resolved. An identity's events are
 -- the events placed with it (event_placements), so an event of a cluster a limit split counts
--- once, for the identity it joined.
+-- once, for the identity it joined. The count is the stored one, less the placements this run
+-- took away (old_placements), plus those it made (new_placements): event_placements is not
+-- read again.
+create or replace temp table identity_event_counts as
+select identity_id, sum(events)::bigint as event_count
+from (
+    select identity_id, event_count as events
+    from identities
+    where identity_id in (select identity_id from new_identity_map)
+    union all
+    select identity_id, -count(*)
+    from old_placements
+    where identity_id in (select identity_id from new_identity_map)
+    group by identity_id
+    union all
+    select identity_id, count(*)
+    from new_placements
+    where identity_id in (select identity_id from new_identity_map)
+    group by identity_id
+)
+group by identity_id
+having sum(events) > 0;
+
 delete from identities
 where identity_id in (select identity_id from replaced_identities);
 
 insert into identities by name
-with events as (
-    select identity_id, count(*) as event_count
-    from event_placements
-    where identity_id in (select identity_id from new_identity_map)
-    group by identity_id
-)
-
 select
     n.identity_id,
     min(i.first_seen) as first_seen,
@@ -22,5 +37,5 @@ select
     any_value(n.anchor_value) as anchor_value
 from new_identity_map as n
 inner join identifiers as i using (identifier_key)
-inner join events as e using (identity_id)
+inner join identity_event_counts as e using (identity_id)
 group by n.identity_id;

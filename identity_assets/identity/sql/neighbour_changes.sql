@@ -1,0 +1,23 @@
+-- The neighbour pairs (identifier_neighbours) of the sightings of `sighting_days`, counted
+-- $sign times: -1 for the sightings about to be deleted, 1 for those just inserted.
+insert into neighbour_changes
+with day_sightings as materialized (
+    select event_id, day, identifier_type, identifier_value, problem
+    from identifier_sightings
+    where day in (select day from sighting_days) and problem is null
+)
+
+select
+    m.identifier_type,
+    m.identifier_value,
+    o.identifier_type,
+    o.identifier_value,
+    $sign * count(*)
+from day_sightings as m
+inner join day_sightings as o
+    on o.event_id = m.event_id
+    and o.day = m.day
+    and o.identifier_type in ('user_id', 'email', 'phone')
+    and not (o.identifier_type = m.identifier_type and o.identifier_value = m.identifier_value)
+where m.identifier_type not in ('fbclid', 'gclid')
+group by all
