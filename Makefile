@@ -40,7 +40,7 @@ test: setup ## lint, format check and the test suite
 	@# two workers, one a core: the suite waits on processes and servers as much as on DuckDB
 	$(BIN)/pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
-test-fast: setup ## the tests that start no process (under a minute): the loop while working
+test-fast: setup ## the tests that start no process (about two minutes): the loop while working
 	$(BIN)/pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not slow"
 
 fmt: setup ## fix lint findings and format the code
