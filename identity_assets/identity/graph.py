@@ -248,11 +248,8 @@ def _resolve_changed(
         conn.execute(sql.load("identity/rule_touched"))
     conn.execute("create or replace temp table sighting_days as select day from changed_days")
     _start_neighbour_changes(conn)
-    _count_neighbours(conn, -1)
-    conn.execute("delete from identifier_sightings where day in (select day from changed_days)")
     new_phones = _parse_new_phones(conn, rules.phone_region)
-    _insert_sightings(conn, rules.phone_region)
-    _count_neighbours(conn, 1)
+    _read_sightings_again(conn, rules.phone_region)
     _read_late_hash_days(conn, rules.phone_region)
     conn.execute(sql.load("identity/add_touched"))
     if differences:
@@ -306,6 +303,15 @@ def _resolve_changed(
         limited_clusters=limited,
         refused_links=refused,
     )
+
+
+def _read_sightings_again(conn: duckdb.DuckDBPyConnection, region: str) -> None:
+    """Replace the sightings of `sighting_days` with those their raw events give now: their
+    neighbour counts come off before the old ones go, and the new ones' go on after."""
+    _count_neighbours(conn, -1)
+    conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
+    _insert_sightings(conn, region)
+    _count_neighbours(conn, 1)
 
 
 def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
@@ -368,10 +374,7 @@ def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
         "from identifier_sightings where day in (select day from sighting_days) "
         "except select identifier_type, identifier_value from touched"
     )
-    _count_neighbours(conn, -1)
-    conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
-    _insert_sightings(conn, region)
-    _count_neighbours(conn, 1)
+    _read_sightings_again(conn, region)
     conn.execute("insert into changed_days select day from sighting_days")
 
 
