@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import duckdb
 import pytest
 
 from identity_assets.identity.normalise import normalise_identifier
@@ -24,16 +25,17 @@ LATER = (
 LINK = '{"type":"alias","previousId":"a-1","userId":"u-1","timestamp":"2026-11-18T11:00:00Z"}'
 
 
-@pytest.fixture
-def warehouse(conn, landing: Landing):
-    land(conn, landing, D1, [FIRST, LATER, LINK], raw=True)
-    land(
-        conn,
-        landing,
-        D2,
-        [identify(1, D2, {"firstName": "Ann", "last_name": "Lee", "plan": "pro"}, userId="u-1")],
-    )
-    return conn
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    """Built once for the module: look-ups only read."""
+    landing = Landing(tmp_path_factory.mktemp("lookup"))
+    with duckdb.connect() as conn:
+        land(conn, landing, D1, [FIRST, LATER, LINK], raw=True)
+        identified = identify(
+            1, D2, {"firstName": "Ann", "last_name": "Lee", "plan": "pro"}, userId="u-1"
+        )
+        land(conn, landing, D2, [identified])
+        yield conn
 
 
 def epoch(text: str) -> int:
