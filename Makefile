@@ -40,8 +40,8 @@ test: setup ## lint, format check and the test suite
 	@# two workers, one a core: the suite waits on processes and servers as much as on DuckDB
 	$(BIN)/pytest -q -n 2 --dist loadscope --no-loadscope-reorder
 
-test-fast: setup ## the tests that start no process (about two minutes): the loop while working
-	$(BIN)/pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not slow"
+test-fast: setup ## the stage functions on small tables, no process, nothing heavy (under a minute)
+	$(BIN)/pytest -q -n 2 --dist loadscope --no-loadscope-reorder -m "not slow and not heavy"
 
 fmt: setup ## fix lint findings and format the code
 	$(BIN)/ruff check --fix .

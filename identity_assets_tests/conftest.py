@@ -35,7 +35,8 @@ def conn() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 # Fixtures and helpers that start a process (a CLI, the stand-in API): a test that uses one is
-# `slow` without saying so itself, so `make test-fast` (-m "not slow") leaves it out.
+# `slow` without saying so itself, so `make test-fast` (-m "not slow and not heavy") leaves
+# it out. `heavy` tests say so themselves.
 _PROCESS_FIXTURES = {"stand_in", "ran", "dagster_daemon"}
 _PROCESS_HELPERS = ("run_cli(", "running(", "processes.", "subprocess.", "Popen(")
 

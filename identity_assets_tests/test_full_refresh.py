@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import dagster as dg
 import duckdb
+import pytest
 
 from identity_assets.identity.graph import rebuild_identities, resolve_identities
 from identity_assets.identity.rules import Block, IdentityRules
@@ -14,6 +15,8 @@ from identity_assets.journal.build import forget_journals, update_journals
 from identity_assets.metrics.value import forget_values, update_values
 from identity_assets.resources import FullRefresh
 from identity_assets_tests.builders import D1, D2, D3, land_and_resolve, track
+
+pytestmark = pytest.mark.heavy
 
 OUTPUTS = (
     "identifiers",

@@ -17,6 +17,8 @@ from identity_assets.ingest.core import landed_days
 from identity_assets.metrics.value import forget_values, update_values
 from identity_assets.sample import SampleConfig, write_sample
 
+pytestmark = pytest.mark.heavy
+
 # Just enough history (three horizons) and repeat buyers for the value models to be fitted and
 # backtested, so a run takes a few seconds.
 SAMPLE = SampleConfig(people=300, days=2, history_days=400)

@@ -32,6 +32,8 @@ from identity_assets.resources import Warehouse
 from identity_assets.sample import SampleConfig, write_sample
 from identity_assets_tests.builders import run_checks
 
+pytestmark = pytest.mark.heavy
+
 SAMPLE = SampleConfig(people=40, days=3, history_days=20)
 JOURNAL_CHECKS = [journal_covers_linked_events, journal_identities_exist, one_profile_per_identity]
 

@@ -18,6 +18,8 @@ from identity_assets.journal.build import update_journals
 from identity_assets.metrics.value import update_values
 from identity_assets_tests.builders import Landing, track
 
+pytestmark = pytest.mark.heavy
+
 FIRST_DAY = date(2026, 11, 10)
 DAYS = 6
 # Integer identifier keys are handles the order of runs hands out: placing identifiers are

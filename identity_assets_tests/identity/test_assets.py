@@ -4,6 +4,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.checks import (
@@ -20,6 +21,8 @@ from identity_assets.resources import (
     Warehouse,
 )
 from identity_assets_tests.builders import Landing, materialized_metadata, pipeline_resources, track
+
+pytestmark = pytest.mark.heavy
 
 CHECKS = [
     one_identity_per_identifier,

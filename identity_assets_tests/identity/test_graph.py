@@ -265,6 +265,7 @@ def test_a_day_that_did_not_change_is_not_read_again(conn, landing) -> None:
     assert resolve_identities(conn).changed_days == 0
 
 
+@pytest.mark.heavy
 def test_incremental_days_equal_a_rebuild_and_touch_only_what_they_reach(conn, landing) -> None:
     rng = random.Random(3)
     days = [D1, D2, D3]
@@ -292,6 +293,7 @@ def test_days_are_placed_in_batches_bounded_by_sightings() -> None:
     assert graph._day_batches(sizes, 100) == [[D1, D2, D3, date(2026, 1, 4)]]
 
 
+@pytest.mark.heavy
 def test_placements_do_not_depend_on_the_batch_size(conn, landing, monkeypatch) -> None:
     rng = random.Random(5)
     placed = "select * from event_placements order by event_id, day"
@@ -381,6 +383,7 @@ IDENTITY_TABLES = (
 )
 
 
+@pytest.mark.heavy
 def test_a_run_reading_a_copy_of_the_affected_sightings_equals_a_rebuild(
     conn, landing, monkeypatch
 ) -> None:
@@ -418,6 +421,7 @@ def test_a_run_reading_a_copy_of_the_affected_sightings_equals_a_rebuild(
     assert all(incremental.values())
 
 
+@pytest.mark.heavy
 def test_a_day_delivered_again_takes_back_the_neighbours_that_made_a_device_shared(
     conn, landing
 ) -> None:

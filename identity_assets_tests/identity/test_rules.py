@@ -124,6 +124,7 @@ def test_priority_decides_which_identifier_of_a_conflicting_event_is_refused(
     assert placed == [(identity_of(conn, *kept),)]
 
 
+@pytest.mark.heavy
 def test_a_hand_block_splits_an_identity_and_the_first_seen_part_keeps_its_id(
     conn, landing
 ) -> None:
@@ -222,6 +223,7 @@ def _ingest(conn, landing, days, rules) -> None:
         resolve_identities(conn, rules)
 
 
+@pytest.mark.heavy
 def test_a_rule_change_rerun_equals_a_full_rebuild_under_the_new_rules(sample_landing) -> None:
     conn = duckdb.connect()
     days = landed_days(sample_landing, date(2024, 1, 1))
@@ -249,6 +251,7 @@ def test_a_rule_change_rerun_equals_a_full_rebuild_under_the_new_rules(sample_la
     conn.close()
 
 
+@pytest.mark.heavy
 def test_processing_days_in_another_order_gives_the_same_ids(sample_landing) -> None:
     rules = IdentityRules(limits={"user_id": 1, "anonymous_id": 1})
     days = landed_days(sample_landing, date(2024, 1, 1))
@@ -266,6 +269,7 @@ def _order(n: int, day: date, amount: float, **ids: str) -> dict:
     return {**track(n, day, **ids), "event": "Order Completed", "properties": {"revenue": amount}}
 
 
+@pytest.mark.heavy
 def test_journals_metrics_and_segments_follow_a_split(conn, landing) -> None:
     big_spenders = (SegmentRule("big_spenders", "total_spend > 100"),)
     land_and_resolve(
@@ -397,6 +401,7 @@ def test_the_limit_checks_find_an_identity_over_a_limit_and_a_refused_link_joine
     assert len(conn.execute(apart).fetchall()) == 1
 
 
+@pytest.mark.heavy
 def test_a_priority_change_moves_a_journal_row_between_identities_that_keep_their_members(
     conn, landing
 ) -> None:
@@ -436,6 +441,7 @@ def test_a_warehouse_resolved_before_limits_existed_gets_them_on_its_next_run(
     ).fetchone() == (0,)
 
 
+@pytest.mark.heavy
 def test_events_of_an_unblocked_identifier_come_back_to_the_journal(conn, landing) -> None:
     coverage = sql.load("journal/check_journal_covers_linked_events")
     events = [

@@ -33,6 +33,7 @@ def resolved(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, Path]:
     return conn, landing
 
 
+@pytest.mark.heavy
 def test_pairwise_precision_against_the_truth_is_at_least_099(resolved) -> None:
     conn, _ = resolved
     unmapped, precision, _ = conn.execute(sql.load("identity/score_against_truth")).fetchall()[0]

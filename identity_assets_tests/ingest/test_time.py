@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import duckdb
+import pytest
 
 from identity_assets.identity.graph import resolve_identities
 from identity_assets.ingest.core import TimeWindow, ingest_day, ingest_days
@@ -48,6 +49,7 @@ def build(landing_root, day: date) -> duckdb.DuckDBPyConnection:
     return conn
 
 
+@pytest.mark.heavy
 def test_implausible_times_are_rejected_and_every_other_figure_is_unchanged(
     tmp_path, landing: Landing
 ) -> None:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.ingest.assets import ingest_landed_days
@@ -24,6 +25,8 @@ from identity_assets_tests.builders import (
     pipeline_resources,
     track,
 )
+
+pytestmark = pytest.mark.heavy
 
 CHECKS = [journal_identities_exist, journal_covers_linked_events, one_profile_per_identity]
 

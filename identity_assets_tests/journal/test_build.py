@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 import duckdb
+import pytest
 
 from identity_assets import sql
 from identity_assets.identity.graph import resolve_identities
@@ -22,6 +23,8 @@ from identity_assets_tests.builders import (
     land,
     track,
 )
+
+pytestmark = pytest.mark.heavy
 
 
 def journal_of(conn, identity_id: str) -> list[tuple]:

@@ -14,6 +14,7 @@ from typing import Dict, List  # noqa: UP035 - as the example has it
 
 import duckdb
 import pandas as pd
+import pytest
 
 from identity_assets.identity.graph import resolve_identities
 from identity_assets.ingest.core import ingest_days, landed_days
@@ -86,6 +87,7 @@ def calculate_customer_metrics(context, journals: List[Dict]) -> pd.DataFrame:  
     return pd.DataFrame(customer_metrics)
 
 
+@pytest.mark.heavy
 def test_the_apis_dagster_example_runs_on_journals_of_every_source(tmp_path) -> None:
     landing = tmp_path / "landing"
     write_sample(landing, SampleConfig(people=200, days=3, history_days=30))

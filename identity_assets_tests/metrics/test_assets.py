@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.ingest.assets import ingest_landed_days
@@ -31,6 +32,8 @@ from identity_assets_tests.builders import (
     pipeline_resources,
     purchase_history,
 )
+
+pytestmark = pytest.mark.heavy
 
 CHECKS = [
     predictions_valid,

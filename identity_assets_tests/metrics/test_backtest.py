@@ -19,6 +19,8 @@ from identity_assets.metrics.value import update_values
 from identity_assets.sample import SampleConfig, write_sample
 from identity_assets_tests.builders import purchase_history
 
+pytestmark = pytest.mark.heavy
+
 
 def test_scores_are_the_usual_error_measures() -> None:
     s = score("m", np.array([1.0, 2.0, 6.0]), np.array([1.0, 4.0, 3.0]))

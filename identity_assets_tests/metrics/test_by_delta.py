@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import duckdb
+import pytest
 
 from identity_assets.identity.graph import resolve_identities
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.value import update_values
 from identity_assets_tests.builders import D1, D2, D3, land_and_resolve, track
+
+pytestmark = pytest.mark.heavy
 
 TABLES = ("customer_metrics", "customer_value")
 CALENDAR = (

@@ -15,6 +15,8 @@ from identity_assets.metrics.rules import ValueRules
 from identity_assets.metrics.value import ensure_tables, forget_values, update_values
 from identity_assets_tests.builders import purchase_history
 
+pytestmark = pytest.mark.heavy
+
 TUESDAY = datetime(2026, 4, 14)  # the grid of 7 days falls on Mondays
 TABLES = ("customer_metrics", "customer_value")
 

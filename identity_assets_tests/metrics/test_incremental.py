@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from identity_assets import changes
 from identity_assets.identity.graph import resolve_identities
 from identity_assets.identity.rules import Block, IdentityRules
@@ -11,6 +13,8 @@ from identity_assets.journal.build import update_journals
 from identity_assets.metrics.rules import DEFAULT_PURCHASE_RULES, ValueRules
 from identity_assets.metrics.value import update_values
 from identity_assets_tests.builders import D1, D2, D3, land_and_resolve, track
+
+pytestmark = pytest.mark.heavy
 
 NO_LIMITS = IdentityRules(limits={})
 PURCHASES = "select * exclude (day) from purchases order by event_id, rule"

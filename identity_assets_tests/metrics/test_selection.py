@@ -27,6 +27,8 @@ from identity_assets_tests.builders import (
     purchase_history,
 )
 
+pytestmark = pytest.mark.heavy
+
 TRUSTED = sql.load("metrics/check_value_model_trusted")
 
 

@@ -104,6 +104,7 @@ def shop(conn, landing: Landing):
     return conn
 
 
+@pytest.mark.heavy
 def test_the_seeds_metrics_and_the_models_inputs(shop) -> None:
     result = update_values(shop)
     assert result.as_of == datetime(2026, 11, 21)
@@ -212,6 +213,7 @@ def test_rfm_quintiles_split_equal_values_by_identity_id(conn, landing: Landing)
     assert rows == [(q, q, q) for q in (1, 1, 2, 2, 3, 3, 4, 4, 5, 5)]
 
 
+@pytest.mark.heavy
 def test_the_baseline_is_the_seeds_formula(shop) -> None:
     update_values(shop, ValueRules(min_history_multiple=0))
     ann = identity_of(shop, "user_id", "u-1")
@@ -286,6 +288,7 @@ def test_a_gamma_gamma_fit_that_does_not_converge_is_retried_with_a_penalty() ->
     assert fit.params["q"] > 1
 
 
+@pytest.mark.heavy
 def test_the_method_says_why_a_currency_has_no_gamma_gamma(conn, landing, monkeypatch) -> None:
     from lifetimes import GammaGammaFitter
     from lifetimes.utils import ConvergenceError

@@ -724,12 +724,14 @@ def test_history_spans_history_days_before_the_first_folder(sample: Sample) -> N
     assert (SMALL.end_day - min(happened)).days >= SMALL.history_days
 
 
+@pytest.mark.heavy
 def test_target_lines_lands_within_fifteen_percent(tmp_path: Path) -> None:
     summary = write_sample(tmp_path, SampleConfig(target_lines=20_000, days=5, history_days=0))
     assert 17_000 <= summary.total_lines <= 23_000
     assert summary.days[-1] == SampleConfig().end_day
 
 
+@pytest.mark.heavy
 def test_default_sample_has_the_promised_size_and_a_busy_kiosk(tmp_path: Path) -> None:
     summary = write_sample(tmp_path, SampleConfig())
     assert 40_000 <= summary.total_lines <= 80_000

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
 from identity_assets.segments import assets
@@ -18,6 +19,8 @@ from identity_assets.segments.checks import (
 )
 from identity_assets.segments.outbox import deliver_updates
 from identity_assets_tests.builders import TOKEN, materialized_metadata, valued_warehouse
+
+pytestmark = pytest.mark.heavy
 
 CHECKS = [
     one_membership_per_identity_and_segment,

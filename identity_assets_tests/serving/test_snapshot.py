@@ -44,6 +44,8 @@ from identity_assets_tests.builders import (
     track,
 )
 
+pytestmark = pytest.mark.heavy
+
 ASSETS = [ingest_landed_days, resolve_identity_graph, build_journals, serving_snapshot]
 CHECKS = [snapshot_counts_match, every_identity_served]
 
