@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from identity_assets_tests.builders import Landing
+from identity_assets_tests.builders import Landing, connect
 
 # The partitions start at the earliest landed day unless this is set; tests land days of
 # 2025-2026 in many directories, so they fix the first day (the CLI processes inherit it).
@@ -28,7 +28,7 @@ def conn() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory warehouse on which the checks' queries verify whole tables."""
     from identity_assets.checks import scope_everything
 
-    connection = duckdb.connect()
+    connection = connect()
     scope_everything(connection)
     yield connection
     connection.close()

@@ -14,7 +14,7 @@ from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import forget_journals, update_journals
 from identity_assets.metrics.value import forget_values, update_values
 from identity_assets.resources import FullRefresh
-from identity_assets_tests.builders import D1, D2, D3, land_and_resolve, track
+from identity_assets_tests.builders import D1, D2, D3, connect, land_and_resolve, track
 
 pytestmark = pytest.mark.heavy
 
@@ -59,7 +59,7 @@ def _history(conn, landing, rules: IdentityRules) -> None:
 
 
 def _fresh_build(conn, landing, rules: IdentityRules) -> dict[str, list[tuple]]:
-    fresh = duckdb.connect()
+    fresh = connect()
     for day in (D1, D2, D3):
         ingest_day(fresh, landing.root, day)
     resolve_identities(fresh, rules)

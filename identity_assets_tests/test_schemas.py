@@ -27,6 +27,7 @@ from identity_assets_tests.builders import (
     IDENTIFY,
     TRACK,
     Landing,
+    connect,
     pipeline_resources,
 )
 
@@ -132,7 +133,7 @@ def test_a_column_added_to_a_table_fails_its_schema_change_check(
 
 
 def test_a_tables_columns_come_with_their_type_comment_and_nullability() -> None:
-    with duckdb.connect() as conn:
+    with connect() as conn:
         conn.execute(
             "create table t (a varchar not null, b json, c integer[]); "
             "comment on column t.a is 'the a''s description'"
@@ -153,7 +154,7 @@ def test_a_table_no_stage_creates_is_named() -> None:
 def test_a_stage_runs_its_create_tables_once_per_version_of_the_file(monkeypatch) -> None:
     from identity_assets import sql
 
-    with duckdb.connect() as conn:
+    with connect() as conn:
         sql.create_tables(conn, "metrics")
         conn.execute("comment on column customer_metrics.total_spend is 'changed here'")
         sql.create_tables(conn, "metrics")

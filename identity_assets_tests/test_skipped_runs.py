@@ -16,7 +16,7 @@ from identity_assets.identity.rules import Block, IdentityRules
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.value import update_values
-from identity_assets_tests.builders import Landing, track
+from identity_assets_tests.builders import Landing, connect, track
 
 pytestmark = pytest.mark.heavy
 
@@ -86,7 +86,7 @@ def test_skipped_runs_catch_up_to_a_fresh_build(tmp_path, seed: int) -> None:
         landing.write("a.jsonl", _events(rng, day, rng.randrange(4, 12)), day=day)
     # a day re-delivered later, with other events
     redelivered = rng.choice(days)
-    conn = duckdb.connect()
+    conn = connect()
     for number, day in enumerate(days):
         ingest_day(conn, landing.root, day)
         if number == DAYS - 2:
@@ -100,7 +100,7 @@ def test_skipped_runs_catch_up_to_a_fresh_build(tmp_path, seed: int) -> None:
     update_journals(conn)
     update_values(conn)
 
-    fresh = duckdb.connect()
+    fresh = connect()
     for day in days:
         ingest_day(fresh, landing.root, day)
     resolve_identities(fresh, rules)

@@ -7,13 +7,11 @@ import random
 import sys
 import unicodedata
 
-import duckdb
-
 from identity_assets import sql
 from identity_assets.identity.normalise import normalise_identifier
 from identity_assets.journal.lookup import journal_response
 from identity_assets.text import EDGE_CHARS, clean_text
-from identity_assets_tests.builders import D1, Landing, land, track
+from identity_assets_tests.builders import D1, Landing, connect, land, track
 
 
 def test_the_trimmed_characters_are_unicode_whitespace_control_and_format_characters() -> None:
@@ -33,7 +31,7 @@ def test_sql_and_python_trim_any_string_alike() -> None:
         "".join(rnd.choice(edges + inner) for _ in range(rnd.randint(0, 12))) for _ in range(5000)
     ]
     values += ["", " ", "\tIvy@Example.com\n", "\u00a0\u200bu-1\ufeff", "\U000e0020x\U000e007f"]
-    with duckdb.connect() as conn:
+    with connect() as conn:
         sql.create_macros(conn)
         conn.execute("create table v as select unnest(?) as value", [values])
         in_sql = conn.execute("select value, clean_text(value) from v").fetchall()

@@ -8,7 +8,6 @@ import re
 from dataclasses import replace
 from datetime import date
 
-import duckdb
 import pytest
 
 from identity_assets import sql
@@ -25,6 +24,7 @@ from identity_assets.segments.rules import SegmentRule
 from identity_assets_tests.builders import (
     D1,
     D2,
+    connect,
     identity_of,
     land_and_resolve,
     partition,
@@ -225,7 +225,7 @@ def _ingest(conn, landing, days, rules) -> None:
 
 @pytest.mark.heavy
 def test_a_rule_change_rerun_equals_a_full_rebuild_under_the_new_rules(sample_landing) -> None:
-    conn = duckdb.connect()
+    conn = connect()
     days = landed_days(sample_landing, date(2024, 1, 1))
     _ingest(conn, sample_landing, days, IdentityRules())
     emails = [
@@ -257,7 +257,7 @@ def test_processing_days_in_another_order_gives_the_same_ids(sample_landing) -> 
     days = landed_days(sample_landing, date(2024, 1, 1))
     states = []
     for order in (days, days[::-1], days[1::2] + days[::2]):
-        conn = duckdb.connect()
+        conn = connect()
         _ingest(conn, sample_landing, order, rules)
         states.append(_state(conn))
         conn.close()

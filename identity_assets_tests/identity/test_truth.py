@@ -14,6 +14,7 @@ from identity_assets.identity.graph import rebuild_identities, resolve_identitie
 from identity_assets.identity.rules import DEFAULT_MAX_LINKED
 from identity_assets.ingest.core import ingest_day, landed_days
 from identity_assets.sample import SampleConfig, write_sample
+from identity_assets_tests.builders import connect
 from identity_assets_tests.identity.union_find import UnionFind
 
 
@@ -22,7 +23,7 @@ def resolved(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, Path]:
     """The small sample ingested and resolved day by day, as daily runs would."""
     landing = tmp_path_factory.mktemp("truth") / "landing"
     write_sample(landing, SampleConfig(people=400, days=5, history_days=90))
-    conn = duckdb.connect()
+    conn = connect()
     for day in landed_days(landing, date(2024, 1, 1)):
         ingest_day(conn, landing, day)
         resolve_identities(conn)

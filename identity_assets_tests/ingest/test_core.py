@@ -22,7 +22,15 @@ from identity_assets.ingest.core import (
     landed_days,
     plan_batches,
 )
-from identity_assets_tests.builders import DAY, EVENTS, IDENTIFIER, IDENTIFY, TRACK, Landing
+from identity_assets_tests.builders import (
+    DAY,
+    EVENTS,
+    IDENTIFIER,
+    IDENTIFY,
+    TRACK,
+    Landing,
+    connect,
+)
 
 
 def rows(conn: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:
@@ -370,7 +378,7 @@ def test_a_late_file_is_picked_up_by_rerunning_its_day(conn, landing: Landing, t
     ingest_day(conn, landing.root, DAY)
     incremental = table_state(conn)
 
-    fresh = duckdb.connect()
+    fresh = connect()
     ingest_day(fresh, landing.root, DAY)
     assert table_state(fresh) == incremental
     assert len(incremental[0]) == 6
@@ -487,7 +495,7 @@ def test_small_batches_give_the_same_tables_as_one(landing: Landing, prefix, eve
     for n, day in enumerate(days):
         track = {**TRACK, "messageId": f"{prefix}-{n}"}
         landing.write("a.jsonl", [IDENTIFY, track, "bad"], day=day)
-    one, many = duckdb.connect(), duckdb.connect()
+    one, many = connect(), connect()
     assert len(list(ingest_days(one, landing.root, days))) == 1
     assert len(list(ingest_days(many, landing.root, days, max_batch_bytes=1))) == 3
     assert table_state(one) == table_state(many)

@@ -3,10 +3,9 @@
 import csv
 from datetime import date
 
-import duckdb
-
 from identity_assets.ingest.core import ingest_days, landed_days
 from identity_assets.sample import SampleConfig, write_sample
+from identity_assets_tests.builders import connect
 
 EXPECTED_REASON = {
     "truncated_json": "invalid_json",
@@ -26,7 +25,7 @@ EXPECTED_REASON = {
 def test_every_malformed_and_duplicate_line_of_the_sample_is_rejected_and_nothing_else(tmp_path):
     landing = tmp_path / "landing"
     summary = write_sample(landing, SampleConfig(people=300, days=4, history_days=60))
-    conn = duckdb.connect()
+    conn = connect()
     list(ingest_days(conn, landing, landed_days(landing, date(2024, 1, 1))))
 
     truth = {}

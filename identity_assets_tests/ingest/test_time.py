@@ -12,7 +12,7 @@ from identity_assets.ingest.core import TimeWindow, ingest_day, ingest_days
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.value import update_values
 from identity_assets.resources import landing_from_env
-from identity_assets_tests.builders import DAY, Landing
+from identity_assets_tests.builders import DAY, Landing, connect
 
 
 def order(n: int, when: str, amount: float, user: str) -> dict:
@@ -41,7 +41,7 @@ BAD = [
 
 
 def build(landing_root, day: date) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect()
+    conn = connect()
     ingest_day(conn, landing_root, day)
     resolve_identities(conn)
     update_journals(conn)

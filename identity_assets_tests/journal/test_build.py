@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import date
 
-import duckdb
 import pytest
 
 from identity_assets import sql
@@ -18,6 +17,7 @@ from identity_assets_tests.builders import (
     D2,
     D3,
     Landing,
+    connect,
     identify,
     identity_of,
     land,
@@ -160,7 +160,7 @@ def test_a_split_sends_each_row_to_its_part_and_drops_unlinked_ones(conn, landin
 
 def assert_equals_one_run(conn, landing: Landing, days: dict[date, list]) -> None:
     """The journal and profiles `conn` built day by day equal one run over all `days`."""
-    with duckdb.connect() as once:
+    with connect() as once:
         for day, lines in days.items():
             landing.write("a.jsonl", lines, day=day)
             ingest_day(once, landing.root, day)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import duckdb
 import pytest
 
 from identity_assets.identity.normalise import normalise_identifier
 from identity_assets.journal.lookup import journal_response, profile_response
-from identity_assets_tests.builders import D1, D2, Landing, identify, land
+from identity_assets_tests.builders import D1, D2, Landing, connect, identify, land
 
 FIRST = (
     '{"type":"track", "userId":"u-1", "event":"Order Completed",'
@@ -29,7 +28,7 @@ LINK = '{"type":"alias","previousId":"a-1","userId":"u-1","timestamp":"2026-11-1
 def warehouse(tmp_path_factory):
     """Built once for the module: look-ups only read."""
     landing = Landing(tmp_path_factory.mktemp("lookup"))
-    with duckdb.connect() as conn:
+    with connect() as conn:
         land(conn, landing, D1, [FIRST, LATER, LINK], raw=True)
         identified = identify(
             1, D2, {"firstName": "Ann", "last_name": "Lee", "plan": "pro"}, userId="u-1"

@@ -12,7 +12,6 @@ import json
 from datetime import date, datetime
 from typing import Dict, List  # noqa: UP035 - as the example has it
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -21,6 +20,7 @@ from identity_assets.ingest.core import ingest_days, landed_days
 from identity_assets.journal.build import update_journals
 from identity_assets.journal.lookup import journal_response
 from identity_assets.sample import SampleConfig, write_sample
+from identity_assets_tests.builders import connect
 
 
 def calculate_customer_metrics(context, journals: List[Dict]) -> pd.DataFrame:  # noqa: UP006
@@ -91,7 +91,7 @@ def calculate_customer_metrics(context, journals: List[Dict]) -> pd.DataFrame:  
 def test_the_apis_dagster_example_runs_on_journals_of_every_source(tmp_path) -> None:
     landing = tmp_path / "landing"
     write_sample(landing, SampleConfig(people=200, days=3, history_days=30))
-    conn = duckdb.connect()
+    conn = connect()
     list(ingest_days(conn, landing, landed_days(landing, date(2024, 1, 1))))
     resolve_identities(conn)
     update_journals(conn)

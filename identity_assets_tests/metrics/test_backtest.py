@@ -3,7 +3,6 @@ sample the choice beats the formula and is the candidate it names."""
 
 from datetime import date, datetime
 
-import duckdb
 import numpy as np
 import pytest
 
@@ -17,7 +16,7 @@ from identity_assets.metrics.rules import ValueRules
 from identity_assets.metrics.selection import CANDIDATES, Candidates
 from identity_assets.metrics.value import update_values
 from identity_assets.sample import SampleConfig, write_sample
-from identity_assets_tests.builders import purchase_history
+from identity_assets_tests.builders import connect, purchase_history
 
 pytestmark = pytest.mark.heavy
 
@@ -53,7 +52,7 @@ def test_on_the_sample_the_model_beats_the_seeds_formula(tmp_path, conn) -> None
 def fitted_at_cut() -> tuple[Candidates, datetime]:
     """Candidates on a purchase history, fitted once for the tests below (the fits are the
     slow part); the stage itself refuses to predict so it only brings in the purchases."""
-    conn = duckdb.connect()
+    conn = connect()
     purchase_history(conn)
     update_values(conn, ValueRules(min_history_multiple=100))
     candidates, cut = Candidates(conn, ValueRules()), datetime(2026, 1, 1)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import duckdb
 import pytest
 
 from identity_assets.identity.graph import resolve_identities
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import update_journals
 from identity_assets.metrics.value import update_values
-from identity_assets_tests.builders import D1, D2, D3, land_and_resolve, track
+from identity_assets_tests.builders import D1, D2, D3, connect, land_and_resolve, track
 
 pytestmark = pytest.mark.heavy
 
@@ -40,7 +39,7 @@ def _tables(conn) -> dict[str, list[tuple]]:
 
 
 def _fresh(landing, days: list[date]) -> dict[str, list[tuple]]:
-    fresh = duckdb.connect()
+    fresh = connect()
     for day in days:
         ingest_day(fresh, landing.root, day)
     resolve_identities(fresh)
