@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -59,3 +60,12 @@ def test_the_command_runs_against_its_own_stand_in_once_it_answers() -> None:
     done = wrap(0, sys.executable, "-c", CLIENT)
     assert done.returncode == 0, done.stderr
     assert "answered 200" in done.stdout  # the token it was given is the stand-in's
+
+
+def test_a_token_that_starts_with_a_dash_reaches_the_stand_in(monkeypatch, capfd) -> None:
+    spec = importlib.util.spec_from_file_location("with_stand_in", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(script.secrets, "token_urlsafe", lambda size: "-" + "x" * 21)
+    assert script.main(["--port", "0", "--", sys.executable, "-c", CLIENT]) == 0
+    assert "answered 200" in capfd.readouterr().out

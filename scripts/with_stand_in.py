@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             "127.0.0.1",
             "--port",
             str(args.port),
-            "--token",
-            token,
+            f"--token={token}",  # one argument: a token may start with "-"
         ],  # fmt: skip
         stdout=subprocess.PIPE,
         text=True,
