@@ -35,6 +35,7 @@ _STEPS = (
 )
 _INSERTS = (
     "ingest/insert_raw_events",
+    "ingest/insert_raw_event_keys",
     "ingest/insert_raw_event_rejects",
     "ingest/insert_raw_files",
 )

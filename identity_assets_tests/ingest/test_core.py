@@ -419,6 +419,33 @@ def test_a_line_already_stored_for_another_day_is_a_duplicate(conn, landing: Lan
     ]
 
 
+def test_stored_event_keys_follow_the_days_replaced(conn, landing: Landing) -> None:
+    """The numbers the duplicate check scans are those of the events stored, day by day."""
+    landing.write("a.jsonl", [IDENTIFY, TRACK, EVENTS])
+    landing.write("b.jsonl", [IDENTIFIER], day=date(2026, 11, 21))
+    list(ingest_days(conn, landing.root, [DAY, date(2026, 11, 21)]))
+    landing.write("a.jsonl", [TRACK])
+    ingest_day(conn, landing.root, DAY)
+    stored = "select day, md5_number_lower(event_id) from raw_events order by all"
+    assert rows(conn, "select * from raw_event_keys order by all") == rows(conn, stored)
+    assert len(rows(conn, stored)) == 2
+
+
+def test_a_warehouse_without_event_keys_still_finds_stored_duplicates(
+    conn, landing: Landing
+) -> None:
+    """A warehouse ingested before the keys were kept has them filled from its events."""
+    landing.write("a.jsonl", [IDENTIFY, TRACK])
+    ingest_day(conn, landing.root, DAY)
+    conn.execute("drop table raw_event_keys")
+    conn.execute("delete from table_definitions where stage = 'ingest'")
+    landing.write("b.jsonl", [TRACK], day=date(2026, 11, 21))
+    ingest_day(conn, landing.root, date(2026, 11, 21))
+    assert rows(conn, "select day, line_number, detail from raw_event_rejects") == [
+        (date(2026, 11, 21), 1, "same event as 2026-11-20/a.jsonl line 2")
+    ]
+
+
 def test_lines_read_equal_accepted_plus_rejected_per_file(conn, landing: Landing) -> None:
     landing.write("a.jsonl", [IDENTIFY, "bad", EVENTS, "", TRACK, TRACK])
     landing.write("b.ndjson.gz", [IDENTIFIER, "[1]", EVENTS])

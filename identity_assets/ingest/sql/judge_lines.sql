@@ -32,12 +32,20 @@ repeats as (
     from candidates
 ),
 
--- Scan history once for this batch's event ids (a semi-join built on the batch, which is
--- small), instead of joining the batch against all of raw_events.
+-- The stored days that may hold one of the batch's events: their keys (raw_event_keys, a
+-- number per event) match. Only those days' event ids are then read, by their zone maps, so
+-- a new day's check reads a number per stored event instead of every stored event id.
+key_days as (
+    select distinct k.day
+    from raw_event_keys as k
+    where k.day not in (select day from batch_days)
+        and k.event_key in (select md5_number_lower(event_id) from landed_events)
+),
+
 stored_ids as (
     select r.event_id, min_by(r.source_file || ' line ' || r.line_number, r.day) as stored_at
     from raw_events as r
-    where r.day not in (select day from batch_days)
+    where r.day in (select day from key_days)
         and r.event_id in (select event_id from landed_events)
     group by r.event_id
 ),
