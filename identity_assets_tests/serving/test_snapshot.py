@@ -21,11 +21,7 @@ from identity_assets.resources import (
     IdentityRulesResource,
     Warehouse,
 )
-from identity_assets.serving.assets import (
-    every_identity_served,
-    serving_snapshot,
-    snapshot_counts_match,
-)
+from identity_assets.serving.assets import serving_snapshot, snapshot_checks
 from identity_assets.serving.snapshot import (
     POINTER,
     Pointer,
@@ -45,7 +41,7 @@ from identity_assets_tests.builders import (
 )
 
 ASSETS = [ingest_landed_days, resolve_identity_graph, build_journals, serving_snapshot]
-CHECKS = [snapshot_counts_match, every_identity_served]
+CHECKS = [snapshot_checks]
 
 
 class Pipeline:
