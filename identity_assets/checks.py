@@ -90,6 +90,7 @@ def changed_rows_check(
     rules_of: str | None = None,
     prepare: Prepare | None = None,
     subject: str | None = None,
+    check: str | None = None,
 ) -> dg.AssetCheckResult:
     """A blocking check of the rows `producer` changed since the check last passed.
 
@@ -99,10 +100,11 @@ def changed_rows_check(
     `prepare`, given the connection and the scope, is entered around the query: it registers
     what the query reads besides the warehouse and may name another query for that scope.
     `subject` names what is checked when it is not the warehouse (a snapshot file): another one
-    is verified whole once, as new parameters are.
+    is verified whole once, as new parameters are. `check` names the check when the step runs
+    several (a multi-asset check); by default, the step's only one.
     """
     params = params or {}
-    check = context.check_specs[0].name
+    check = check or context.check_specs[0].name
     everything = context.run.tags.get(CHECK_SCOPE_TAG) == EVERYTHING
     with warehouse.get_connection() as conn:
         rules = changes.applied_rules(conn, rules_of) if rules_of else None

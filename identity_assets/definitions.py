@@ -54,11 +54,7 @@ from identity_assets.segments.checks import (
     one_membership_per_identity_and_segment,
     segment_updates_delivered,
 )
-from identity_assets.serving.assets import (
-    every_identity_served,
-    serving_snapshot,
-    snapshot_counts_match,
-)
+from identity_assets.serving.assets import serving_snapshot, snapshot_checks
 from identity_assets.writers import WAREHOUSE_TAG, WRITE
 
 DAILY_JOB_NAME = "daily_pipeline"
@@ -130,8 +126,7 @@ def build_definitions() -> dg.Definitions:
             one_membership_per_identity_and_segment,
             every_segment_has_members,
             segment_updates_delivered,
-            snapshot_counts_match,
-            every_identity_served,
+            snapshot_checks,
         ],
         jobs=[daily_pipeline, full_check_sweep],
         schedules=[build_schedule(DAILY_JOB_NAME), build_sweep_schedule(SWEEP_JOB_NAME)],

@@ -93,61 +93,87 @@ def serving_snapshot(
     )
 
 
-def _snapshot_check(
-    context: dg.AssetCheckExecutionContext,
-    warehouse: Warehouse,
-    query_name: str,
-    what: str,
-    changed_query_name: str | None = None,
-) -> dg.AssetCheckResult:
-    """Pass when the query over the warehouse and the current snapshot returns no rows: over
-    the days and identities the snapshot's versions applied since the check last passed
-    (`changed_query_name` when the check has one for them), everything in a sweep or after a
-    new file (decision 0016)."""
-    root = serving_root(warehouse)
-    if read_pointer(root) is None:
-        return dg.AssetCheckResult(passed=False, description=f"no snapshot published in {root}")
-    with open_current(root) as (pointer, snap):
-
-        @contextmanager
-        def prepare(conn: duckdb.DuckDBPyConnection, scope: Scope) -> Iterator[str]:
-            with compared(conn, snap, scoped=not scope.everything):
-                yield query_name if scope.everything else changed_query_name or query_name
-
-        result = changed_rows_check(
-            context, warehouse, PRODUCER, query_name, what, prepare=prepare, subject=pointer.file
-        )
-    return dg.AssetCheckResult(
-        passed=result.passed,
-        severity=result.severity,
-        description=result.description,
-        metadata={**result.metadata, "version": pointer.version},
-    )
-
-
-@dg.asset_check(asset="serving_snapshot", blocking=True)
-def snapshot_counts_match(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    """The published snapshot holds as many journal, profile and map rows as the warehouse:
-    per changed day and identity, and in whole tables in a sweep."""
-    return _snapshot_check(
-        context,
-        warehouse,
+# The snapshot's two blocking checks, run in one step: the snapshot is opened once and each
+# check reads from it only what its query needs (decision 0028). Each keeps its own progress
+# and result. name: (query, what fails, the query over changed days and identities, reads
+# counts, reads identities)
+_CHECKS = {
+    "snapshot_counts_match": (
+        "The published snapshot holds as many journal, profile and map rows as the warehouse: "
+        "per changed day and identity, and in whole tables in a sweep.",
         "serving/check_snapshot_counts",
         "row count(s) differing between the snapshot and the warehouse",
-        changed_query_name="serving/check_snapshot_changed_counts",
-    )
-
-
-@dg.asset_check(asset="serving_snapshot", blocking=True)
-def every_identity_served(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    """Every identity of the warehouse has a profile and an identifier in the snapshot."""
-    return _snapshot_check(
-        context,
-        warehouse,
+        "serving/check_snapshot_changed_counts",
+        True,
+    ),
+    "every_identity_served": (
+        "Every identity of the warehouse has a profile and an identifier in the snapshot.",
         "serving/check_every_identity_served",
         "identity(ies) the snapshot cannot answer for",
-    )
+        None,
+        False,
+    ),
+}
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(name, asset="serving_snapshot", blocking=True, description=spec[0])
+        for name, spec in _CHECKS.items()
+    ],
+    can_subset=True,
+)
+def snapshot_checks(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> Iterator[dg.AssetCheckResult]:
+    """Pass when each check's query over the warehouse and the current snapshot returns no
+    rows: over the days and identities the snapshot's versions applied since the check last
+    passed (its query for them when it has one), everything in a sweep or after a new file
+    (decision 0016)."""
+    root = serving_root(warehouse)
+    selected = [
+        name
+        for name in _CHECKS
+        if dg.AssetCheckKey(dg.AssetKey("serving_snapshot"), name)
+        in context.selected_asset_check_keys
+    ]
+    if read_pointer(root) is None:
+        for name in selected:
+            yield dg.AssetCheckResult(
+                check_name=name, passed=False, description=f"no snapshot published in {root}"
+            )
+        return
+    with open_current(root) as (pointer, snap):
+        for name in selected:
+            _, query_name, what, changed_query_name, counts = _CHECKS[name]
+
+            @contextmanager
+            def prepare(
+                conn: duckdb.DuckDBPyConnection,
+                scope: Scope,
+                query_name: str = query_name,
+                changed_query_name: str | None = changed_query_name,
+                counts: bool = counts,
+            ) -> Iterator[str]:
+                with compared(
+                    conn, snap, scoped=not scope.everything, counts=counts, identities=not counts
+                ):
+                    yield query_name if scope.everything else changed_query_name or query_name
+
+            result = changed_rows_check(
+                context,
+                warehouse,
+                PRODUCER,
+                query_name,
+                what,
+                prepare=prepare,
+                subject=pointer.file,
+                check=name,
+            )
+            yield dg.AssetCheckResult(
+                check_name=name,
+                passed=result.passed,
+                severity=result.severity,
+                description=result.description,
+                metadata={**result.metadata, "version": pointer.version},
+            )

@@ -92,6 +92,12 @@ _STAGED = (
     "serving_changed",
 )
 _BATCH = 20_000
+# The page cache of the writer of a version, in KiB (SQLite's default is 2 MiB). A version
+# changes rows all over the journal's identity index: with a small cache the pages it dirtied
+# are spilled to the WAL mid-transaction and written again when touched again (at 10M events
+# its changes took 36-42 s with the default, 15-21 s with this; decision 0028). The cache
+# grows only as pages are used.
+_WRITER_CACHE_KIB = 1 << 20
 # What a scoped check counts in the snapshot (table, column, the staged keys, the label of a
 # part): the journal's rows per changed day, profiles and identifiers per changed identity.
 # Not the journal's rows per changed identity: those are the whole histories of the day's
@@ -445,14 +451,20 @@ def _stamp(
 
 @contextmanager
 def compared(
-    conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection, scoped: bool = False
+    conn: duckdb.DuckDBPyConnection,
+    snap: sqlite3.Connection,
+    scoped: bool = False,
+    counts: bool = True,
+    identities: bool = True,
 ) -> Iterator[None]:
-    """What the snapshot holds, as temp tables on `conn` for the checks' SQL: `snapshot_counts`
-    (table_name, part, snapshot_rows), and the identities it can answer for,
-    `snapshot_profiles` and `snapshot_identifiers`. Whole, the counts are of whole tables
-    (part `all`) and every identity is read. `scoped`, only the days and identities a check
-    stages on `conn` (`check_days`, `check_identities`) are read: the journal's rows per
-    changed day, and profiles and identifiers per changed identity."""
+    """What the snapshot holds, as temp tables on `conn` for the checks' SQL: with `counts`,
+    `snapshot_counts` (table_name, part, snapshot_rows); with `identities`, the identities it
+    can answer for, `snapshot_profiles` and `snapshot_identifiers` (each check reads only what
+    its query needs). Whole, the counts are of whole tables (part `all`) and every identity is
+    read. `scoped`, only the days and identities a check stages on `conn` (`check_days`,
+    `check_identities`) are read: the journal's rows per changed day, and profiles and
+    identifiers per changed identity."""
+    made = []
     if scoped:
         for table, column in (
             ("check_days", "strftime(day, '%Y-%m-%d')"),
@@ -461,6 +473,38 @@ def compared(
             snap.execute(f"create temp table if not exists {table} (key text primary key)")
             snap.execute(f"delete from temp.{table}")
             _copy(conn, f"select {column} from {table}", snap, table)
+        within = "where identity_id in (select key from temp.check_identities)"
+    else:
+        within = ""
+    try:
+        if counts:
+            made.append("snapshot_counts")
+            _register_counts(conn, snap, scoped)
+        if identities:
+            views = {
+                "snapshot_profiles": f"select identity_id from customer_profiles {within}",
+                "snapshot_identifiers": f"select distinct identity_id from identity_map {within}",
+            }
+            for view, query in views.items():
+                made.append(view)
+                ids = [row[0] for row in snap.execute(query)]
+                conn.execute(
+                    f"create or replace temp table {view} as "
+                    "select unnest($ids)::varchar as identity_id",
+                    {"ids": ids},
+                )
+        yield
+    finally:
+        for table in made:
+            conn.execute(f"drop table if exists {table}")
+
+
+def _register_counts(
+    conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection, scoped: bool
+) -> None:
+    """`snapshot_counts` on `conn`: the snapshot's rows per staged day and identity, or of
+    whole tables."""
+    if scoped:
         query = sql.load("serving/snapshot_changed_counts")
         counts = [
             row
@@ -469,31 +513,14 @@ def compared(
                 query.format(table=table, column=column, keys=keys, label=label)
             )
         ]
-        within = "where identity_id in (select key from temp.check_identities)"
     else:
         counts = [("all", table, rows) for table, rows in snapshot_counts(snap).items()]
-        within = ""
     columns = list(zip(*counts, strict=True)) if counts else [[], [], []]
     conn.execute(
         "create or replace temp table snapshot_counts as select unnest($parts) as part, "
         "unnest($tables) as table_name, unnest($rows)::bigint as snapshot_rows",
         {"parts": list(columns[0]), "tables": list(columns[1]), "rows": list(columns[2])},
     )
-    views = {
-        "snapshot_profiles": f"select identity_id from customer_profiles {within}",
-        "snapshot_identifiers": f"select distinct identity_id from identity_map {within}",
-    }
-    for view, query in views.items():
-        ids = [row[0] for row in snap.execute(query)]
-        conn.execute(
-            f"create or replace temp table {view} as select unnest($ids)::varchar as identity_id",
-            {"ids": ids},
-        )
-    try:
-        yield
-    finally:
-        for table in ("snapshot_counts", *views):
-            conn.execute(f"drop table if exists {table}")
 
 
 def differences(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> dict[str, object]:
@@ -559,6 +586,8 @@ def _connect(path: Path, writer: bool = False) -> sqlite3.Connection:
     if writer:
         snap = sqlite3.connect(path, isolation_level=None)
         snap.execute("pragma synchronous = full")
+        snap.execute(f"pragma cache_size = -{_WRITER_CACHE_KIB}")
+        snap.execute("pragma temp_store = memory")
         return snap
     uri = f"{Path(path).resolve().as_uri()}?mode=ro"
     return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)

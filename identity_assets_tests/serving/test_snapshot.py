@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from identity_assets.checks import CHECK_SCOPE_TAG, EVERYTHING
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.normalise import uid2_hash
 from identity_assets.ingest.assets import ingest_landed_days
@@ -21,15 +22,13 @@ from identity_assets.resources import (
     IdentityRulesResource,
     Warehouse,
 )
-from identity_assets.serving.assets import (
-    every_identity_served,
-    serving_snapshot,
-    snapshot_counts_match,
-)
+from identity_assets.serving.assets import serving_snapshot, snapshot_checks
 from identity_assets.serving.snapshot import (
     POINTER,
     Pointer,
     SnapshotSource,
+    _connect,
+    compared,
     open_current,
     read_pointer,
 )
@@ -47,7 +46,7 @@ from identity_assets_tests.builders import (
 pytestmark = pytest.mark.heavy
 
 ASSETS = [ingest_landed_days, resolve_identity_graph, build_journals, serving_snapshot]
-CHECKS = [snapshot_counts_match, every_identity_served]
+CHECKS = [snapshot_checks]
 
 
 class Pipeline:
@@ -398,3 +397,58 @@ def test_a_look_up_before_any_publish_says_what_to_do(tmp_path) -> None:
         open_current(tmp_path / "serving"),
     ):
         pass
+
+
+def test_the_two_checks_run_in_one_step_and_either_alone(tmp_path, landing) -> None:
+    """Both blocking checks are one step (its fixed cost paid once), each shown and recorded
+    on its own; a run that selects one runs only that one."""
+    assert [(spec.name, spec.blocking) for spec in snapshot_checks.check_specs] == [
+        ("snapshot_counts_match", True),
+        ("every_identity_served", True),
+    ]
+    pipeline, _ = _published_then_damaged(
+        tmp_path, landing, "delete from customer_profiles where rowid = 1"
+    )
+    key = dg.AssetCheckKey(dg.AssetKey("serving_snapshot"), "every_identity_served")
+    result = dg.materialize(
+        CHECKS,
+        selection=dg.AssetSelection.checks(key),
+        resources={"warehouse": pipeline.warehouse},
+        tags={CHECK_SCOPE_TAG: EVERYTHING},
+        raise_on_error=False,
+    )
+    assert {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()} == {
+        "every_identity_served": False
+    }
+
+
+def test_each_check_reads_from_the_snapshot_only_what_its_query_needs(tmp_path, landing) -> None:
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(1, D1, userId="u-1")])
+    made = "select table_name from duckdb_tables() where temporary order by table_name"
+    with (
+        pipeline.warehouse.get_connection() as conn,
+        open_current(pipeline.serving) as (_, snap),
+    ):
+        with compared(conn, snap, counts=True, identities=False):
+            assert conn.execute(made).fetchall() == [("snapshot_counts",)]
+        with compared(conn, snap, counts=False, identities=True):
+            assert conn.execute(made).fetchall() == [
+                ("snapshot_identifiers",),
+                ("snapshot_profiles",),
+            ]
+        assert conn.execute(made).fetchall() == []
+
+
+def test_the_writer_of_a_version_caches_what_it_dirties(tmp_path) -> None:
+    """SQLite's 2 MiB default spills a version's dirty index pages to the WAL mid-transaction;
+    the writer's cache holds 1 GiB, a reader keeps the default."""
+    path = tmp_path / "snapshot.sqlite"
+    sqlite3.connect(path).close()
+    writer, reader = _connect(path, writer=True), _connect(path)
+    try:
+        assert writer.execute("pragma cache_size").fetchall() == [(-(1 << 20),)]
+        assert reader.execute("pragma cache_size").fetchall() == [(-2000,)]
+    finally:
+        writer.close()
+        reader.close()
