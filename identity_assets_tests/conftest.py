@@ -42,11 +42,13 @@ _PROCESS_HELPERS = ("run_cli(", "running(", "processes.", "subprocess.", "Popen(
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that start processes `slow`, and put the modules that have some first:
-    they hold the longest tests, and a long module started last keeps the other worker idle
-    at the end (`make test` hands out whole modules, so a module's shared fixtures are built
-    once)."""
+    """Mark the tests that start processes `slow`, and hand out their modules early, each next
+    to a module that keeps the processor busy, the heaviest first: a slow module mostly waits
+    for its processes, and a long module started last keeps the other worker idle at the end
+    (`make test` hands out whole modules, so a module's shared fixtures are built once)."""
     import inspect
+    from collections import Counter
+    from itertools import chain, zip_longest
 
     for item in items:
         uses_fixture = _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))
@@ -54,5 +56,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         source = inspect.getsource(function) if function is not None else ""
         if uses_fixture or any(helper in source for helper in _PROCESS_HELPERS):
             item.add_marker(pytest.mark.slow)
-    starts_processes = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in starts_processes)
+    modules = list(dict.fromkeys(item.path for item in items))
+    waiting = {item.path for item in items if item.get_closest_marker("slow")}
+    heavy = Counter(item.path for item in items if item.get_closest_marker("heavy"))
+    busy = sorted((m for m in modules if m not in waiting), key=lambda m: -heavy[m])
+    pairs = zip_longest([m for m in modules if m in waiting], busy[: len(waiting)])
+    order = [*chain.from_iterable(pairs), *busy[len(waiting) :]]
+    place = {module: n for n, module in enumerate(m for m in order if m is not None)}
+    items.sort(key=lambda item: place[item.path])
