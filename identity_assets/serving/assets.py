@@ -1,9 +1,12 @@
 """The serving snapshot in Dagster: published after the journal, checked against the warehouse."""
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 import duckdb
@@ -93,33 +96,57 @@ def serving_snapshot(
     )
 
 
+class _Check(NamedTuple):
+    description: str
+    query: str  # over everything: a sweep or a new file
+    what: str  # what a failing row is
+    changed_query: str | None  # over the changed days and identities, when not `query`
+    reads_counts: bool  # the snapshot's counts; otherwise the identities it answers for
+
+
 # The snapshot's two blocking checks, run in one step: the snapshot is opened once and each
 # check reads from it only what its query needs (decision 0028). Each keeps its own progress
-# and result. name: (query, what fails, the query over changed days and identities, reads
-# counts, reads identities)
+# and result.
 _CHECKS = {
-    "snapshot_counts_match": (
+    "snapshot_counts_match": _Check(
         "The published snapshot holds as many journal, profile and map rows as the warehouse: "
         "per changed day and identity, and in whole tables in a sweep.",
         "serving/check_snapshot_counts",
         "row count(s) differing between the snapshot and the warehouse",
         "serving/check_snapshot_changed_counts",
-        True,
+        reads_counts=True,
     ),
-    "every_identity_served": (
+    "every_identity_served": _Check(
         "Every identity of the warehouse has a profile and an identifier in the snapshot.",
         "serving/check_every_identity_served",
         "identity(ies) the snapshot cannot answer for",
         None,
-        False,
+        reads_counts=False,
     ),
 }
 
 
+@contextmanager
+def _reading(
+    check: _Check, snap: sqlite3.Connection, conn: duckdb.DuckDBPyConnection, scope: Scope
+) -> Iterator[str]:
+    """What `check` reads from the snapshot, registered on `conn`; yields its query."""
+    with compared(
+        conn,
+        snap,
+        scoped=not scope.everything,
+        counts=check.reads_counts,
+        identities=not check.reads_counts,
+    ):
+        yield check.query if scope.everything else check.changed_query or check.query
+
+
 @dg.multi_asset_check(
     specs=[
-        dg.AssetCheckSpec(name, asset="serving_snapshot", blocking=True, description=spec[0])
-        for name, spec in _CHECKS.items()
+        dg.AssetCheckSpec(
+            name, asset="serving_snapshot", blocking=True, description=check.description
+        )
+        for name, check in _CHECKS.items()
     ],
     can_subset=True,
 )
@@ -145,28 +172,14 @@ def snapshot_checks(
         return
     with open_current(root) as (pointer, snap):
         for name in selected:
-            _, query_name, what, changed_query_name, counts = _CHECKS[name]
-
-            @contextmanager
-            def prepare(
-                conn: duckdb.DuckDBPyConnection,
-                scope: Scope,
-                query_name: str = query_name,
-                changed_query_name: str | None = changed_query_name,
-                counts: bool = counts,
-            ) -> Iterator[str]:
-                with compared(
-                    conn, snap, scoped=not scope.everything, counts=counts, identities=not counts
-                ):
-                    yield query_name if scope.everything else changed_query_name or query_name
-
+            check = _CHECKS[name]
             result = changed_rows_check(
                 context,
                 warehouse,
                 PRODUCER,
-                query_name,
-                what,
-                prepare=prepare,
+                check.query,
+                check.what,
+                prepare=partial(_reading, check, snap),
                 subject=pointer.file,
                 check=name,
             )
