@@ -133,6 +133,21 @@ def test_a_corrupted_old_row_is_the_sweeps_to_find(built) -> None:
     assert sweep["one_row_per_event"].metadata["scope"].value == "everything: a full sweep"
 
 
+def test_a_changed_days_copy_of_an_old_event_is_found_by_its_key(built) -> None:
+    warehouse, landing, days = built
+    with warehouse.get_connection() as conn:
+        run_day(conn, landing, days[-1])
+        # an event of the first day stored again on the day the run changed
+        conn.execute(
+            "insert into raw_events select * replace (?::date as day) from raw_events "
+            "where day = ? limit 1",
+            [days[-1], days[0]],
+        )
+    evaluation = run_checks([one_row_per_event], warehouse)["one_row_per_event"]
+    assert not evaluation.passed
+    assert evaluation.metadata["failing_rows"].value == 1
+
+
 def test_a_failed_check_verifies_the_same_changes_again(built) -> None:
     warehouse, landing, days = built
     with warehouse.get_connection() as conn:

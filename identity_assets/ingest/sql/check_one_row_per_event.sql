@@ -1,8 +1,28 @@
 -- Events of the changed days (every day in a sweep) stored more than once, on any day. Zero
--- rows means every such event_id is unique.
+-- rows means every such event_id is unique. The changed days' events are read from raw_events
+-- itself; a copy on another day is found by its key in raw_event_keys (written with the day),
+-- so only the days holding one are read, not every stored event_id (decision 0027).
+with changed as (
+    select event_id, day, md5_number_lower(event_id) as event_key
+    from raw_events
+    where changed_day(day)
+),
+elsewhere as (
+    select event_key, day
+    from raw_event_keys
+    where not changed_day(day) and event_key in (select event_key from changed)
+),
+copies as (
+    select event_id, day from changed
+    union all
+    select event_id, day
+    from raw_events
+    where day in (select day from elsewhere)
+      and md5_number_lower(event_id) in (select event_key from elsewhere)
+)
 select event_id, count(*) as copies, min(day) as first_day, max(day) as last_day
-from raw_events
-where event_id in (select event_id from raw_events where changed_day(day))
+from copies
+where event_id in (select event_id from changed)
 group by event_id
 having count(*) > 1
 order by copies desc, event_id
