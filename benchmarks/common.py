@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import threading
 import time
@@ -27,6 +28,15 @@ def generate_landing(lines: int, days: int) -> tuple[Path, int]:
     print(f"generated {summary.total_lines:,} lines in {time.perf_counter() - started:.1f}s")
     marker.write_text(json.dumps({"config": repr(config), "lines": summary.total_lines}))
     return landing, summary.total_lines
+
+
+def settle() -> float:
+    """Flush what the history's runs wrote to the disk before the new day is timed, and return
+    the seconds it took. A nightly run starts hours after the last one; straight after a 10M
+    build the kernel was still writing gigabytes back, and the new day's reads waited on it."""
+    started = time.perf_counter()
+    os.sync()
+    return time.perf_counter() - started
 
 
 def measured_child(command: list[str]) -> tuple[dict, float]:

@@ -7,7 +7,8 @@ It writes (or reuses) sample exports of about --lines lines, gzip JSON lines ove
 folders, then:
   floor        DuckDB reading the same raw files into a table once (`read_json_auto`);
   full         `identity-assets run` over every day but the last: one run over the range;
-  incremental  `identity-assets run --day <last day>` on top of that history;
+  incremental  `identity-assets run --day <last day>` on top of that history, once the full
+               build's writes are on disk (`os.sync`);
   stage floors on the resulting warehouse: the identity floor (the identifier columns of
                raw_events written one row per identifier) and the journal floor (event_id,
                occurred_at and payload copied into a table).
@@ -32,7 +33,7 @@ from datetime import date
 from pathlib import Path
 
 import psutil
-from common import OUT, generate_landing, measured_child, open_warehouse, write_report
+from common import OUT, generate_landing, measured_child, open_warehouse, settle, write_report
 from identity import FLOOR as IDENTITY_FLOOR
 from journal import FLOOR as JOURNAL_FLOOR
 
@@ -100,7 +101,7 @@ def main() -> None:
         (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         history = [a for day in days[:-1] for a in ("--day", day)]
         report["full"] = run_cli(env, history, work)
-        print(f"full: {report['full']['seconds']:.1f}s")
+        print(f"full: {report['full']['seconds']:.1f}s; its writes flushed in {settle():.1f}s")
         report["incremental"] = run_cli(env, ["--day", days[-1]], work)
         print(f"incremental: {report['incremental']['seconds']:.1f}s")
         stage_floors, _ = measured_child(
