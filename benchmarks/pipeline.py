@@ -31,6 +31,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 from common import OUT, generate_landing, measured_child, open_warehouse, settle, write_report
@@ -115,14 +116,17 @@ def main() -> None:
 
 
 def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
-    """One `identity-assets run`, its RSS sampled; stage times from the run's step events."""
+    """One `identity-assets run`, its RSS and reads sampled; stage times from the run's step
+    events. Per stage, `read_mb` is what the process asked the OS to read (page cache or not:
+    the bytes a stage reads, whatever the machine) and `disk_read_mb` what had to come from the
+    disk (what a cold page cache makes it pay)."""
     started = time.time()
     child = subprocess.Popen(
         [str(CLI), "run", *day_args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
-    samples: list[tuple[float, float]] = []
-    watcher = threading.Thread(target=_sample_rss, args=(child.pid, samples), daemon=True)
+    samples: list[Sample] = []
+    watcher = threading.Thread(target=_sample, args=(child.pid, samples), daemon=True)
     watcher.start()
     output = child.stdout.read()
     child.wait()
@@ -134,10 +138,15 @@ def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
     stages: dict[str, dict] = {}
     for step, (begin, end) in steps.items():
         name = STAGES.get(step, "checks")
-        window = [rss for t, rss in samples if begin <= t <= end]
-        stage = stages.setdefault(name, {"seconds": 0.0, "peak_rss_mb": 0.0})
+        window = [sample.rss_mb for sample in samples if begin <= sample.time <= end]
+        stage = stages.setdefault(
+            name, {"seconds": 0.0, "peak_rss_mb": 0.0, "read_mb": 0.0, "disk_read_mb": 0.0}
+        )
         stage["seconds"] += end - begin
         stage["peak_rss_mb"] = max(stage["peak_rss_mb"], max(window, default=0.0))
+        before, after = _at(samples, begin), _at(samples, end)
+        stage["read_mb"] += after.read_mb - before.read_mb
+        stage["disk_read_mb"] += after.disk_read_mb - before.disk_read_mb
         if name == "checks":
             stage.setdefault("by_step", {})[step] = round(end - begin, 2)
     rows, _ = measured_child(
@@ -146,24 +155,48 @@ def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
     )  # fmt: skip
     for name, count in rows.items():
         stages.setdefault(name, {})["rows"] = count
+    last = samples[-1] if samples else Sample(0.0, 0.0, 0.0, 0.0)
     return {
         "seconds": seconds,
-        "peak_rss_mb": max((rss for _, rss in samples), default=0.0),
+        "peak_rss_mb": max((sample.rss_mb for sample in samples), default=0.0),
+        "read_mb": last.read_mb,
+        "disk_read_mb": last.disk_read_mb,
         "stages": stages,
     }
 
 
-def _sample_rss(pid: int, samples: list[tuple[float, float]]) -> None:
+class Sample(NamedTuple):
+    time: float
+    rss_mb: float
+    read_mb: float
+    disk_read_mb: float
+
+
+def _sample(pid: int, samples: list[Sample]) -> None:
+    """The CLI process and its children every 0.2 s: resident memory and bytes read so far."""
     try:
         process = psutil.Process(pid)
         while process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-            rss = process.memory_info().rss + sum(
-                c.memory_info().rss for c in process.children(recursive=True)
+            processes = [process, *process.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in processes)
+            io = [p.io_counters() for p in processes]
+            samples.append(
+                Sample(
+                    time.time(),
+                    rss / 2**20,
+                    sum(c.read_chars for c in io) / 2**20,
+                    sum(c.read_bytes for c in io) / 2**20,
+                )
             )
-            samples.append((time.time(), rss / 2**20))
             time.sleep(0.2)
     except psutil.Error:
         return
+
+
+def _at(samples: list[Sample], moment: float) -> Sample:
+    """The last sample taken by `moment` (the first one when none was)."""
+    earlier = [sample for sample in samples if sample.time <= moment]
+    return earlier[-1] if earlier else samples[0] if samples else Sample(moment, 0.0, 0.0, 0.0)
 
 
 def _step_windows(dagster_home: str) -> dict[str, tuple[float, float]]:
@@ -229,24 +262,28 @@ def _print(report: dict) -> None:
     )
     print(
         f"{'stage':<10} {'seconds':>8} {'rows':>12} {'rows/s':>10} {'peak RSS':>10} "
-        f"{'floor':>7} {'x floor':>8} {'next day':>9} {'x full':>7}"
+        f"{'floor':>7} {'x floor':>8} {'next day':>9} {'x full':>7} {'day read':>9} "
+        f"{'from disk':>10}"
     )
     for name in ("ingest", "identity", "journal", "metrics", "segments", "serving", "checks"):
         stage = full["stages"].get(name, {})
         seconds = stage.get("seconds", 0.0)
         rows = stage.get("rows", 0)
         floor = floors.get(name)
-        day = incremental["stages"].get(name, {}).get("seconds", 0.0)
+        day_stage = incremental["stages"].get(name, {})
+        day = day_stage.get("seconds", 0.0)
         print(
             f"{name:<10} {seconds:>8.1f} {rows:>12,} {rows / seconds if seconds else 0:>10,.0f} "
             f"{stage.get('peak_rss_mb', 0):>7,.0f} MB "
             f"{f'{floor:.1f}' if floor else '':>7} {f'{seconds / floor:.2f}' if floor else '':>8} "
-            f"{day:>9.1f} {day / seconds if seconds else 0:>7.2f}"
+            f"{day:>9.1f} {day / seconds if seconds else 0:>7.2f} "
+            f"{day_stage.get('read_mb', 0):>6,.0f} MB {day_stage.get('disk_read_mb', 0):>7,.0f} MB"
         )
     print(
         f"{'pipeline':<10} {full['seconds']:>8.1f} {'':>23} {full['peak_rss_mb']:>7,.0f} MB "
         f"{floors['ingest']:>7.1f} {full['seconds'] / floors['ingest']:>8.2f} "
-        f"{incremental['seconds']:>9.1f} {incremental['seconds'] / full['seconds']:>7.2f}"
+        f"{incremental['seconds']:>9.1f} {incremental['seconds'] / full['seconds']:>7.2f} "
+        f"{incremental.get('read_mb', 0):>6,.0f} MB {incremental.get('disk_read_mb', 0):>7,.0f} MB"
     )
 
 
