@@ -16,11 +16,12 @@ day folder: the same bytes on top of every history.
 For each history, in a scratch directory: `identity-assets run` over the history's days (not
 measured), then, once its writes are on disk (`os.sync`), `identity-assets run --day <new
 day>`, each stage's seconds, bytes read (from the page cache or the disk; and from the disk
-alone) and peak RSS taken as benchmarks/pipeline.py takes them. Prints a markdown table with
-each stage's ratio to the 1M history's and writes benchmarks/out/growth.json. `--landing
-10000000=DIR` uses an existing landing folder for a history (read only; a history of other
-people is flagged: the new day's people are then strangers to it). `--keep` keeps each
-history's warehouse and Dagster home under benchmarks/out/growth-<lines>/.
+alone), bytes written and peak RSS taken as benchmarks/pipeline.py takes them. Prints a
+markdown table with each stage's ratio to the 1M history's and writes
+benchmarks/out/growth.json. `--landing 10000000=DIR` uses an existing landing folder for a
+history (read only; a history of other people is flagged: the new day's people are then
+strangers to it). `--keep` keeps each history's warehouse and Dagster home under
+benchmarks/out/growth-<lines>/.
 """
 
 from __future__ import annotations
@@ -188,13 +189,13 @@ def _print(report: dict) -> None:
     header = ["stage"]
     for lines, history in histories.items():
         name = f"{int(lines) / 1e6:g}M ({history['events']:,} events, {history['days']} days)"
-        header += [f"{name}: s", "x 1M", "read", "from disk", "peak RSS"]
+        header += [f"{name}: s", "x 1M", "read", "from disk", "written", "peak RSS"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for stage in (*STAGES, "whole run"):
         row = [stage]
         for history in histories.values():
-            seconds, peak, read, disk = _figures(history["new_day"], stage)
+            seconds, peak, read, disk, written = _figures(history["new_day"], stage)
             base_seconds = _figures(base["new_day"], stage)[0]
             ratio = f"{seconds / base_seconds:.2f}" if base_seconds else ""
             row += [
@@ -207,11 +208,13 @@ def _print(report: dict) -> None:
         print("| " + " | ".join(row) + " |")
 
 
-def _figures(run: dict, stage: str) -> tuple[float, float, float, float]:
-    """Seconds, peak RSS, MB read and MB read from the disk of a stage (or the whole run)."""
+def _figures(run: dict, stage: str) -> tuple[float, ...]:
+    """Seconds, peak RSS, MB read, MB read from the disk and MB written to it, of a stage (or
+    the whole run)."""
     figures = run if stage == "whole run" else run["stages"].get(stage, {})
     return tuple(
-        figures.get(name, 0.0) for name in ("seconds", "peak_rss_mb", "read_mb", "disk_read_mb")
+        figures.get(name, 0.0)
+        for name in ("seconds", "peak_rss_mb", "read_mb", "disk_read_mb", "disk_write_mb")
     )
 
 

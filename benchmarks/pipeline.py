@@ -119,8 +119,9 @@ def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
     """One `identity-assets run`, its RSS and reads sampled; stage times from the run's step
     events. Per stage, `read_mb` is what the process asked the OS to read (page cache or not:
     the bytes a stage reads, whatever the machine), `disk_read_mb` what had to come from the
-    disk (what a cold page cache makes it pay) and `major_faults` the pages mapped files
-    (libraries being imported) had to load from the disk, which the byte counts leave out."""
+    disk (what a cold page cache makes it pay), `major_faults` the pages mapped files
+    (libraries being imported) had to load from the disk, which the byte counts leave out, and
+    `disk_write_mb` what it wrote that goes to the disk (checkpoints and the snapshot)."""
     started = time.time()
     child = subprocess.Popen(
         [str(CLI), "run", *day_args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -143,7 +144,7 @@ def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
         stage = stages.setdefault(
             name,
             {"seconds": 0.0, "peak_rss_mb": 0.0, "read_mb": 0.0, "disk_read_mb": 0.0,
-             "major_faults": 0},
+             "major_faults": 0, "disk_write_mb": 0.0},
         )  # fmt: skip
         stage["seconds"] += end - begin
         stage["peak_rss_mb"] = max(stage["peak_rss_mb"], max(window, default=0.0))
@@ -151,6 +152,7 @@ def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
         stage["read_mb"] += after.read_mb - before.read_mb
         stage["disk_read_mb"] += after.disk_read_mb - before.disk_read_mb
         stage["major_faults"] += after.major_faults - before.major_faults
+        stage["disk_write_mb"] += after.disk_write_mb - before.disk_write_mb
         if name == "checks":
             stage.setdefault("by_step", {})[step] = round(end - begin, 2)
     rows, _ = measured_child(
@@ -159,13 +161,14 @@ def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
     )  # fmt: skip
     for name, count in rows.items():
         stages.setdefault(name, {})["rows"] = count
-    last = samples[-1] if samples else Sample(0.0, 0.0, 0.0, 0.0, 0)
+    last = samples[-1] if samples else Sample(0.0, 0.0, 0.0, 0.0, 0, 0.0)
     return {
         "seconds": seconds,
         "peak_rss_mb": max((sample.rss_mb for sample in samples), default=0.0),
         "read_mb": last.read_mb,
         "disk_read_mb": last.disk_read_mb,
         "major_faults": last.major_faults,
+        "disk_write_mb": last.disk_write_mb,
         "stages": stages,
     }
 
@@ -176,6 +179,7 @@ class Sample(NamedTuple):
     read_mb: float
     disk_read_mb: float
     major_faults: int
+    disk_write_mb: float
 
 
 def _sample(pid: int, samples: list[Sample]) -> None:
@@ -193,6 +197,7 @@ def _sample(pid: int, samples: list[Sample]) -> None:
                     sum(c.read_chars for c in io) / 2**20,
                     sum(c.read_bytes for c in io) / 2**20,
                     sum(_major_faults(p.pid) for p in processes),
+                    sum(c.write_bytes for c in io) / 2**20,
                 )
             )
             time.sleep(0.2)
@@ -211,7 +216,9 @@ def _major_faults(pid: int) -> int:
 def _at(samples: list[Sample], moment: float) -> Sample:
     """The last sample taken by `moment` (the first one when none was)."""
     earlier = [sample for sample in samples if sample.time <= moment]
-    return earlier[-1] if earlier else samples[0] if samples else Sample(moment, 0.0, 0.0, 0.0, 0)
+    if earlier:
+        return earlier[-1]
+    return samples[0] if samples else Sample(moment, 0.0, 0.0, 0.0, 0, 0.0)
 
 
 def _step_windows(dagster_home: str) -> dict[str, tuple[float, float]]:
