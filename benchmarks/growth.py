@@ -203,6 +203,7 @@ def _print(report: dict) -> None:
                 ratio,
                 f"{read:,.0f} MB",
                 f"{disk:,.0f} MB",
+                f"{written:,.0f} MB",
                 f"{peak:,.0f} MB",
             ]
         print("| " + " | ".join(row) + " |")
