@@ -183,7 +183,9 @@ class Sample(NamedTuple):
 
 
 def _sample(pid: int, samples: list[Sample]) -> None:
-    """The CLI process and its children every 0.2 s: resident memory and bytes read so far."""
+    """The CLI process and its children every 0.2 s: resident memory, and bytes read, major
+    faults and bytes written so far (a child's counts leave the sums when it exits: the phone
+    parser's workers, which start only for a full build's phones)."""
     try:
         process = psutil.Process(pid)
         while process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
