@@ -141,18 +141,12 @@ def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
     for step, (begin, end) in steps.items():
         name = STAGES.get(step, "checks")
         window = [sample.rss_mb for sample in samples if begin <= sample.time <= end]
-        stage = stages.setdefault(
-            name,
-            {"seconds": 0.0, "peak_rss_mb": 0.0, "read_mb": 0.0, "disk_read_mb": 0.0,
-             "major_faults": 0, "disk_write_mb": 0.0},
-        )  # fmt: skip
+        stage = stages.setdefault(name, dict.fromkeys(("seconds", "peak_rss_mb", *COUNTERS), 0))
         stage["seconds"] += end - begin
         stage["peak_rss_mb"] = max(stage["peak_rss_mb"], max(window, default=0.0))
         before, after = _at(samples, begin), _at(samples, end)
-        stage["read_mb"] += after.read_mb - before.read_mb
-        stage["disk_read_mb"] += after.disk_read_mb - before.disk_read_mb
-        stage["major_faults"] += after.major_faults - before.major_faults
-        stage["disk_write_mb"] += after.disk_write_mb - before.disk_write_mb
+        for counter in COUNTERS:
+            stage[counter] += getattr(after, counter) - getattr(before, counter)
         if name == "checks":
             stage.setdefault("by_step", {})[step] = round(end - begin, 2)
     rows, _ = measured_child(
@@ -161,25 +155,26 @@ def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
     )  # fmt: skip
     for name, count in rows.items():
         stages.setdefault(name, {})["rows"] = count
-    last = samples[-1] if samples else Sample(0.0, 0.0, 0.0, 0.0, 0, 0.0)
+    last = samples[-1] if samples else Sample(0.0)
     return {
         "seconds": seconds,
         "peak_rss_mb": max((sample.rss_mb for sample in samples), default=0.0),
-        "read_mb": last.read_mb,
-        "disk_read_mb": last.disk_read_mb,
-        "major_faults": last.major_faults,
-        "disk_write_mb": last.disk_write_mb,
+        **{counter: getattr(last, counter) for counter in COUNTERS},
         "stages": stages,
     }
 
 
 class Sample(NamedTuple):
     time: float
-    rss_mb: float
-    read_mb: float
-    disk_read_mb: float
-    major_faults: int
-    disk_write_mb: float
+    rss_mb: float = 0.0
+    read_mb: float = 0.0
+    disk_read_mb: float = 0.0
+    major_faults: int = 0
+    disk_write_mb: float = 0.0
+
+
+# What a sample counts from the start of the process: a stage's share is the difference.
+COUNTERS = ("read_mb", "disk_read_mb", "major_faults", "disk_write_mb")
 
 
 def _sample(pid: int, samples: list[Sample]) -> None:
@@ -220,7 +215,7 @@ def _at(samples: list[Sample], moment: float) -> Sample:
     earlier = [sample for sample in samples if sample.time <= moment]
     if earlier:
         return earlier[-1]
-    return samples[0] if samples else Sample(moment, 0.0, 0.0, 0.0, 0, 0.0)
+    return samples[0] if samples else Sample(moment)
 
 
 def _step_windows(dagster_home: str) -> dict[str, tuple[float, float]]:
