@@ -5,9 +5,14 @@ change since the last run reaches (`rules`). Identifiers are normalised in SQL (
 a look-up table filled by `phonenumbers`, each distinct raw string parsed once, ever), the
 touched identifiers get new statistics and status (the guards and hand blocks), and connected
 components are recomputed over the clusters those identifiers reach, never over the whole
-history. Components come from scipy's sparse connected components on integer-coded edges
-fetched from DuckDB through Arrow; the few clusters over a per-type limit are then split event
-by event in a fixed, data-derived order. Everything else is SQL in `sql/`.
+history. What a run needs of the history is kept folded: each identifier's statistics and the
+identifier pairs seen in one event (the graph's edges and the sharing guard's measure), so a
+new day reads no sightings but its own; only the few identifiers whose events decide their
+identity (an alias made twice, a cluster over a limit, an identifier that starts or stops
+linking) have their sightings read. Components come from scipy's sparse connected components
+on integer-coded edges fetched from DuckDB through Arrow; the few clusters over a per-type
+limit are then split event by event in a fixed, data-derived order. Everything else is SQL in
+`sql/`.
 
 An identity's id is derived from its first-seen identifier, so ids do not churn, the identity
 first seen survives a merge, and a rebuild from the same files gives the same ids.
@@ -32,10 +37,6 @@ from identity_assets.identity.rules import IdentityRules
 # aggregate's memory at 10M events (about 620,000 sightings a day there).
 PLACEMENT_BATCH_SIGHTINGS = 2_000_000
 
-# The affected identifiers' sightings are copied out of the history when the affected are
-# fewer than this share of the mapped identifiers; more, and the history is read as is.
-RUN_SIGHTINGS_SHARE = 0.25
-
 _TEMP_TABLES = (
     "changed_days",
     "sighting_days",
@@ -43,6 +44,7 @@ _TEMP_TABLES = (
     "stored_neighbours",
     "changed_neighbours",
     "run_neighbours",
+    "recounted",
     "late_hash_days",
     "known_hashes",
     "touched",
@@ -51,6 +53,9 @@ _TEMP_TABLES = (
     "affected_identifiers",
     "graph_nodes",
     "node_sightings",
+    "alias_candidates",
+    "relinked",
+    "moved_placements",
     "graph_components",
     "new_identity_map",
     "run_merges",
@@ -95,8 +100,8 @@ class ResolveResult:
 
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the identity tables if this warehouse does not have them yet; a warehouse
-    resolved before identifier_neighbours existed has it counted from its sightings once."""
-    had_neighbours = _table_type(conn, None, "identifier_neighbours") is not None
+    resolved before identifier_pairs existed has it counted from its sightings once."""
+    had_neighbours = _table_type(conn, None, "identifier_pairs") is not None
     sql.create_tables(conn, "identity")
     sql.create_macros(conn)
     if not had_neighbours:
@@ -111,7 +116,7 @@ def _count_all_neighbours(conn: duckdb.DuckDBPyConnection) -> None:
     )
     _count_neighbours(conn, 1)
     conn.execute(
-        "insert into identifier_neighbours select identifier_type, identifier_value, "
+        "insert into identifier_pairs select identifier_type, identifier_value, "
         "other_type, other_value, sum(events) from neighbour_changes group by all"
     )
     conn.execute("drop table neighbour_changes")
@@ -186,7 +191,7 @@ def rebuild_identities(
         "identity_merges",
         "identity_refused_links",
         "event_placements",
-        "identifier_neighbours",
+        "identifier_pairs",
     ):
         conn.execute(f"delete from {table}")
     changes.forget(conn, "identity")
@@ -251,13 +256,13 @@ def _resolve_changed(
     new_phones = _parse_new_phones(conn, rules.phone_region)
     _read_sightings_again(conn, rules.phone_region)
     _read_late_hash_days(conn, rules.phone_region)
+    conn.execute("create or replace temp table recounted as select * from touched")
     conn.execute(sql.load("identity/add_touched"))
     if differences:
         conn.execute(sql.load("identity/rule_clusters"))
     else:
         conn.execute("create or replace temp table rule_clusters (cluster_key bigint)")
     conn.execute(sql.load("identity/affected_identifiers"))
-    _read_run_sightings(conn)
     conn.execute(sql.load("identity/run_neighbours"))
     conn.execute(sql.load("identity/refresh_identifiers"), {"max_linked": rules.max_linked})
     conn.execute(sql.load("identity/newly_linked"))
@@ -289,6 +294,7 @@ def _resolve_changed(
     conn.execute(sql.load("identity/placement_events"))
     _place_events(conn)
     conn.execute(sql.load("identity/replace_event_placements"))
+    conn.execute(sql.load("identity/moved_placements"))
     conn.execute(sql.load("identity/replace_identities"))
     conn.execute(sql.load("identity/changed_identities"))
     touched = conn.execute("select count(*) from touched").fetchall()[0][0]
@@ -328,29 +334,6 @@ def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
             "uid2_hash varchar, identifier_value varchar, problem varchar)"
         )
     conn.execute(sql.load("identity/insert_sightings"))
-
-
-def _read_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
-    """The affected identifiers' sightings as `run_sightings`: a table read once from the
-    history when they are a small part of it (a new day), else the whole table itself (a
-    build), which copying would only make slower."""
-    _drop_run_sightings(conn)
-    affected, mapped = conn.execute(
-        "select (select count(*) from affected_identifiers), (select count(*) from identity_map)"
-    ).fetchall()[0]
-    if affected < mapped * RUN_SIGHTINGS_SHARE:
-        conn.execute(sql.load("identity/run_sightings"))
-    else:
-        conn.execute(
-            "create or replace temp view run_sightings as select event_id, day, occurred_at, "
-            "identifier_type, identifier_value, problem from identifier_sightings"
-        )
-
-
-def _drop_run_sightings(conn: duckdb.DuckDBPyConnection) -> None:
-    kind = _table_type(conn, "temp", "run_sightings")
-    if kind is not None:
-        conn.execute(f"drop {'view' if kind == 'VIEW' else 'table'} run_sightings")
 
 
 def _table_type(conn: duckdb.DuckDBPyConnection, catalog: str | None, name: str) -> str | None:
@@ -528,7 +511,6 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     ).fetchnumpy()
     keys = nodes["identifier_key"]
     ranks = nodes["rank"]
-    conn.execute(sql.load("identity/node_sightings"))
     edges = conn.execute(sql.load("identity/graph_edges")).fetchnumpy()
     # 32-bit positions halve the graph's memory; a run never re-resolves 2**31 identifiers.
     a = np.searchsorted(keys, edges.pop("a")).astype(np.int32)
@@ -543,7 +525,7 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     over = np.zeros(count, dtype=bool)
     for rank, _, limit in rules.ranked_limits():
         over |= np.bincount(labels[ranks == rank], minlength=count) > limit
-    conflicts = conn.execute(sql.load("identity/alias_conflicts")).fetchnumpy()["identifier_key"]
+    conflicts = _alias_conflicts(conn)
     if len(conflicts):
         over[labels[np.searchsorted(keys, conflicts)]] = True
     limited = over[labels] if size else np.zeros(0, dtype=bool)
@@ -557,6 +539,24 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     )
     sql.insert_arrow(conn, "run_refusals", refusals, replace_temp=True)
     return identities, int(over.sum())
+
+
+def _alias_conflicts(conn: duckdb.DuckDBPyConnection) -> np.ndarray:
+    """The keys of anonymous ids aliased to more than one user id, read from the sightings of
+    the few candidates the identifier pairs point at (none read when there are none)."""
+    conn.execute(sql.load("identity/alias_candidates"))
+    if conn.execute("select count(*) from alias_candidates").fetchall()[0][0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    _read_node_sightings(conn, "alias_candidates")
+    return conn.execute(sql.load("identity/alias_conflicts")).fetchnumpy()["identifier_key"]
+
+
+def _read_node_sightings(conn: duckdb.DuckDBPyConnection, nodes: str) -> None:
+    """The sightings of the graph nodes whose keys the temp table `nodes` holds, as
+    `node_sightings`."""
+    conn.execute(f"create or replace temp view wanted_nodes as select identifier_key from {nodes}")
+    conn.execute(sql.load("identity/node_sightings"))
+    conn.execute("drop view wanted_nodes")
 
 
 _REFUSAL_SCHEMA = pa.schema(
@@ -598,6 +598,7 @@ def _apply_limits(
     sql.insert_arrow(
         conn, "limited_nodes", pa.table({"identifier_key": keys[positions]}), replace_temp=True
     )
+    _read_node_sightings(conn, "limited_nodes")
     values = conn.execute(
         "select identifier_value from graph_nodes "
         "where identifier_key in (select identifier_key from limited_nodes) order by identifier_key"

@@ -117,17 +117,22 @@ comment on column identity_refused_links.first_event_id is 'the first event that
 comment on column identity_refused_links.events is 'events that tried it';
 comment on column identity_refused_links.cluster_key is 'the identity_map.cluster_key it was refused in';
 
--- Per identifier, the strong values (user_id, email, phone) it was seen with in one event, both
--- sightings without a problem, and in how many events: the sharing guard's measure, kept so a
--- run reads the touched identifiers' rows here instead of their events' sightings in the whole
--- history. A day read again takes its old pairs' counts away and adds its new ones.
-create table if not exists identifier_neighbours (
+-- Per identifier, every identifier it was seen with in one event (click ids and sightings with a
+-- problem aside), and in how many events. The pairs are the graph's edges and, for the strong
+-- types (user_id, email, phone), the sharing guard's measure: a run reads the affected
+-- identifiers' rows here instead of their sightings in the whole history. A day read again
+-- takes its old pairs' counts away and adds its new ones.
+create table if not exists identifier_pairs (
     identifier_type  varchar not null,
     identifier_value varchar not null,
     other_type       varchar not null,
     other_value      varchar not null,
     events           bigint not null
 );
+
+-- Before identifier_pairs, only pairs with a strong value were kept (identifier_neighbours);
+-- ensure_tables counts identifier_pairs from the sightings once.
+drop table if exists identifier_neighbours;
 
 -- Per identifier type, the two orders the stage uses, as last applied:
 -- priority          which identifier places an event (the journal row's identity) and which

@@ -1,10 +1,10 @@
 -- The events that link identifiers of clusters over a limit (or with an anonymous id aliased
 -- twice), oldest first: limits are applied event by event in this order, so the result
--- follows from the data, not from run order. is_alias marks alias calls.
+-- follows from the data, not from run order. is_alias marks alias calls. node_sightings holds
+-- the limited nodes' sightings.
 with seen as (
     select distinct event_id, day, occurred_at, identifier_key
     from node_sightings
-    where identifier_key in (select identifier_key from limited_nodes)
 ),
 
 linking as (

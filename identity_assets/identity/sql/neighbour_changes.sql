@@ -1,10 +1,13 @@
--- The neighbour pairs (identifier_neighbours) of the sightings of `sighting_days`, counted
--- $sign times: -1 for the sightings about to be deleted, 1 for those just inserted.
+-- The identifier pairs (identifier_pairs) of the sightings of `sighting_days`, counted $sign
+-- times: -1 for the sightings about to be deleted, 1 for those just inserted. Click ids and
+-- sightings with a problem never link, so they make no pairs.
 insert into neighbour_changes
 with day_sightings as materialized (
-    select event_id, day, identifier_type, identifier_value, problem
+    select event_id, day, identifier_type, identifier_value
     from identifier_sightings
-    where day in (select day from sighting_days) and problem is null
+    where day in (select day from sighting_days)
+        and problem is null
+        and identifier_type not in ('fbclid', 'gclid')
 )
 
 select
@@ -17,7 +20,5 @@ from day_sightings as m
 inner join day_sightings as o
     on o.event_id = m.event_id
     and o.day = m.day
-    and o.identifier_type in ('user_id', 'email', 'phone')
     and not (o.identifier_type = m.identifier_type and o.identifier_value = m.identifier_value)
-where m.identifier_type not in ('fbclid', 'gclid')
 group by all

@@ -1,15 +1,18 @@
--- The events to place again outside the changed days: those carrying an identifier that moved
--- (its identity changed, or it started or stopped linking). The changed days' events (every
--- day's, when the priority changed: placement_days) are placed again whole. Only the other
--- days' sightings are read, so a build that places every day reads none.
-create or replace temp table placement_events as
-with other_days as (
-    select distinct day from identifier_sightings
-    except
-    select day from placement_days
-)
+-- The events to place again outside the days placed whole (`placement_days`): those carrying an
+-- identifier that started or stopped linking, which can change the identifier that places
+-- them. An event whose placing identifier only moved to another identity keeps that identifier
+-- (moved_placements.sql). Only these identifiers' sightings are read, and none when there are
+-- none.
+create or replace temp table relinked as
+select identifier_type, identifier_value
+from moved_identifiers
+where new_id is null
+union
+select identifier_type, identifier_value
+from newly_linked;
 
+create or replace temp table placement_events as
 select distinct s.event_id, s.day
-from run_sightings as s
-semi join other_days as d using (day)
-semi join moved_identifiers as m using (identifier_type, identifier_value)
+from identifier_sightings as s
+semi join relinked as r using (identifier_type, identifier_value)
+where s.day not in (select day from placement_days)

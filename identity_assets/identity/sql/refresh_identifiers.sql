@@ -1,17 +1,13 @@
--- New statistics and status of the touched identifiers, from all their sightings and their
--- neighbour pairs (run_neighbours.sql).
+-- New statistics and status of the touched identifiers. Those in `recounted` (their sightings on
+-- a day read again were replaced, or a rule reached them) are counted from all their sightings;
+-- the others only gained the changed days' sightings, which are added to their stored counts,
+-- so a new day reads none of their history. Their neighbour pairs come from run_neighbours.sql.
 -- An identifier is blocked when it is a placeholder, cannot be normalised, is a click id (those
 -- are recorded but never link), or was seen in the same events as more than $max_linked
 -- distinct values of one strong type (user_id, email, phone): a kiosk device, a shared inbox;
 -- or a user blocked it by hand (manual_blocks), which wins over every other reason.
 create or replace temp table refreshed_identifiers as
-with mine as (
-    select s.*
-    from run_sightings as s
-    inner join touched as t using (identifier_type, identifier_value)
-),
-
-stats as (
+with recounted_stats as (
     select
         identifier_type,
         identifier_value,
@@ -21,13 +17,45 @@ stats as (
         -- previous_id equal to the anonymous_id is not a second sighting): no distinct needed
         count(*) as event_count,
         max(problem) as problem
-    from mine
+    from identifier_sightings
+    semi join recounted using (identifier_type, identifier_value)
     group by identifier_type, identifier_value
+),
+
+day_stats as (
+    select
+        identifier_type,
+        identifier_value,
+        min(occurred_at) as first_seen,
+        max(occurred_at) as last_seen,
+        count(*) as event_count,
+        -- a problem follows from the value and the rules alone, so the day's sightings say it
+        max(problem) as problem
+    from identifier_sightings
+    anti join recounted using (identifier_type, identifier_value)
+    where day in (select day from changed_days)
+    group by identifier_type, identifier_value
+),
+
+stats as (
+    select *
+    from recounted_stats
+    union all
+    select
+        d.identifier_type,
+        d.identifier_value,
+        least(d.first_seen, i.first_seen),
+        greatest(d.last_seen, i.last_seen),
+        d.event_count + coalesce(i.event_count, 0),
+        d.problem
+    from day_stats as d
+    left join identifiers as i using (identifier_type, identifier_value)
 ),
 
 neighbours as (
     select identifier_type, identifier_value, other_type, count(*) as values_seen
     from run_neighbours
+    where other_type in ('user_id', 'email', 'phone')
     group by identifier_type, identifier_value, other_type
 ),
 

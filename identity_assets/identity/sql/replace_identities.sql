@@ -1,8 +1,8 @@
 -- Replace the summary rows of the identities the run re-resolved. An identity's events are
 -- the events placed with it (event_placements), so an event of a cluster a limit split counts
 -- once, for the identity it joined. The count is the stored one, less the placements this run
--- took away (old_placements), plus those it made (new_placements): event_placements is not
--- read again.
+-- took away (old_placements, and moved_placements' old identities), plus those it made
+-- (new_placements, and moved_placements' new identities): event_placements is not read again.
 create or replace temp table identity_event_counts as
 select identity_id, sum(events)::bigint as event_count
 from (
@@ -19,6 +19,16 @@ from (
     from new_placements
     where identity_id in (select identity_id from new_identity_map)
     group by identity_id
+    union all
+    select old_id, -count(*)
+    from moved_placements
+    where old_id in (select identity_id from new_identity_map)
+    group by old_id
+    union all
+    select new_id, count(*)
+    from moved_placements
+    where new_id in (select identity_id from new_identity_map)
+    group by new_id
 )
 group by identity_id
 having sum(events) > 0;
