@@ -7,49 +7,44 @@
 -- distinct values of one strong type (user_id, email, phone): a kiosk device, a shared inbox;
 -- or a user blocked it by hand (manual_blocks), which wins over every other reason.
 create or replace temp table refreshed_identifiers as
-with recounted_stats as (
+with counted as (
     select
         identifier_type,
         identifier_value,
+        bool_or(recount) as recount,
         min(occurred_at) as first_seen,
         max(occurred_at) as last_seen,
         -- an identifier is seen at most once per event (one column per type, and a
         -- previous_id equal to the anonymous_id is not a second sighting): no distinct needed
         count(*) as event_count,
-        max(problem) as problem
-    from identifier_sightings
-    semi join recounted using (identifier_type, identifier_value)
-    group by identifier_type, identifier_value
-),
-
-day_stats as (
-    select
-        identifier_type,
-        identifier_value,
-        min(occurred_at) as first_seen,
-        max(occurred_at) as last_seen,
-        count(*) as event_count,
         -- a problem follows from the value and the rules alone, so the day's sightings say it
         max(problem) as problem
-    from identifier_sightings
-    anti join recounted using (identifier_type, identifier_value)
-    where day in (select day from changed_days)
+    from (
+        select *, true as recount
+        from identifier_sightings
+        semi join recounted using (identifier_type, identifier_value)
+        union all
+        select *, false
+        from identifier_sightings
+        anti join recounted using (identifier_type, identifier_value)
+        where day in (select day from changed_days)
+    )
     group by identifier_type, identifier_value
 ),
 
 stats as (
-    select *
-    from recounted_stats
-    union all
     select
-        d.identifier_type,
-        d.identifier_value,
-        least(d.first_seen, i.first_seen),
-        greatest(d.last_seen, i.last_seen),
-        d.event_count + coalesce(i.event_count, 0),
-        d.problem
-    from day_stats as d
-    left join identifiers as i using (identifier_type, identifier_value)
+        c.identifier_type,
+        c.identifier_value,
+        least(c.first_seen, i.first_seen) as first_seen,
+        greatest(c.last_seen, i.last_seen) as last_seen,
+        c.event_count + coalesce(i.event_count, 0) as event_count,
+        c.problem
+    from counted as c
+    left join identifiers as i
+        on not c.recount
+        and i.identifier_type = c.identifier_type
+        and i.identifier_value = c.identifier_value
 ),
 
 neighbours as (

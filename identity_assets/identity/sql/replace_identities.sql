@@ -6,30 +6,17 @@
 create or replace temp table identity_event_counts as
 select identity_id, sum(events)::bigint as event_count
 from (
-    select identity_id, event_count as events
-    from identities
-    where identity_id in (select identity_id from new_identity_map)
+    select identity_id, event_count as events from identities
     union all
-    select identity_id, -count(*)
-    from old_placements
-    where identity_id in (select identity_id from new_identity_map)
-    group by identity_id
+    select identity_id, -1 from old_placements
     union all
-    select identity_id, count(*)
-    from new_placements
-    where identity_id in (select identity_id from new_identity_map)
-    group by identity_id
+    select identity_id, 1 from new_placements
     union all
-    select old_id, -count(*)
-    from moved_placements
-    where old_id in (select identity_id from new_identity_map)
-    group by old_id
+    select old_id, -1 from moved_placements
     union all
-    select new_id, count(*)
-    from moved_placements
-    where new_id in (select identity_id from new_identity_map)
-    group by new_id
+    select new_id, 1 from moved_placements
 )
+where identity_id in (select identity_id from new_identity_map)
 group by identity_id
 having sum(events) > 0;
 
