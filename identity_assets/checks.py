@@ -91,6 +91,7 @@ def changed_rows_check(
     prepare: Prepare | None = None,
     subject: str | None = None,
     check: str | None = None,
+    reach: bool = True,
 ) -> dg.AssetCheckResult:
     """A blocking check of the rows `producer` changed since the check last passed.
 
@@ -101,7 +102,9 @@ def changed_rows_check(
     what the query reads besides the warehouse and may name another query for that scope.
     `subject` names what is checked when it is not the warehouse (a snapshot file): another one
     is verified whole once, as new parameters are. `check` names the check when the step runs
-    several (a multi-asset check); by default, the step's only one.
+    several (a multi-asset check); by default, the step's only one. `reach=False` leaves out
+    the identities the changed days reached: for a check whose rows on other days change only
+    with the identities the producer logged.
     """
     params = params or {}
     check = check or context.check_specs[0].name
@@ -113,7 +116,7 @@ def changed_rows_check(
             sort_keys=True,
             default=str,
         )
-        scope = stage_scope(conn, check, producer, fingerprint, everything)
+        scope = stage_scope(conn, check, producer, fingerprint, everything, reach)
         try:
             with prepare(conn, scope) if prepare else nullcontext(query_name) as query:
                 failing, shown = _failing_rows(conn, query, params)
@@ -143,6 +146,7 @@ def stage_scope(
     producer: str,
     fingerprint: str,
     everything: bool = False,
+    reach: bool = True,
 ) -> Scope:
     """Define `changed_day` and `changed_identity` on `conn` for one run of `check`, staging
     the days and identities they accept in temp tables `check_days` and `check_identities`."""
@@ -166,7 +170,7 @@ def stage_scope(
         return Scope(check, producer, through, fingerprint, True, reason)
     changes.stage_days(conn, pending, "check_days")
     changes.stage_identities(conn, pending, "check_identities")
-    if producer in _DAY_IDENTITIES:
+    if reach and producer in _DAY_IDENTITIES:
         conn.execute(
             "insert into check_identities select unnest($reached::varchar[]) "
             "except select identity_id from check_identities",

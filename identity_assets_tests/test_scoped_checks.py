@@ -94,8 +94,35 @@ def test_a_corrupted_row_of_the_run_fails_the_scoped_check(built) -> None:
         "one_profile_per_identity": True,
     }
     coverage = evaluations["journal_covers_linked_events"].metadata
-    assert coverage["scope"].value.startswith("changes of identity_journal versions")
+    assert coverage["scope"].value.startswith("changes of event_placements versions")
     assert coverage["scope_days"].value == 1
+
+
+def test_the_coverage_check_reads_other_days_only_for_the_identities_the_placements_changed(
+    built,
+) -> None:
+    """The journal rewrites rows on other days only for identities whose placements changed:
+    an old row of an identity the day merely reached is the sweep's, not the daily check's."""
+    warehouse, landing, days = built
+    with warehouse.get_connection() as conn:
+        run_day(conn, landing, days[-1])
+        version = changes.latest_version(conn, "event_placements")
+        moved = conn.execute(
+            "select count(*) from change_identities where version = ?", [version]
+        ).fetchall()[0][0]
+        conn.execute(
+            "delete from identity_journal where event_id = ("
+            " select min(event_id) from identity_journal where day = $first and identity_id in"
+            " (select identity_id from identity_journal where day = $last"
+            "  except select identity_id from change_identities where version = $version))",
+            {"first": days[0], "last": days[-1], "version": version},
+        )
+    scoped = run_checks([journal_covers_linked_events], warehouse)
+    metadata = scoped["journal_covers_linked_events"].metadata
+    assert scoped["journal_covers_linked_events"].passed
+    assert (metadata["scope_days"].value, metadata["scope_identities"].value) == (1, moved)
+    sweep = run_checks([journal_covers_linked_events], warehouse, everything=True)
+    assert not sweep["journal_covers_linked_events"].passed
 
 
 def test_a_corrupted_old_row_is_the_sweeps_to_find(built) -> None:

@@ -38,10 +38,10 @@ CHECKS = {
         "largest_identity_within_limit",
         "identities_within_limits",
         "refused_links_kept_apart",
+        "journal_covers_linked_events",
     ),
     "identity_journal": (
         "journal_identities_exist",
-        "journal_covers_linked_events",
         "one_profile_per_identity",
     ),
     "customer_metrics": ("predictions_valid", "one_metrics_row_per_identity"),

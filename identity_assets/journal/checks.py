@@ -31,9 +31,10 @@ def journal_covers_linked_events(
     return changed_rows_check(
         context,
         warehouse,
-        "identity_journal",
+        "event_placements",
         "journal/check_journal_covers_linked_events",
         "event(s) missing from the journal, doubled, or there without a linked identifier",
+        reach=False,
     )
 
 

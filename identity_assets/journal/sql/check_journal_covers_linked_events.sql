@@ -1,10 +1,14 @@
 -- The journal holds each placed event exactly once, under the identity and the placing
 -- identifier the identity stage placed it with (event_placements), and nothing else: over the
--- changed days and identities (everything in a sweep). A placement whose journal row sits under
--- another identity counts as missing when only its own identity changed. Zero rows means the
--- journal is whole there. Each table is read as the changed days' rows, which the day's zone
--- maps prune, and the changed identities' rows on other days: an `or` of the two is a filter
--- no scan can prune.
+-- days and identities the identity stage changed (everything in a sweep). The journal's rows on
+-- other days change only with those identities, so the identities the changed days merely
+-- reached are not read on other days, where their rows lie all over the history. (A day the
+-- journal places again whole for a changed identity's newly placed event is checked for that
+-- identity; its other rows, written again unchanged, are the sweep's.) A placement whose journal
+-- row sits under another identity counts as missing when only its own identity changed. Zero
+-- rows means the journal is whole there. Each table is read as the changed days' rows, which
+-- the day's zone maps prune, and the changed identities' rows on other days: an `or` of the
+-- two is a filter no scan can prune.
 with placed as (
     select event_id, day, identity_id, identifier_key
     from event_placements
