@@ -101,14 +101,14 @@ class ResolveResult:
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the identity tables if this warehouse does not have them yet; a warehouse
     resolved before identifier_pairs existed has it counted from its sightings once."""
-    had_neighbours = _table_type(conn, None, "identifier_pairs") is not None
+    had_pairs = _table_type(conn, None, "identifier_pairs") is not None
     sql.create_tables(conn, "identity")
     sql.create_macros(conn)
-    if not had_neighbours:
-        _count_all_neighbours(conn)
+    if not had_pairs:
+        _count_all_pairs(conn)
 
 
-def _count_all_neighbours(conn: duckdb.DuckDBPyConnection) -> None:
+def _count_all_pairs(conn: duckdb.DuckDBPyConnection) -> None:
     _start_neighbour_changes(conn)
     conn.execute(
         "create or replace temp table sighting_days as "
@@ -256,6 +256,8 @@ def _resolve_changed(
     new_phones = _parse_new_phones(conn, rules.phone_region)
     _read_sightings_again(conn, rules.phone_region)
     _read_late_hash_days(conn, rules.phone_region)
+    # identifiers touched so far lost sightings (a day read again) or met a changed rule: their
+    # statistics are counted again from all their sightings; the changed days' others are added
     conn.execute("create or replace temp table recounted as select * from touched")
     conn.execute(sql.load("identity/add_touched"))
     if differences:

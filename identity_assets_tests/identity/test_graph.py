@@ -427,16 +427,21 @@ def test_a_day_delivered_again_takes_back_the_neighbours_that_made_a_device_shar
     ).fetchall() == [("u-0", 1), ("u-1", 1), ("u-2", 2)]
 
 
-def test_a_warehouse_resolved_before_neighbours_were_kept_counts_them_once(conn, landing) -> None:
-    """A warehouse without identifier_pairs has them counted from its sightings when the
-    stage first opens it, as a rebuild would count them."""
+def test_a_warehouse_resolved_before_pairs_were_kept_counts_them_once(conn, landing) -> None:
+    """A warehouse without identifier_pairs (or with the older identifier_neighbours, which
+    kept only pairs with a strong value) has them counted from its sightings when the stage
+    first opens it, as a rebuild would count them."""
     land_and_resolve(
         conn, landing, D1, [track(n, D1, userId=f"u-{n}", device="kiosk-1") for n in range(3)]
     )
     land_and_resolve(conn, landing, D2, [track(9, D2, userId="u-0", email="zed@example.com")])
     counted = sorted(conn.execute("from identifier_pairs").fetchall())
-    conn.execute("drop table identifier_pairs")
+    conn.execute("alter table identifier_pairs rename to identifier_neighbours")
+    conn.execute("delete from identifier_neighbours where other_type not in ('user_id', 'email')")
     conn.execute("delete from table_definitions where stage = 'identity'")
     graph.ensure_tables(conn)
     assert sorted(conn.execute("from identifier_pairs").fetchall()) == counted
+    assert not conn.execute(
+        "select * from information_schema.tables where table_name = 'identifier_neighbours'"
+    ).fetchall()
     assert ("device_id", "kiosk-1", "user_id", "u-2", 1) in counted
