@@ -53,6 +53,7 @@ _TEMP_TABLES = (
     "affected_identifiers",
     "graph_nodes",
     "node_sightings",
+    "graph_edges",
     "alias_candidates",
     "relinked",
     "moved_placements",
@@ -513,7 +514,8 @@ def _components(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> tuple[
     ).fetchnumpy()
     keys = nodes["identifier_key"]
     ranks = nodes["rank"]
-    edges = conn.execute(sql.load("identity/graph_edges")).fetchnumpy()
+    conn.execute(sql.load("identity/graph_edges"))
+    edges = conn.execute("select a, b from graph_edges where a < b").fetchnumpy()
     # 32-bit positions halve the graph's memory; a run never re-resolves 2**31 identifiers.
     a = np.searchsorted(keys, edges.pop("a")).astype(np.int32)
     b = np.searchsorted(keys, edges.pop("b")).astype(np.int32)

@@ -3,12 +3,9 @@
 -- so only these nodes' sightings are read.
 create or replace temp table alias_candidates as
 with seen as (
-    select a.identifier_key as anonymous_key, u.identifier_key as user_key
-    from identifier_pairs as p
-    inner join graph_nodes as a using (identifier_type, identifier_value)
-    inner join graph_nodes as u
-        on u.identifier_type = p.other_type and u.identifier_value = p.other_value
-    where p.identifier_type = 'anonymous_id' and p.other_type = 'user_id'
+    select a as anonymous_key, b as user_key
+    from graph_edges
+    where a_type = 'anonymous_id' and b_type = 'user_id'
 ),
 
 twice as (
