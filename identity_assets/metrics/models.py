@@ -70,14 +70,27 @@ def fit_bg_nbd(
 def expected_purchases(
     params: dict[str, float], horizon: float, x: np.ndarray, t_x: np.ndarray, age: np.ndarray
 ) -> np.ndarray:
-    """BG/NBD expected purchases in the next `horizon` days, given each buyer's history."""
-    from lifetimes import BetaGeoFitter
+    """BG/NBD expected purchases in the next `horizon` days, given each buyer's history:
+    equation (10) of Fader, Hardie and Lee (2005), written as lifetimes' BetaGeoFitter computes
+    it (its results to the last bit), so that applying a kept fit does not import lifetimes,
+    whose pandas, scipy.stats and autograd took 1.7 s of a 3 s metrics stage at 10M events."""
+    from scipy.special import hyp2f1
 
-    model = BetaGeoFitter()
-    model.params_ = _series(params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        expected = model.conditional_expected_number_of_purchases_up_to_time(horizon, x, t_x, age)
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    x, t_x, age = (np.asarray(c, dtype=float) for c in (x, t_x, age))
+    with np.errstate(all="ignore"):
+        _a, _b, _c = r + x, b + x, a + b + x - 1
+        z = horizon / (alpha + age + horizon)
+        ln_hyp = np.log(hyp2f1(_a, _b, _c, z))
+        # where the series overflows, Euler's transformation of the same function
+        ln_hyp_alt = np.log(hyp2f1(_c - _a, _c - _b, _c, z)) + (_c - _a - _b) * np.log(1 - z)
+        ln_hyp = np.where(np.isinf(ln_hyp), ln_hyp_alt, ln_hyp)
+        numerator = (a + b + x - 1) / (a - 1)
+        numerator = numerator * (
+            1 - np.exp(ln_hyp + (r + x) * np.log((alpha + age) / (alpha + horizon + age)))
+        )
+        denominator = 1 + (x > 0) * (a / (b + x - 1)) * ((alpha + age) / (alpha + t_x)) ** (r + x)
+        expected = numerator / denominator
     return _clean(expected)
 
 
@@ -138,19 +151,58 @@ def fit_pareto_nbd(
 def pareto_expected_purchases(
     params: dict[str, float], horizon: float, x: np.ndarray, t_x: np.ndarray, age: np.ndarray
 ) -> np.ndarray:
-    """Pareto/NBD expected purchases in the next `horizon` days, given each buyer's history
-    (computed once per distinct history: its likelihood is the costly part)."""
-    from lifetimes import ParetoNBDFitter
+    """Pareto/NBD expected purchases in the next `horizon` days, given each buyer's history:
+    equation (41) of Fader, Hardie and Shang's derivations (2005), written as lifetimes'
+    ParetoNBDFitter computes it, without importing lifetimes (as `expected_purchases`).
+    Computed once per distinct history: its likelihood is the costly part."""
+    from scipy.special import gammaln
 
-    model = ParetoNBDFitter()
-    model.params_ = _series(params)
-    rows, inverse = np.unique(np.column_stack([x, t_x, age]), axis=0, return_inverse=True)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        expected = model.conditional_expected_number_of_purchases_up_to_time(
-            horizon, rows[:, 0], rows[:, 1], rows[:, 2]
+    r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
+    rows, inverse = _distinct_rows(x, t_x, age)
+    x, t_x, age = rows[:, 0], rows[:, 1], rows[:, 2]
+    with np.errstate(all="ignore"):
+        likelihood = _pareto_log_likelihood(r, alpha, s, beta, x, t_x, age)
+        first = (
+            gammaln(r + x)
+            - gammaln(r)
+            + r * np.log(alpha)
+            + s * np.log(beta)
+            - (r + x) * np.log(alpha + age)
+            - s * np.log(beta + age)
         )
-    return _clean(expected)[inverse.ravel()]
+        second = np.log(r + x) + np.log(beta + age) - np.log(alpha + age)
+        third = np.log((1 - ((beta + age) / (beta + age + horizon)) ** (s - 1)) / (s - 1))
+        expected = np.exp(first + second + third - likelihood)
+    return _clean(expected)[inverse]
+
+
+def _pareto_log_likelihood(
+    r: float, alpha: float, s: float, beta: float, x: np.ndarray, t_x: np.ndarray, age: np.ndarray
+) -> np.ndarray:
+    """Each history's Pareto/NBD log-likelihood (equations 18-20 of the derivations), as
+    lifetimes' ParetoNBDFitter computes it."""
+    from scipy.special import gammaln, hyp2f1, logsumexp
+
+    if alpha < beta:
+        low, high, t = alpha, beta, r + x
+    else:
+        low, high, t = beta, alpha, s + 1
+    rsx = r + s + x
+    p_1 = hyp2f1(rsx, t, rsx + 1.0, (high - low) / (high + t_x))
+    q_1 = high + t_x
+    p_2 = hyp2f1(rsx, t, rsx + 1.0, (high - low) / (high + age))
+    q_2 = high + age
+    sign = np.ones(len(x))
+    log_a_0 = logsumexp(
+        [np.log(p_1) + rsx * np.log(q_2), np.log(p_2) + rsx * np.log(q_1)],
+        axis=0,
+        b=[sign, -sign],
+    ) - rsx * np.log(q_1 * q_2)
+    a_1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    a_2 = np.logaddexp(
+        -(r + x) * np.log(alpha + age) - s * np.log(beta + age), np.log(s) + log_a_0 - np.log(rsx)
+    )
+    return a_1 + a_2
 
 
 def pareto_probability_alive(
@@ -161,11 +213,11 @@ def pareto_probability_alive(
 
     model = ParetoNBDFitter()
     model.params_ = _series(params)
-    rows, inverse = np.unique(np.column_stack([x, t_x, age]), axis=0, return_inverse=True)
+    rows, inverse = _distinct_rows(x, t_x, age)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         alive = model.conditional_probability_alive(rows[:, 0], rows[:, 1], rows[:, 2])
-    return np.clip(_clean(alive), 0.0, 1.0)[inverse.ravel()]
+    return np.clip(_clean(alive), 0.0, 1.0)[inverse]
 
 
 def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGammaFit:
@@ -223,6 +275,20 @@ def fit_predict_boosting(
         model.fit(train, outcome)
         predicted = model.predict(features)
     return np.clip(_clean(predicted), 0.0, None)
+
+
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of these columns, sorted, and each row's index among them: what
+    `np.unique(..., axis=0, return_inverse=True)` gives, in a sixth of its time (0.025 s
+    against 0.16 s for 93,000 buyers)."""
+    table = np.column_stack([np.asarray(c, dtype=float) for c in columns])
+    order = np.lexsort(table.T[::-1])
+    ordered = table[order]
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    inverse = np.empty(len(ordered), dtype=np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse
 
 
 def _clean(values) -> np.ndarray:
