@@ -14,9 +14,10 @@ visitors are returning and new people as on any day) and linked into each histor
 day folder: the same bytes on top of every history.
 
 For each history, in a scratch directory: `identity-assets run` over the history's days (not
-measured), then, once its writes are on disk (`os.sync`), `identity-assets run --day <new
-day>`, each stage's seconds, bytes read (from the page cache or the disk; and from the disk
-alone), bytes written and peak RSS taken as benchmarks/pipeline.py takes them. Prints a
+measured), then, once the disk is quiet and the run's code is in the page cache
+(`common.settle`), `identity-assets run --day <new day>`, each stage's seconds, bytes read
+(from the page cache or the disk; and from the disk alone), bytes written and peak RSS taken
+as benchmarks/pipeline.py takes them. Prints a
 markdown table with each stage's ratio to the 1M history's and writes
 benchmarks/out/growth.json. `--landing 10000000=DIR` uses an existing landing folder for a
 history (read only; a history of other people is flagged: the new day's people are then
@@ -35,7 +36,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from common import OUT, generate_landing, settle, write_report
+from common import OUT, generate_landing, said, settle, write_report
 from pipeline import run_cli
 
 BASE_LINES = 1_000_000
@@ -162,7 +163,8 @@ def _measure(lines: int, history: Path, day_dir: Path, people: int, args) -> dic
         (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         full = run_cli(env, [a for day in days for a in ("--day", day.isoformat())], work)
         print(f"{lines:,}: history of {len(days)} days built in {full['seconds']:.1f}s")
-        print(f"{lines:,}: its writes flushed to disk in {settle():.1f}s")
+        settled = settle()
+        print(f"{lines:,}: {said(settled)}")
         day = run_cli(env, ["--day", day_dir.name], work)
         print(f"{lines:,}: new day in {day['seconds']:.1f}s")
     finally:
@@ -174,6 +176,7 @@ def _measure(lines: int, history: Path, day_dir: Path, people: int, args) -> dic
         "events": full["stages"].get("ingest", {}).get("rows"),
         "other_people": strangers,
         "full_seconds": full["seconds"],
+        "settled": settled,
         "new_day": day,
     }
 

@@ -34,7 +34,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 import psutil
-from common import OUT, generate_landing, measured_child, open_warehouse, settle, write_report
+from common import (
+    OUT,
+    generate_landing,
+    measured_child,
+    open_warehouse,
+    said,
+    settle,
+    write_report,
+)
 from identity import FLOOR as IDENTITY_FLOOR
 from journal import FLOOR as JOURNAL_FLOOR
 
@@ -102,7 +110,8 @@ def main() -> None:
         (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         history = [a for day in days[:-1] for a in ("--day", day)]
         report["full"] = run_cli(env, history, work)
-        print(f"full: {report['full']['seconds']:.1f}s; its writes flushed in {settle():.1f}s")
+        report["settled"] = settle()
+        print(f"full: {report['full']['seconds']:.1f}s; {said(report['settled'])}")
         report["incremental"] = run_cli(env, ["--day", days[-1]], work)
         print(f"incremental: {report['incremental']['seconds']:.1f}s")
         stage_floors, _ = measured_child(
