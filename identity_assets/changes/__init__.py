@@ -92,6 +92,35 @@ def stage_identities(conn: duckdb.DuckDBPyConnection, changes: Pending, table: s
     return _stage(conn, changes, table, "identity_id", "change_identities")
 
 
+def stage_rows(conn: duckdb.DuckDBPyConnection, changes: Pending, table: str) -> int:
+    """The rows `changes` moved or removed outside its days, each where the newest of these
+    versions left it, into a new temp table `table(event_id, day, identity_id)`."""
+    conn.execute(
+        f"create or replace temp table {table} as "
+        "select event_id, day, identity_id from change_rows "
+        "where version > $since and version <= $through and version in "
+        "(select version from change_versions where producer = $upstream) "
+        "qualify row_number() over (partition by event_id, day order by version desc) = 1",
+        _range(changes),
+    )
+    return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+
+def rows_logged(conn: duckdb.DuckDBPyConnection, changes: Pending) -> bool:
+    """Whether every version of `changes` logged the rows it moved: not so for those written
+    before the warehouse had `change_rows`."""
+    ensure_tables(conn)
+    if changes.first:
+        return False
+    (unlogged,) = conn.execute(
+        "select count(*) from change_versions where producer = $upstream "
+        "and version > $since and version <= $through and version <= "
+        "(select coalesce(max(rules::bigint), 0) from stage_rules where stage = 'change_rows')",
+        _range(changes),
+    ).fetchall()[0]
+    return unlogged == 0
+
+
 def consume(conn: duckdb.DuckDBPyConnection, changes: Pending) -> None:
     """Mark `changes` taken in (inside the consumer's transaction), then prune what every
     consumer of the upstream has taken in."""
@@ -121,7 +150,7 @@ def prune(conn: duckdb.DuckDBPyConnection, upstream: str) -> None:
             "checks": list(CHECKS.get(upstream, ())),
         },
     ).fetchall()[0]
-    for log in ("change_days", "change_identities"):
+    for log in ("change_days", "change_identities", "change_rows"):
         conn.execute(
             f"delete from {log} where version <= $oldest and version in "
             "(select version from change_versions where producer = $upstream)",
@@ -145,6 +174,14 @@ def log_days(conn: duckdb.DuckDBPyConnection, version: int, query: str) -> None:
     conn.execute(
         f"insert into change_days select distinct $version, d.* from ({query}) as d",
         {"version": version},
+    )
+
+
+def log_rows(conn: duckdb.DuckDBPyConnection, version: int, query: str) -> None:
+    """Log the rows `query` selects (day, event_id, identity_id: where each row is now, null
+    when it left the table) as moved by `version` outside its days."""
+    conn.execute(
+        f"insert into change_rows select $version, r.* from ({query}) as r", {"version": version}
     )
 
 
@@ -204,13 +241,14 @@ def check_progress(conn: duckdb.DuckDBPyConnection, check: str) -> CheckProgress
 
 
 def unlogged_versions(conn: duckdb.DuckDBPyConnection, changes: Pending) -> int:
-    """How many of `changes`' versions logged no day and no identity: a producer that rewrote
+    """How many of `changes`' versions logged no day, identity or row: a producer that rewrote
     its whole table (metrics refitting every prediction) takes such a version."""
     return conn.execute(
         "select count(*) from change_versions as v "
         "where v.producer = $upstream and v.version > $since and v.version <= $through "
         "and not exists (select 1 from change_days as d where d.version = v.version) "
-        "and not exists (select 1 from change_identities as i where i.version = v.version)",
+        "and not exists (select 1 from change_identities as i where i.version = v.version) "
+        "and not exists (select 1 from change_rows as r where r.version = v.version)",
         _range(changes),
     ).fetchall()[0][0]
 

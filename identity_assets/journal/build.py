@@ -6,8 +6,8 @@ replaced (one SQL statement per day, so memory follows the day, not the history)
 of the identities it logged as changed follow their events' placements. Only the profiles of
 the identities those rows touched are refreshed: a profile whose identity only gained the
 day's rows has them folded in, one whose identity lost rows or took over another's is rebuilt
-from its journal (decision 0022). Those identities are logged for metrics. All the data work
-is SQL in `sql/`.
+from its journal (decision 0022). Those identities, and the rows that moved, are logged for
+metrics. All the data work is SQL in `sql/`.
 """
 
 from __future__ import annotations
@@ -122,6 +122,14 @@ def update_journals(
             version = changes.new_version(conn, "identity_journal")
             changes.log_days(conn, version, "select day from journal_changed_days")
             changes.log_identities(conn, version, "select identity_id from profile_touched")
+            if changed_identities:
+                # the rows that changed identity or left: purchases follow them (metrics)
+                changes.log_rows(
+                    conn,
+                    version,
+                    "select day, event_id, identity_id from followed_rows "
+                    "where identity_id is distinct from previous_identity_id",
+                )
             changes.consume(conn, placed)
             profiles = _count(conn, "profile_touched")
     finally:

@@ -137,6 +137,7 @@ def update_values(
             "purchase_identities",
             "purchase_changed_days",
             "followed_purchases",
+            "purchase_moved_rows",
             "metric_identities",
             "aged_metrics",
         ):
@@ -209,22 +210,27 @@ def _update_purchases(
     conn: duckdb.DuckDBPyConnection, rules: ValueRules, journal: changes.Pending
 ) -> None:
     """Bring `purchases` in step with the journal: the journal's changed days are read again,
-    and the purchases of its changed identities on other days follow their rows (every
-    purchase is read again after a change of purchase rules)."""
+    and purchases on other days follow the rows the journal logged as moved (every purchase
+    is read again after a change of purchase rules, or when the journal's log holds versions
+    from before it logged rows)."""
     fingerprint = json.dumps([rule_parameters(rule) for rule in rules.purchases], sort_keys=True)
     everything = (
-        journal.first
+        not changes.rows_logged(conn, journal)
         or changes.applied_rules(conn, "purchases") != fingerprint
         # purchases kept before they had their journal day cannot follow it
         or conn.execute("select count(*) from purchases where day is null").fetchall()[0][0] > 0
     )
+    if journal.first:
+        conn.execute("create or replace temp table purchase_identities (identity_id varchar)")
+    else:
+        # whose metrics follow the journal's changes, however purchases are brought in step
+        changes.stage_identities(conn, journal, "purchase_identities")
     if everything:
         conn.execute("delete from purchases")
         conn.execute("create or replace temp table purchase_changed_days (day date)")
-        conn.execute("create or replace temp table purchase_identities (identity_id varchar)")
     else:
         changes.stage_days(conn, journal, "purchase_changed_days")
-        changes.stage_identities(conn, journal, "purchase_identities")
+        changes.stage_rows(conn, journal, "purchase_moved_rows")
         conn.execute(sql.load("metrics/follow_purchases"))
     for rule in rules.purchases:
         conn.execute(

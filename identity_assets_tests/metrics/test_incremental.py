@@ -84,3 +84,31 @@ def test_purchases_kept_before_they_had_a_day_are_read_again_once(conn, landing)
     assert len(followed) == 2
     assert conn.execute("select count(*) from purchases where day is null").fetchall() == [(0,)]
     assert followed == _fresh(conn)
+
+
+def test_journal_versions_from_before_moved_rows_were_logged_read_purchases_again(
+    conn, landing
+) -> None:
+    land_and_resolve(
+        conn, landing, D1, [_order(1, D1, 30, userId="u-1", device="kiosk-9")], NO_LIMITS
+    )
+    land_and_resolve(
+        conn, landing, D2, [_order(1, D2, 200, userId="u-2", device="kiosk-9")], NO_LIMITS
+    )
+    update_journals(conn)
+    update_values(conn)
+    # the block splits u-1 from u-2: their rows move outside the changed day
+    blocked = replace(NO_LIMITS, blocks=(Block("device_id", "kiosk-9", "store kiosk"),))
+    resolve_identities(conn, blocked)
+    land_and_resolve(conn, landing, D3, [_order(1, D3, "n/a", device="kiosk-9")], blocked)
+    update_journals(conn)
+    # a warehouse that had no change_rows when the journal moved those rows
+    conn.execute("delete from change_rows")
+    conn.execute(
+        "update stage_rules set rules = (select max(version) from change_versions)::varchar "
+        "where stage = 'change_rows'"
+    )
+    update_values(conn)
+    followed = conn.execute(PURCHASES).fetchall()
+    assert len({row[0] for row in followed}) == 2
+    assert followed == _fresh(conn)

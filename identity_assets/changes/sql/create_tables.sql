@@ -42,3 +42,19 @@ create table if not exists check_progress (
     version     bigint not null,
     fingerprint varchar not null
 );
+
+-- The rows a version moved to another identity, or out of its table, outside the days it
+-- changed: a consumer holding a copy of a row (purchases) follows it by its event and day.
+create table if not exists change_rows (
+    version     bigint not null,
+    day         date not null,
+    event_id    varchar not null,
+    identity_id varchar              -- where the row is now; null: it left the table
+);
+
+-- Versions up to the newest when change_rows was made logged no rows: a consumer behind it
+-- takes in everything again once (changes.rows_logged).
+insert into stage_rules
+select 'change_rows', coalesce(max(version), 0)::varchar
+from change_versions
+where not exists (select 1 from stage_rules where stage = 'change_rows');

@@ -7,6 +7,8 @@
 create or replace temp table followed_rows as
 select
     c.row_id,
+    c.event_id,
+    c.day,
     c.identity_id as previous_identity_id,
     p.identity_id,
     p.identifier_key
