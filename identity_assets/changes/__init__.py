@@ -93,14 +93,19 @@ def stage_identities(conn: duckdb.DuckDBPyConnection, changes: Pending, table: s
 
 
 def stage_rows(conn: duckdb.DuckDBPyConnection, changes: Pending, table: str) -> int:
-    """The rows `changes` moved or removed outside its days, each where the newest of these
-    versions left it, into a new temp table `table(event_id, day, identity_id)`."""
+    """The rows `changes` moved or removed outside its days, into a new temp table
+    `table(event_id, day, previous_identity_id, identity_id)`: each row's identity before the
+    first of these versions and after the last (null: it left the table)."""
     conn.execute(
         f"create or replace temp table {table} as "
-        "select event_id, day, identity_id from change_rows "
+        "select distinct event_id, day, "
+        "first_value(previous_identity_id) over moves as previous_identity_id, "
+        "last_value(identity_id) over moves as identity_id "
+        "from change_rows "
         "where version > $since and version <= $through and version in "
         "(select version from change_versions where producer = $upstream) "
-        "qualify row_number() over (partition by event_id, day order by version desc) = 1",
+        "window moves as (partition by event_id, day order by version "
+        "rows between unbounded preceding and unbounded following)",
         _range(changes),
     )
     return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
@@ -178,8 +183,9 @@ def log_days(conn: duckdb.DuckDBPyConnection, version: int, query: str) -> None:
 
 
 def log_rows(conn: duckdb.DuckDBPyConnection, version: int, query: str) -> None:
-    """Log the rows `query` selects (day, event_id, identity_id: where each row is now, null
-    when it left the table) as moved by `version` outside its days."""
+    """Log the rows `query` selects (day, event_id, previous_identity_id, identity_id: the
+    identity each row left and where it is now, null when it left the table) as moved by
+    `version` outside its days."""
     conn.execute(
         f"insert into change_rows select $version, r.* from ({query}) as r", {"version": version}
     )

@@ -123,11 +123,11 @@ def update_journals(
             changes.log_days(conn, version, "select day from journal_changed_days")
             changes.log_identities(conn, version, "select identity_id from profile_touched")
             if changed_identities:
-                # the rows that changed identity or left: purchases follow them (metrics)
+                # the rows that changed identity or left: purchases and the snapshot follow them
                 changes.log_rows(
                     conn,
                     version,
-                    "select day, event_id, identity_id from followed_rows "
+                    "select day, event_id, previous_identity_id, identity_id from followed_rows "
                     "where identity_id is distinct from previous_identity_id",
                 )
             changes.consume(conn, placed)

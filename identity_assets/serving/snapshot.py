@@ -51,14 +51,13 @@ _COLUMNS = {
     "identity_map": 4,
     "changed": 2,
     "changed_days": 1,
-    "moved": 1,
     "check_days": 1,
     "check_identities": 1,
 }
 # Which warehouse rows a new version reads again, by table (the temp tables _apply_changes
-# stages): the journal's rows of the replaced days; those of the identities whose rows moved
-# on other days that the snapshot does not hold yet (found by their keys, read by day and
-# event); the changed identities' profiles and identifiers, compared with the snapshot's.
+# stages): the journal's rows of the replaced days; the changed identities' profiles and
+# identifiers, compared with the snapshot's. Rows moved on other days are not read: they
+# follow the journal's log of moved rows.
 _REPLACED_DAYS = "day in (select day from serving_journal_days)"
 _CHANGED_ROWS = {
     "customer_profiles": "identity_id in (select identity_id from serving_changed)",
@@ -89,6 +88,7 @@ _STAGED = (
     "serving_journal_days",
     "serving_placed_identities",
     "serving_placed_days",
+    "serving_moved_rows",
     "serving_changed",
 )
 _BATCH = 20_000
@@ -205,6 +205,8 @@ def publish(
         and current.phone_region == phone_region
         and not any(p.first for p in pending)
         and current.version == max(p.since for p in pending)
+        # a snapshot behind journal versions that logged no moved rows is built anew, once
+        and changes.rows_logged(conn, journal)
     )
     if in_step and not any(p.any for p in pending) and current.counts == counts:
         return Published(current, written=False)
@@ -300,15 +302,17 @@ def _apply_changes(
     the rows it removed and wrote bring each table to the warehouse's count; what it did, or
     None (nothing written) when they do not: the caller builds anew.
 
-    The journal's rows of the replaced days and of the identities whose rows moved are copied
-    again. The changed identities' profiles and identifiers are compared with the snapshot's
-    and only the rows that differ are removed and written: an identity back for a day has
-    nearly always the same identifiers, and often the same profile."""
+    The journal's rows of the replaced days are copied again, and those it moved on other days
+    follow its log of moved rows, in place. The changed identities' profiles and identifiers
+    are compared with the snapshot's and only the rows that differ are removed and written: an
+    identity back for a day has nearly always the same identifiers, and often the same
+    profile."""
     journal, placements = pending
     changes.stage_identities(conn, journal, "serving_journal_identities")
     changes.stage_days(conn, journal, "serving_journal_days")
     changes.stage_identities(conn, placements, "serving_placed_identities")
     changes.stage_days(conn, placements, "serving_placed_days")
+    changes.stage_rows(conn, journal, "serving_moved_rows")
     conn.execute(sql.load("serving/changed_identities"))
     snap = _connect(path, writer=True)
     try:
@@ -319,7 +323,6 @@ def _apply_changes(
                 "day text primary key",
                 "strftime(day, '%Y-%m-%d') from serving_journal_days",
             ),
-            "moved": ("identity_id text primary key", "* from serving_placed_identities"),
         }
         for table, (columns, source) in staged.items():
             snap.execute(f"create temp table {table} ({columns})")
@@ -353,33 +356,24 @@ def _apply_changes(
 
 
 def _apply_moved_rows(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> tuple[int, int]:
-    """Make the journal rows of the identities whose rows moved, on the days not replaced, the
-    warehouse's: compare the keys (identity, event) both hold, remove the snapshot's rows the
-    warehouse does not hold and copy those it lacks; how many rows were removed and written.
-
-    The keys are three narrow columns: reading every moved identity's whole rows would decode
-    the payload of every journal row (the history's size, for a few thousand rows). A journal
-    row's content is its event's, so a row under the same identity needs no copy."""
-    wanted = {
-        (identity, event): row
-        for identity, event, row in conn.execute(sql.load("serving/moved_journal_keys")).fetchall()
-    }
-    held = set(snap.execute(sql.load("serving/snapshot_moved_journal_keys")).fetchall())
-    gone = [key for key in held if key not in wanted]
+    """Follow the rows the journal logged as moved, outside the replaced days: a row keeps its
+    event's content and takes its new identity in place, found by the identity it left and
+    its event; a row that left the journal is removed. How many rows were removed and written
+    (a move is both). A logged row the snapshot does not hold where the log says raises
+    sqlite3.IntegrityError: the snapshot is then out of step, and built anew."""
+    rows = conn.execute(sql.load("serving/moved_journal_rows")).fetchall()
+    moved = [(new, old, event) for old, new, event in rows if new is not None]
+    gone = [(old, event) for old, new, event in rows if new is None]
+    written = snap.executemany(
+        "update identity_journal set identity_id = ? where identity_id = ? and event_id = ?",
+        moved,
+    ).rowcount
     removed = snap.executemany(
         "delete from identity_journal where identity_id = ? and event_id = ?", gone
     ).rowcount
-    lacking = [row for key, row in wanted.items() if key not in held]
-    conn.execute(
-        "create or replace temp table serving_moved_rows as select unnest($rows) as row_id",
-        {"rows": lacking},
-    )
-    try:
-        where = "rowid in (select row_id from serving_moved_rows)"
-        written = _copy_rows(conn, "identity_journal", where, snap)
-    finally:
-        conn.execute("drop table if exists serving_moved_rows")
-    return max(removed, 0), written
+    if max(written, 0) != len(moved) or max(removed, 0) != len(gone):
+        raise sqlite3.IntegrityError("the snapshot does not hold the journal's moved rows")
+    return len(moved) + len(gone), len(moved)
 
 
 def _apply_differences(

@@ -207,6 +207,49 @@ def test_a_version_made_of_changes_equals_one_built_anew(tmp_path, landing) -> N
     assert len(applied["customer_profiles"]) == profiles
 
 
+def test_rows_a_merge_moves_on_other_days_take_their_identity_in_place(tmp_path, landing) -> None:
+    """Two people of the first day turn out to be one: the row of the absorbed one on that day
+    follows the journal's log of moved rows in place, as a snapshot built anew holds it."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(1, D1, anonymousId="a-1"), track(2, D1, userId="u-1")])
+    result = pipeline.run(D2, [track(1, D2, anonymousId="a-1", userId="u-1")])
+    assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "changes"
+    with pipeline.warehouse.get_connection() as conn:
+        moved = conn.execute("select day, identity_id from change_rows").fetchall()
+        (survivor,) = conn.execute("select distinct identity_id from identity_journal").fetchall()
+    assert moved == [(D1, survivor[0])]
+    applied = _contents(pipeline.serving)
+    assert {row[0] for row in applied["identity_journal"]} == {survivor[0]}
+    pipeline.run(D2, refresh="serving")
+    assert _contents(pipeline.serving) == applied
+
+
+def test_a_snapshot_behind_moves_logged_before_the_log_existed_is_built_anew(
+    tmp_path, landing
+) -> None:
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(1, D1, anonymousId="a-1"), track(2, D1, userId="u-1")])
+    landing.write(f"{D2}.jsonl", [track(1, D2, anonymousId="a-1", userId="u-1")], day=D2)
+    dg.materialize(
+        ASSETS[:-1],
+        resources={**pipeline.resources, "full_refresh": FullRefresh()},
+        partition_key=D2.isoformat(),
+        instance=pipeline.instance,
+    )
+    # the journal moved a row before the warehouse had change_rows
+    with pipeline.warehouse.get_connection() as conn:
+        conn.execute("delete from change_rows")
+        conn.execute(
+            "update stage_rules set rules = (select max(version) from change_versions)::varchar "
+            "where stage = 'change_rows'"
+        )
+    result = pipeline.run(D2)
+    assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "full"
+    with pipeline.warehouse.get_connection() as conn:
+        (survivor,) = conn.execute("select distinct identity_id from identity_journal").fetchall()
+    assert {row[0] for row in _contents(pipeline.serving)["identity_journal"]} == {survivor[0]}
+
+
 def _published_then_damaged(tmp_path, landing, statement: str) -> tuple[Pipeline, Pointer]:
     """Two people published, then `statement` run on the snapshot behind the pipeline's back."""
     pipeline = Pipeline(tmp_path, landing)

@@ -44,12 +44,14 @@ create table if not exists check_progress (
 );
 
 -- The rows a version moved to another identity, or out of its table, outside the days it
--- changed: a consumer holding a copy of a row (purchases) follows it by its event and day.
+-- changed: a consumer holding a copy of a row (purchases, the serving snapshot) follows it by
+-- its event and day, or by the identity it left and its event.
 create table if not exists change_rows (
-    version     bigint not null,
-    day         date not null,
-    event_id    varchar not null,
-    identity_id varchar              -- where the row is now; null: it left the table
+    version              bigint not null,
+    day                  date not null,
+    event_id             varchar not null,
+    previous_identity_id varchar not null, -- the identity the row left
+    identity_id          varchar           -- where the row is now; null: it left the table
 );
 
 -- Versions up to the newest when change_rows was made logged no rows: a consumer behind it

@@ -1,0 +1,8 @@
+-- The journal rows the journal logged as moved (`serving_moved_rows`, staged from change_rows)
+-- on the days the new version does not replace (those are copied whole): the identity each
+-- row left, where it is now (null: it left the journal) and its event.
+select previous_identity_id, identity_id, event_id
+from serving_moved_rows
+where day not in (select day from serving_journal_days)
+    and identity_id is distinct from previous_identity_id
+order by event_id, previous_identity_id
