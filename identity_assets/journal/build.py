@@ -5,9 +5,10 @@ the change protocol instead of recomputing: a day the identity stage placed agai
 replaced (one SQL statement per day, so memory follows the day, not the history), and the rows
 of the identities it logged as changed follow their events' placements. Only the profiles of
 the identities those rows touched are refreshed: a profile whose identity only gained the
-day's rows has them folded in, one whose identity lost rows or took over another's is rebuilt
-from its journal (decision 0022). Those identities, and the rows that moved, are logged for
-metrics. All the data work is SQL in `sql/`.
+day's rows has them folded in, and so has the survivor of a whole merge the profiles it
+absorbed (decision 0034); one whose identity lost rows or took over part of another's is
+rebuilt from its journal (decision 0022). Those identities, and the rows that moved, are
+logged for metrics. All the data work is SQL in `sql/`.
 """
 
 from __future__ import annotations
@@ -31,12 +32,20 @@ _TEMP_TABLES = (
     "replaced_placements",
     "followed_rows",
     "profile_rebuilt",
+    "changed_day_identities",
+    "profile_gains",
+    "profile_fold_candidates",
+    "profile_folded",
     "profile_members",
     "profile_rows",
     "profile_received",
     "profile_activity",
     "profile_click_ids",
 )
+
+
+# Survivors of whole merges and the identities they absorbed (journal/profile_folds.sql).
+_NO_FOLDS = "create or replace temp table profile_folded (identity_id varchar, absorbed_id varchar)"
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,7 @@ def update_journals(
         if not placed.any:
             return JournalResult(0, 0, 0, 0, 0, 0, 0, time.perf_counter() - started)
         conn.execute("create or replace temp table profile_rebuilt (identity_id varchar)")
+        conn.execute(_NO_FOLDS)
         if placed.first:
             # nothing taken in yet (a new or rebuilt journal): every day is placed again
             conn.execute(
@@ -106,6 +116,8 @@ def update_journals(
             ]
             changed_identities = _count(conn, "journal_changed_identities")
             result = _place_rows(conn, days, changed_identities, log)
+            if changed_identities:
+                conn.execute(sql.load("journal/profile_folds"))
             if placed.first:
                 conn.execute(
                     "insert into profile_rebuilt select identity_id from touched_identities"
@@ -175,6 +187,7 @@ def _store_traits(conn: duckdb.DuckDBPyConnection) -> None:
             "create or replace temp table profile_rebuilt as "
             "select identity_id from customer_profiles"
         )
+        conn.execute(_NO_FOLDS)
         conn.execute(
             "create or replace temp table profile_touched as "
             "select identity_id from profile_rebuilt"

@@ -244,7 +244,8 @@ def test_identities_that_merge_or_lose_rows_are_rebuilt_from_their_journals(
     ]
     land(conn, landing, D1, first)
     merged = land(conn, landing, D2, [track(1, D2, anonymousId="a-1", userId="u-1")])
-    assert merged.profiles_rebuilt == 1  # the survivor; the absorbed identity has none
+    # a whole merge: the survivor folds in the absorbed identity's stored profile
+    assert (merged.profiles_refreshed, merged.profiles_rebuilt) == (2, 0)
     found = profile(conn, identity_of(conn, "user_id", "u-1"))
     assert (json.loads(found["traits"]), found["name"], found["event_count"]) == (
         {"plan": "pro"}, "Ann", 3,
@@ -256,6 +257,30 @@ def test_identities_that_merge_or_lose_rows_are_rebuilt_from_their_journals(
     assert_equals_one_run(
         conn, landing, {D1: first[:3], D2: [track(1, D2, anonymousId="a-1", userId="u-1")]}
     )
+
+
+def test_a_whole_merge_folds_the_absorbed_profile_in_as_a_rebuild_would_make_it(
+    conn, landing: Landing
+) -> None:
+    days = {
+        D1: [
+            clicked(1, D1, "fb-1", email="ann@example.com"),
+            identify(2, D1, {"plan": "pro", "name": "Ann"}, userId="u-1"),
+            identify(3, D1, {"plan": "free"}, hour=9, userId="u-1"),
+            track(4, D1, userId="u-2"),
+        ],
+        # Ann's email and user id meet: one of the two identities absorbs the other whole
+        D2: [clicked(1, D2, "fb-2", external_id="u-1", email="ann@example.com")],
+    }
+    land(conn, landing, D1, days[D1])
+    merged = land(conn, landing, D2, days[D2])
+    assert merged.rows_moved > 0 and merged.profiles_rebuilt == 0
+    found = profile(conn, identity_of(conn, "email", "ann@example.com"))
+    assert found["identity_id"] == identity_of(conn, "user_id", "u-1")
+    assert json.loads(found["identifiers"])["fbclid"] == ["fb-1", "fb-2"]
+    assert (found["event_count"], found["sources"]) == (4, ["identifier_api", "segment"])
+    assert (json.loads(found["traits"]), found["name"]) == ({"plan": "pro"}, "Ann")
+    assert_equals_one_run(conn, landing, days)
 
 
 def test_profiles_built_before_their_traits_were_stored_are_rebuilt_once(

@@ -1,6 +1,8 @@
 -- Refresh the profiles of the touched identities (`profile_touched`). Those in `profile_rebuilt`
--- lost rows or gained rows from another identity: they are rebuilt from their whole journals.
--- The others only gained the changed days' rows, which are folded into what is stored, exactly:
+-- lost rows or gained rows from another identity: they are rebuilt from their whole journals,
+-- but for the survivors of whole merges (`profile_folded`), which fold in the stored profiles
+-- of the identities they absorbed. The others only gained the changed days' rows, which are
+-- folded into what is stored, exactly:
 -- each trait keeps its latest value with the event that sent it (`profile_traits`), counts
 -- add up, sources and click ids are unions, first and last seen come from `identities`, and
 -- the linked identifiers from `identity_map`. A trait is the latest non-empty value received
@@ -10,7 +12,11 @@ create or replace temp table profile_members as
 select distinct t.identity_id, r.identity_id is not null as rebuilt
 from profile_touched as t
 inner join identities as i using (identity_id)
-left join (select distinct identity_id from profile_rebuilt) as r using (identity_id);
+left join (
+    select identity_id from profile_rebuilt
+    except
+    select identity_id from profile_folded
+) as r using (identity_id);
 
 -- the rows to read: a rebuilt identity's whole journal, a folded one's rows of the changed days
 create or replace temp table profile_rows as
@@ -23,12 +29,16 @@ from identity_journal as j
 where j.day in (select day from journal_changed_days)
     and j.identity_id in (select identity_id from profile_members where not rebuilt);
 
--- the latest value of each trait in those rows
+-- the latest value of each trait in those rows and in the profiles absorbed whole
 create or replace temp table profile_received as
 with received as (
     select r.identity_id, r.occurred_at, r.event_id, t.key as trait, t.value
     from profile_rows as r, json_each(r.traits) as t
     where r.traits is not null
+    union all
+    select f.identity_id, p.occurred_at, p.event_id, p.trait, p.value
+    from profile_folded as f
+    inner join profile_traits as p on p.identity_id = f.absorbed_id
 )
 
 select
@@ -57,26 +67,40 @@ select r.*
 from profile_received as r
 anti join profile_traits as p using (identity_id, trait);
 
--- event count and sources: of the rows read, plus a folded identity's stored ones
+-- event count and sources: of the rows read, plus a folded identity's stored ones and those
+-- of the profiles it absorbed
 create or replace temp table profile_activity as
 with read as (
     select identity_id, list(distinct source order by source) as sources, count(*) as event_count
     from profile_rows
     group by identity_id
+),
+
+absorbed as (
+    select f.identity_id, flatten(list(p.sources)) as sources, sum(p.event_count) as event_count
+    from profile_folded as f
+    inner join customer_profiles as p on p.identity_id = f.absorbed_id
+    group by f.identity_id
 )
 
 select
     m.identity_id,
     list_sort(list_distinct(list_concat(
-        coalesce(r.sources, []), if(m.rebuilt, [], coalesce(p.sources, []))
+        coalesce(r.sources, []),
+        if(m.rebuilt, [], coalesce(p.sources, [])),
+        coalesce(a.sources, [])
     ))) as sources,
-    coalesce(r.event_count, 0) + if(m.rebuilt, 0, coalesce(p.event_count, 0)) as event_count
+    coalesce(r.event_count, 0)
+    + if(m.rebuilt, 0, coalesce(p.event_count, 0))
+    + coalesce(a.event_count, 0) as event_count
 from profile_members as m
 left join read as r using (identity_id)
-left join customer_profiles as p using (identity_id);
+left join customer_profiles as p using (identity_id)
+left join absorbed as a using (identity_id);
 
 -- click ids never link, so they are not in identity_map: those of the rows' events
--- (journal_click_ids), plus those a folded identity's profile already lists
+-- (journal_click_ids), plus those a folded identity's profile and the profiles it absorbed
+-- already list
 create or replace temp table profile_click_ids as
 select distinct r.identity_id, c.identifier_type, c.identifier_value
 from journal_click_ids as c
@@ -88,6 +112,10 @@ from (
     select identity_id, identifiers
     from customer_profiles
     where identity_id in (select identity_id from profile_members where not rebuilt)
+    union all
+    select f.identity_id, p.identifiers
+    from profile_folded as f
+    inner join customer_profiles as p on p.identity_id = f.absorbed_id
 ) as p, json_each(p.identifiers) as c
 where c.key in ('fbclid', 'gclid');
 
