@@ -58,7 +58,8 @@ def build_journals(
             f"{result.changed_identities:,} changed identities, "
             f"+{result.rows_inserted:,} / -{result.rows_removed:,} rows, "
             f"{result.rows_moved:,} moved, {result.profiles_refreshed:,} profiles refreshed "
-            f"({result.profiles_rebuilt:,} rebuilt from their journals), "
+            f"({result.profiles_rebuilt:,} rebuilt from their journals, "
+            f"{result.profiles_folded:,} merges folded), "
             f"in {result.seconds:.1f}s"
         )
         journal_rows, profiles = conn.execute(
@@ -111,6 +112,7 @@ def build_journals(
             **row_count_change(context, "customer_profiles", profiles),
             "profiles_refreshed": result.profiles_refreshed,
             "profiles_rebuilt": result.profiles_rebuilt,
+            "profiles_folded": result.profiles_folded,
             "trait_coverage": coverage,
             **run,
         },

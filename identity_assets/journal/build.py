@@ -59,6 +59,7 @@ class JournalResult:
     rows_moved: int
     profiles_refreshed: int
     profiles_rebuilt: int
+    profiles_folded: int  # survivors of whole merges, folded rather than rebuilt
     seconds: float
 
 
@@ -83,7 +84,7 @@ def update_journals(
             _store_traits(conn)
         placed = changes.pending(conn, "journal", "event_placements")
         if not placed.any:
-            return JournalResult(0, 0, 0, 0, 0, 0, 0, time.perf_counter() - started)
+            return JournalResult(0, 0, 0, 0, 0, 0, 0, 0, time.perf_counter() - started)
         conn.execute("create or replace temp table profile_rebuilt (identity_id varchar)")
         conn.execute(_NO_FOLDS)
         if placed.first:
@@ -128,9 +129,11 @@ def update_journals(
                 "union select identity_id from profile_rebuilt"
             )
             conn.execute(sql.load("journal/refresh_profiles"))
-            rebuilt = conn.execute("select count(*) from profile_members where rebuilt").fetchall()[
-                0
-            ][0]
+            rebuilt, folded = conn.execute(
+                "select count(*) filter (where rebuilt), "
+                "count(*) filter (where identity_id in (select identity_id from profile_folded)) "
+                "from profile_members"
+            ).fetchall()[0]
             version = changes.new_version(conn, "identity_journal")
             changes.log_days(conn, version, "select day from journal_changed_days")
             changes.log_identities(conn, version, "select identity_id from profile_touched")
@@ -153,6 +156,7 @@ def update_journals(
         **result,
         profiles_refreshed=profiles,
         profiles_rebuilt=rebuilt,
+        profiles_folded=folded,
         seconds=time.perf_counter() - started,
     )
 
