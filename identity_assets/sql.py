@@ -48,6 +48,18 @@ def create_tables(conn, stage: str) -> None:
     conn.execute("insert into table_definitions values (?, ?)", [stage, digest])
 
 
+def has_table(conn, table: str) -> bool:
+    """Whether the warehouse holds `table`: stages that add a table fill it once from what an
+    older warehouse already has."""
+    return bool(
+        conn.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = 'main' and table_name = ?",
+            [table],
+        ).fetchall()[0][0]
+    )
+
+
 def insert_arrow(conn, table: str, rows, *, replace_temp: bool = False) -> None:
     """Write an Arrow table of rows computed in Python into `table` (or a new temp table).
 

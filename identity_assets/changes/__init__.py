@@ -95,17 +95,16 @@ def stage_identities(conn: duckdb.DuckDBPyConnection, changes: Pending, table: s
 def stage_rows(conn: duckdb.DuckDBPyConnection, changes: Pending, table: str) -> int:
     """The rows `changes` moved or removed outside its days, into a new temp table
     `table(event_id, day, previous_identity_id, identity_id)`: each row's identity before the
-    first of these versions and after the last (null: it left the table)."""
+    first of these versions and after the last (null: it left the table), those two differing."""
     conn.execute(
         f"create or replace temp table {table} as "
-        "select distinct event_id, day, "
+        "select * from (select distinct event_id, day, "
         "first_value(previous_identity_id) over moves as previous_identity_id, "
         "last_value(identity_id) over moves as identity_id "
-        "from change_rows "
-        "where version > $since and version <= $through and version in "
-        "(select version from change_versions where producer = $upstream) "
+        f"from change_rows where {_IN_RANGE} "
         "window moves as (partition by event_id, day order by version "
-        "rows between unbounded preceding and unbounded following)",
+        "rows between unbounded preceding and unbounded following)) "
+        "where identity_id is distinct from previous_identity_id",
         _range(changes),
     )
     return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
@@ -280,11 +279,17 @@ def _stage(
 ) -> int:
     conn.execute(
         f"create or replace temp table {table} as select distinct {column} from {log} "
-        "where version > $since and version <= $through and version in "
-        "(select version from change_versions where producer = $upstream)",
+        f"where {_IN_RANGE}",
         _range(changes),
     )
     return conn.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+
+# A log row of one of the pending versions of an upstream (parameters: _range).
+_IN_RANGE = (
+    "version > $since and version <= $through and version in "
+    "(select version from change_versions where producer = $upstream)"
+)
 
 
 def _range(changes: Pending) -> dict[str, object]:

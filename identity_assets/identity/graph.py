@@ -102,7 +102,7 @@ class ResolveResult:
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     """Create the identity tables if this warehouse does not have them yet; a warehouse
     resolved before identifier_pairs existed has it counted from its sightings once."""
-    had_pairs = _table_type(conn, None, "identifier_pairs") is not None
+    had_pairs = sql.has_table(conn, "identifier_pairs")
     sql.create_tables(conn, "identity")
     sql.create_macros(conn)
     if not had_pairs:
@@ -337,15 +337,6 @@ def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
             "uid2_hash varchar, identifier_value varchar, problem varchar)"
         )
     conn.execute(sql.load("identity/insert_sightings"))
-
-
-def _table_type(conn: duckdb.DuckDBPyConnection, catalog: str | None, name: str) -> str | None:
-    """The table_type of `name` in `catalog` (None: the warehouse), or None when there is none."""
-    return conn.execute(
-        "select any_value(table_type) from information_schema.tables where table_schema = 'main' "
-        "and table_catalog = coalesce(?, current_database()) and table_name = ?",
-        [catalog, name],
-    ).fetchall()[0][0]
 
 
 def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:

@@ -74,8 +74,8 @@ def update_journals(
 ) -> JournalResult:
     """Bring `identity_journal` and `customer_profiles` in step with the identity stage."""
     started = time.perf_counter()
-    traits_stored = _has_table(conn, "profile_traits")
-    click_ids_stored = _has_table(conn, "journal_click_ids")
+    traits_stored = sql.has_table(conn, "profile_traits")
+    click_ids_stored = sql.has_table(conn, "journal_click_ids")
     ensure_tables(conn)
     try:
         if not click_ids_stored:
@@ -230,16 +230,6 @@ def _place_rows(
         "rows_removed": before - after_moves,
         "rows_moved": moved,
     }
-
-
-def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        conn.execute(
-            "select count(*) from duckdb_tables() where database_name = current_database() "
-            "and schema_name = 'main' and table_name = ?",
-            [table],
-        ).fetchall()[0][0]
-    )
 
 
 def _count(conn: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -4,5 +4,4 @@
 select previous_identity_id, identity_id, event_id
 from serving_moved_rows
 where day not in (select day from serving_journal_days)
-    and identity_id is distinct from previous_identity_id
 order by event_id, previous_identity_id
