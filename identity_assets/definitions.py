@@ -7,6 +7,7 @@ import warnings
 
 import dagster as dg
 
+from identity_assets import compaction
 from identity_assets.checks import CHECK_SCOPE_TAG, EVERYTHING
 from identity_assets.configuration import check_configuration
 from identity_assets.identity.assets import resolve_identity_graph
@@ -36,6 +37,7 @@ from identity_assets.metrics.checks import (
 )
 from identity_assets.resources import (
     FullRefresh,
+    Warehouse,
     identifier_api_from_env,
     identity_rules_from_env,
     landing_from_env,
@@ -44,6 +46,7 @@ from identity_assets.resources import (
     warehouse_from_env,
 )
 from identity_assets.schedules import (
+    build_compaction_schedule,
     build_late_files_sensor,
     build_schedule,
     build_sweep_schedule,
@@ -59,6 +62,7 @@ from identity_assets.writers import WAREHOUSE_TAG, WRITE
 
 DAILY_JOB_NAME = "daily_pipeline"
 SWEEP_JOB_NAME = "full_check_sweep"
+COMPACTION_JOB_NAME = "warehouse_compaction"
 
 daily_pipeline = dg.define_asset_job(
     DAILY_JOB_NAME,
@@ -79,6 +83,42 @@ full_check_sweep = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     run_tags={WAREHOUSE_TAG: WRITE, CHECK_SCOPE_TAG: EVERYTHING},
 )
+
+
+@dg.op(description="Merge the warehouse's partly filled row groups and drop its deleted rows.")
+def compact_warehouse(context: dg.OpExecutionContext, warehouse: Warehouse) -> dg.Output[None]:
+    """A daily run's checkpoints merge no row groups (`compaction`); this does it for every
+    table at once. It writes the warehouse, so it queues like any writer."""
+    with warehouse.get_connection() as conn:
+        done = compaction.compact(conn)
+    context.log.info(
+        f"compaction: {done.before.row_groups:,} row groups to {done.after.row_groups:,}, "
+        f"{done.before.deleted_rows:,} deleted rows dropped to {done.after.deleted_rows:,}, "
+        f"in {done.seconds:.1f}s"
+    )
+    return dg.Output(
+        None,
+        metadata={
+            "row_groups_before": done.before.row_groups,
+            "row_groups_after": done.after.row_groups,
+            "deleted_rows_before": done.before.deleted_rows,
+            "deleted_rows_after": done.after.deleted_rows,
+            "used_bytes_before": done.before.used_bytes,
+            "used_bytes_after": done.after.used_bytes,
+            "seconds": round(done.seconds, 2),
+        },
+    )
+
+
+@dg.job(
+    name=COMPACTION_JOB_NAME,
+    description="Weekly: merge partly filled row groups and drop deleted rows (decision 0035).",
+    executor_def=dg.in_process_executor,
+    tags={WAREHOUSE_TAG: WRITE},
+)
+def warehouse_compaction() -> None:
+    compact_warehouse()
+
 
 # The assets that are warehouse tables, and then the serving snapshot, a file of its own.
 TABLE_ASSETS = [
@@ -128,8 +168,12 @@ def build_definitions() -> dg.Definitions:
             segment_updates_delivered,
             snapshot_checks,
         ],
-        jobs=[daily_pipeline, full_check_sweep],
-        schedules=[build_schedule(DAILY_JOB_NAME), build_sweep_schedule(SWEEP_JOB_NAME)],
+        jobs=[daily_pipeline, full_check_sweep, warehouse_compaction],
+        schedules=[
+            build_schedule(DAILY_JOB_NAME),
+            build_sweep_schedule(SWEEP_JOB_NAME),
+            build_compaction_schedule(COMPACTION_JOB_NAME),
+        ],
         sensors=[build_late_files_sensor(DAILY_JOB_NAME)],
         resources={
             "warehouse": warehouse_from_env(),

@@ -17,7 +17,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from identity_assets import settings
+from identity_assets import compaction, settings
 from identity_assets.changes import STAGES
 from identity_assets.identity.rules import (
     DEFAULT_MAX_LINKED,
@@ -70,6 +70,8 @@ class Warehouse(DuckDBResource):
             # failed or interrupted step closes it too, which rolls back its open transaction
             try:
                 conn.execute("set enable_progress_bar = false")
+                # row groups are merged by the weekly compaction, not every checkpoint
+                compaction.merge_nothing(conn)
                 yield conn
                 self._checkpoint_large_writes(conn)
             except duckdb.InterruptException as error:

@@ -43,17 +43,37 @@ def build_schedule(job_name: str) -> dg.ScheduleDefinition:
 
 
 SWEEP_CRON = "0 4 * * 0"
+COMPACTION_CRON = "0 3 * * 0"
 
 
 def build_sweep_schedule(job_name: str) -> dg.ScheduleDefinition:
     """The weekly full check sweep: every check over whole tables, Sundays at 04:00."""
+    return _weekly(
+        "full_check_sweep_schedule",
+        job_name,
+        SWEEP_CRON,
+        "Every week, run every asset check over whole tables.",
+    )
+
+
+def build_compaction_schedule(job_name: str) -> dg.ScheduleDefinition:
+    """The weekly compaction of the warehouse, Sundays at 03:00, before the sweep reads it."""
+    return _weekly(
+        "warehouse_compaction_schedule",
+        job_name,
+        COMPACTION_CRON,
+        "Every week, merge the warehouse's partly filled row groups and drop deleted rows.",
+    )
+
+
+def _weekly(name: str, job_name: str, cron: str, description: str) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
-        name="full_check_sweep_schedule",
+        name=name,
         job_name=job_name,
-        cron_schedule=SWEEP_CRON,
+        cron_schedule=cron,
         execution_timezone=timezone(),
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every week, run every asset check over whole tables.",
+        description=description,
     )
 
 

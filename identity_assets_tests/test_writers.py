@@ -48,9 +48,11 @@ IN_PROGRESS = (
 )
 
 
-def test_every_run_of_the_daily_job_is_a_warehouse_writer() -> None:
-    # the schedule, the sensor, the UI and execute_in_process all start from the job's run tags
-    assert defs.resolve_job_def(DAILY_JOB_NAME).run_tags[WAREHOUSE_TAG] == WRITE
+def test_every_run_of_every_job_is_a_warehouse_writer() -> None:
+    # the schedules, the sensor, the UI and execute_in_process all start from the job's run tags
+    jobs = [job for job in defs.resolve_all_job_defs() if not job.name.startswith("__")]
+    assert DAILY_JOB_NAME in {job.name for job in jobs} and len(jobs) == 3
+    assert all(job.run_tags[WAREHOUSE_TAG] == WRITE for job in jobs)
 
 
 def test_the_instance_settings_allow_one_writer_at_a_time(tmp_path: Path) -> None:
