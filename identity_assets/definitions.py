@@ -46,10 +46,11 @@ from identity_assets.resources import (
     warehouse_from_env,
 )
 from identity_assets.schedules import (
-    build_compaction_schedule,
+    COMPACTION_CRON,
+    SWEEP_CRON,
     build_late_files_sensor,
     build_schedule,
-    build_sweep_schedule,
+    build_weekly_schedule,
 )
 from identity_assets.segments.assets import segment_membership, segment_updates
 from identity_assets.segments.checks import (
@@ -171,8 +172,14 @@ def build_definitions() -> dg.Definitions:
         jobs=[daily_pipeline, full_check_sweep, warehouse_compaction],
         schedules=[
             build_schedule(DAILY_JOB_NAME),
-            build_sweep_schedule(SWEEP_JOB_NAME),
-            build_compaction_schedule(COMPACTION_JOB_NAME),
+            build_weekly_schedule(
+                COMPACTION_JOB_NAME,
+                COMPACTION_CRON,
+                "merge the warehouse's partly filled row groups and drop its deleted rows",
+            ),
+            build_weekly_schedule(
+                SWEEP_JOB_NAME, SWEEP_CRON, "run every asset check over whole tables"
+            ),
         ],
         sensors=[build_late_files_sensor(DAILY_JOB_NAME)],
         resources={

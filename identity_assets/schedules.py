@@ -42,38 +42,20 @@ def build_schedule(job_name: str) -> dg.ScheduleDefinition:
     return daily_pipeline_schedule
 
 
-SWEEP_CRON = "0 4 * * 0"
+# The weekly maintenance jobs, Sundays: the compaction first, so the sweep reads what it made.
 COMPACTION_CRON = "0 3 * * 0"
+SWEEP_CRON = "0 4 * * 0"
 
 
-def build_sweep_schedule(job_name: str) -> dg.ScheduleDefinition:
-    """The weekly full check sweep: every check over whole tables, Sundays at 04:00."""
-    return _weekly(
-        "full_check_sweep_schedule",
-        job_name,
-        SWEEP_CRON,
-        "Every week, run every asset check over whole tables.",
-    )
-
-
-def build_compaction_schedule(job_name: str) -> dg.ScheduleDefinition:
-    """The weekly compaction of the warehouse, Sundays at 03:00, before the sweep reads it."""
-    return _weekly(
-        "warehouse_compaction_schedule",
-        job_name,
-        COMPACTION_CRON,
-        "Every week, merge the warehouse's partly filled row groups and drop deleted rows.",
-    )
-
-
-def _weekly(name: str, job_name: str, cron: str, description: str) -> dg.ScheduleDefinition:
+def build_weekly_schedule(job_name: str, cron: str, what: str) -> dg.ScheduleDefinition:
+    """`<job>_schedule`: a weekly maintenance job at `cron`; `what` it does, for the UI."""
     return dg.ScheduleDefinition(
-        name=name,
+        name=f"{job_name}_schedule",
         job_name=job_name,
         cron_schedule=cron,
         execution_timezone=timezone(),
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=description,
+        description=f"Every week, {what}.",
     )
 
 
