@@ -94,7 +94,7 @@ def compact_warehouse(context: dg.OpExecutionContext, warehouse: Warehouse) -> d
         done = compaction.compact(conn)
     context.log.info(
         f"compaction: {done.before.row_groups:,} row groups to {done.after.row_groups:,}, "
-        f"{done.before.deleted_rows:,} deleted rows dropped to {done.after.deleted_rows:,}, "
+        f"deleted rows kept {done.before.deleted_rows:,} to {done.after.deleted_rows:,}, "
         f"in {done.seconds:.1f}s"
     )
     return dg.Output(
