@@ -4,7 +4,7 @@ DuckDB merges row groups while it checkpoints: a day's rows arrive as a row grou
 own, and each checkpoint folds the partly filled row groups at a table's end into fuller ones,
 rewriting them whole, and rewrites a row group that lost enough rows to deletes. That work
 follows the tables' layout, not the day: on the same new day it was 0.4 s of checkpoint on the
-1M history and 1.9-2.3 s on the 3M one (decision 0035). So a daily run's connections merge
+1M history and 1.6-2.3 s on the 3M one (decision 0035). So a daily run's connections merge
 nothing (`DAILY_VACUUM_TASKS`): a checkpoint writes the day's row groups and the columns the
 day changed. The weekly compaction (`compact`) does the merging once, for every table.
 """
