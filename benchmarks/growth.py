@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     histories = [int(n) for n in args.histories.split(",")]
     given = {int(k): Path(v) for k, v in (item.split("=", 1) for item in args.landing)}
 
@@ -167,8 +169,10 @@ def _measure(lines: int, history: Path, day_dir: Path, people: int, args) -> dic
         (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         full = run_cli(env, [a for day in days for a in ("--day", day.isoformat())], work)
         print(f"{lines:,}: history of {len(days)} days built in {full['seconds']:.1f}s")
-        built = work / "as-built"
-        _copy_state(work, built)
+        # a copy as built to put back before each repeat (none for a single run)
+        built = work / "as-built" if args.repeat > 1 else None
+        if built:
+            _copy_state(work, built)
         runs, settled = [], []
         for repeat in range(args.repeat):
             if repeat:
@@ -177,7 +181,8 @@ def _measure(lines: int, history: Path, day_dir: Path, people: int, args) -> dic
             print(f"{lines:,}: {said(settled[-1])}")
             runs.append(run_cli(env, ["--day", day_dir.name], work))
             print(f"{lines:,}: new day in {runs[-1]['seconds']:.1f}s")
-        shutil.rmtree(built)
+        if built:
+            shutil.rmtree(built)
     finally:
         if scratch is not None:
             scratch.cleanup()
