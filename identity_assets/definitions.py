@@ -58,7 +58,8 @@ from identity_assets.segments.checks import (
     one_membership_per_identity_and_segment,
     segment_updates_delivered,
 )
-from identity_assets.serving.assets import serving_snapshot, snapshot_checks
+from identity_assets.serving.assets import serving_root, serving_snapshot, snapshot_checks
+from identity_assets.serving.snapshot import fold
 from identity_assets.writers import WAREHOUSE_TAG, WRITE
 
 DAILY_JOB_NAME = "daily_pipeline"
@@ -111,14 +112,28 @@ def compact_warehouse(context: dg.OpExecutionContext, warehouse: Warehouse) -> d
     )
 
 
+@dg.op(description="Fold the journal rows new versions wrote into the snapshot's large index.")
+def fold_serving_snapshot(context: dg.OpExecutionContext, warehouse: Warehouse) -> dg.Output[None]:
+    """A day's version writes its journal rows to the small part of the snapshot's index by
+    identity (decision 0036); this moves them to the large part. Only the serving stage and
+    this write the snapshot, and both hold the warehouse's writer tag."""
+    done = fold(serving_root(warehouse))
+    context.log.info(f"serving snapshot: folded {done.rows:,} journal rows in {done.seconds:.1f}s")
+    return dg.Output(None, metadata={"rows": done.rows, "seconds": round(done.seconds, 2)})
+
+
 @dg.job(
     name=COMPACTION_JOB_NAME,
-    description="Weekly: merge partly filled row groups and drop deleted rows (decision 0035).",
+    description=(
+        "Weekly: merge partly filled row groups and drop deleted rows (decision 0035), and fold "
+        "the snapshot's recent journal rows into its large index (decision 0036)."
+    ),
     executor_def=dg.in_process_executor,
     tags={WAREHOUSE_TAG: WRITE},
 )
 def warehouse_compaction() -> None:
     compact_warehouse()
+    fold_serving_snapshot()
 
 
 # The assets that are warehouse tables, and then the serving snapshot, a file of its own.

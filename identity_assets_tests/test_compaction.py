@@ -1,5 +1,5 @@
 """A day's checkpoint merges no row groups; the weekly compaction merges them and drops deleted
-rows (decision 0035)."""
+rows (decision 0035), and folds the snapshot's recent journal rows (decision 0036)."""
 
 from __future__ import annotations
 
@@ -82,8 +82,12 @@ def test_the_compaction_job_queues_as_a_writer_weekly_and_reports_what_it_did(tm
         instance=dg.DagsterInstance.ephemeral(), resources={"warehouse": warehouse}
     )
     assert result.success
-    (output,) = [
-        event for event in result.all_node_events if event.event_type_value == "STEP_OUTPUT"
-    ]
-    metadata = output.event_specific_data.metadata
+    outputs = {
+        event.step_key: event.event_specific_data.metadata
+        for event in result.all_node_events
+        if event.event_type_value == "STEP_OUTPUT"
+    }
+    metadata = outputs["compact_warehouse"]
     assert (metadata["row_groups_before"].value, metadata["row_groups_after"].value) == (2, 1)
+    # no snapshot published here: nothing to fold (the fold itself: serving/test_snapshot.py)
+    assert outputs["fold_serving_snapshot"]["rows"].value == 0

@@ -15,7 +15,9 @@ file is in WAL mode: a reader's transaction keeps the version it began on while 
 commits, and never waits for it. The first publish, a full refresh, another phone region, or
 changes the log cannot account for build a new file, `<version>.sqlite`, switched by the
 pointer's atomic rename; the newest two files are kept, and a reader holding an older one open
-finishes on it. Decision records 0015, 0020 and 0026.
+finishes on it. The journal's index by identity has two parts, the rows folded and those
+versions wrote since, so that a new day's entries leave the large part's pages alone; the weekly
+compaction folds them in (`fold`). Decision records 0015, 0020, 0026 and 0036.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
@@ -45,6 +48,8 @@ PRODUCER = "serving_snapshot"
 # The producers whose change logs the snapshot follows: the journal writes a version whenever
 # its rows or profiles change, the identity stage whenever placements (and the map) do.
 _PRODUCERS = ("identity_journal", "event_placements")
+# The columns of a row as the warehouse query gives it (the journal's part of the index by
+# identity is written by `_insert`).
 _COLUMNS = {
     "identity_journal": 9,
     "customer_profiles": 8,
@@ -92,6 +97,13 @@ _STAGED = (
     "serving_changed",
 )
 _BATCH = 20_000
+# The layout of a snapshot file, kept in SQLite's `user_version`: 1 since the journal's index
+# by identity has two parts (decision 0036). A file of an older layout is built anew by the
+# next version, and read until then through a view that has the newer columns.
+LAYOUT = 1
+_OLDER_LAYOUT_VIEWS = {
+    0: "create temp view identity_journal as select *, 0 as recent from main.identity_journal",
+}
 # The page cache of the writer of a version, in KiB (SQLite's default is 2 MiB). A version
 # changes rows all over the journal's identity index: with a small cache the pages it dirtied
 # are spilled to the WAL mid-transaction and written again when touched again (at 10M events
@@ -268,6 +280,7 @@ def _build(conn: duckdb.DuckDBPyConnection, root: Path, stamp: tuple) -> str:
         _stamp(snap, *stamp)
         snap.execute("commit")
         snap.executescript(sql.load("serving/snapshot_indexes"))
+        snap.execute(f"pragma user_version = {LAYOUT}")
         snap.execute("pragma journal_mode = wal")
         problems = differences(conn, snap)
     finally:
@@ -300,7 +313,8 @@ def _apply_changes(
     """Bring the snapshot at `path`, which held `counts` rows, up to the warehouse by what
     changed, in one transaction that commits only when the changed identities check out and
     the rows it removed and wrote bring each table to the warehouse's count; what it did, or
-    None (nothing written) when they do not: the caller builds anew.
+    None (nothing written) when they do not or the file is of an older layout: the caller
+    builds anew.
 
     The journal's rows of the replaced days are copied again, and those it moved on other days
     follow its log of moved rows, in place. The changed identities' profiles and identifiers
@@ -316,6 +330,8 @@ def _apply_changes(
     conn.execute(sql.load("serving/changed_identities"))
     snap = _connect(path, writer=True)
     try:
+        if _layout(snap) != LAYOUT:
+            return None
         snap.execute("begin immediate")
         staged = {
             "changed": ("identity_id text primary key, live integer", "* from serving_changed"),
@@ -333,7 +349,9 @@ def _apply_changes(
             "delete from identity_journal where day in (select day from temp.changed_days)"
         ).rowcount
         try:
-            days = _copy_rows(conn, "identity_journal", _REPLACED_DAYS, snap)
+            days = _copy_rows(
+                conn, "identity_journal", _REPLACED_DAYS, snap, _insert("identity_journal", 1)
+            )
             moved_out, moved_in = _apply_moved_rows(conn, snap)
             removed["identity_journal"] += moved_out
             written["identity_journal"] = days + moved_in
@@ -365,11 +383,13 @@ def _apply_moved_rows(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection)
     moved = [(new, old, event) for old, new, event in rows if new is not None]
     gone = [(old, event) for old, new, event in rows if new is None]
     written = snap.executemany(
-        "update identity_journal set identity_id = ? where identity_id = ? and event_id = ?",
+        "update identity_journal set identity_id = ? "
+        "where recent in (0, 1) and identity_id = ? and event_id = ?",
         moved,
     ).rowcount
     removed = snap.executemany(
-        "delete from identity_journal where identity_id = ? and event_id = ?", gone
+        "delete from identity_journal where recent in (0, 1) and identity_id = ? and event_id = ?",
+        gone,
     ).rowcount
     if max(written, 0) != len(moved) or max(removed, 0) != len(gone):
         raise sqlite3.IntegrityError("the snapshot does not hold the journal's moved rows")
@@ -402,11 +422,16 @@ def _apply_differences(
 
 
 def _copy_rows(
-    conn: duckdb.DuckDBPyConnection, table: str, where: str, snap: sqlite3.Connection
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    where: str,
+    snap: sqlite3.Connection,
+    insert: str | None = None,
 ) -> int:
-    """The warehouse rows of `table` that `where` selects into the snapshot's; how many."""
+    """The warehouse rows of `table` that `where` selects into the snapshot's (by `insert`,
+    else as they are); how many."""
     with _selected(conn, table, where) as query:
-        return _copy(conn, query, snap, table)
+        return _copy(conn, query, snap, table, insert)
 
 
 @contextmanager
@@ -421,15 +446,28 @@ def _selected(conn: duckdb.DuckDBPyConnection, table: str, where: str) -> Iterat
         conn.execute(f"drop view if exists {view}")
 
 
-def _copy(conn: duckdb.DuckDBPyConnection, query: str, snap: sqlite3.Connection, table: str) -> int:
+def _copy(
+    conn: duckdb.DuckDBPyConnection,
+    query: str,
+    snap: sqlite3.Connection,
+    table: str,
+    insert: str | None = None,
+) -> int:
     """Rows of a warehouse query into a snapshot table, a batch at a time; how many."""
-    insert = f"insert into {table} values ({', '.join('?' * _COLUMNS[table])})"
+    insert = insert or _insert(table)
     result = conn.execute(query)
     copied = 0
     while rows := result.fetchmany(_BATCH):
         snap.executemany(insert, rows)
         copied += len(rows)
     return copied
+
+
+def _insert(table: str, recent: int = 0) -> str:
+    """The statement that writes a row of `table` as the warehouse query gives it; a journal
+    row into the folded part of the index by identity, or with `recent` into the other."""
+    values = ["?"] * _COLUMNS[table] + ([str(recent)] if table == "identity_journal" else [])
+    return f"insert into {table} values ({', '.join(values)})"
 
 
 def _stamp(
@@ -584,7 +622,46 @@ def _connect(path: Path, writer: bool = False) -> sqlite3.Connection:
         snap.execute("pragma temp_store = memory")
         return snap
     uri = f"{Path(path).resolve().as_uri()}?mode=ro"
-    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    snap = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    view = _OLDER_LAYOUT_VIEWS.get(_layout(snap))
+    if view is not None:
+        snap.execute(view)
+    return snap
+
+
+def _layout(snap: sqlite3.Connection) -> int:
+    return snap.execute("pragma user_version").fetchall()[0][0]
+
+
+@dataclass(frozen=True)
+class Folded:
+    """The outcome of `fold`: the journal rows moved to the folded part, in what time."""
+
+    rows: int
+    seconds: float
+
+
+def fold(root: Path) -> Folded:
+    """Fold the journal rows versions wrote since the last fold into the large part of the
+    index by identity, in the published file, in one transaction (readers keep the version they
+    began on). It rewrites that part's pages once, which a day's version no longer does; the
+    weekly compaction calls it (decision 0036). Nothing to fold before the first publish or on
+    a file of an older layout, which the next version builds anew."""
+    started = time.perf_counter()
+    pointer = read_pointer(Path(root))
+    path = Path(root) / pointer.file if pointer is not None else None
+    if path is None or not path.exists():
+        return Folded(0, 0.0)
+    snap = _connect(path, writer=True)
+    try:
+        if _layout(snap) != LAYOUT:
+            return Folded(0, 0.0)
+        snap.execute("begin immediate")
+        rows = snap.execute("update identity_journal set recent = 0 where recent = 1").rowcount
+        snap.execute("commit")
+    finally:
+        snap.close()
+    return Folded(rows, time.perf_counter() - started)
 
 
 @contextmanager

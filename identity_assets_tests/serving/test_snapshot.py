@@ -29,6 +29,7 @@ from identity_assets.serving.snapshot import (
     SnapshotSource,
     _connect,
     compared,
+    fold,
     open_current,
     read_pointer,
 )
@@ -162,12 +163,23 @@ def test_a_full_refresh_builds_a_new_file_and_keeps_the_last_two(tmp_path, landi
 
 
 def _contents(root: Path) -> dict[str, list]:
-    """Every row of every table of the published snapshot, but its stamp, in a fixed order."""
+    """Every row of every table of the published snapshot, but its stamp and the part of the
+    index a journal row is in (a version writes the recent part, a new file the folded one), in
+    a fixed order."""
     with open_current(root) as (_, conn):
         return {
-            table: conn.execute(f"select * from {table} order by 1, 2, 3").fetchall()
-            for table in ("identity_journal", "customer_profiles", "identity_map")
+            table: conn.execute(f"select {columns} from {table} order by 1, 2, 3").fetchall()
+            for table, columns in (
+                ("identity_journal", _JOURNAL_CONTENT),
+                ("customer_profiles", "*"),
+                ("identity_map", "*"),
+            )
         }
+
+
+_JOURNAL_CONTENT = (
+    "identity_id, occurred_us, event_id, source, kind, event_name, payload, created_at, day"
+)
 
 
 def test_a_version_made_of_changes_equals_one_built_anew(tmp_path, landing) -> None:
@@ -336,6 +348,87 @@ def test_the_snapshot_answers_exactly_as_the_warehouse(tmp_path, landing) -> Non
         assert profile_response(conn, profile) == expected_profile
     assert [status for status, _ in expected] == [200, 200, 200, 200, 200, 404]
     assert len(expected_profile[1]["events"]["order_completed"]) == 1
+
+
+def _answers(pipeline: Pipeline) -> list:
+    """u-1's journal whole, limited across both parts of the index and within a range, and
+    ann's profile events, from the published snapshot."""
+    asked = [{}, {"limit": 2}, {"since": datetime(2026, 11, 18, 10, 0, 2), "limit": 3}]
+    profile = {
+        "identifiers": {"user_id": "u-1"},
+        "attributes": ["email"],
+        "events": {
+            "start_date": 0,
+            "end_date": 4_102_444_800,
+            "wanted": [{"event_name": "Product Viewed", "params": ["timestamp"]}],
+        },
+    }
+    with open_current(pipeline.serving) as (_, conn):
+        return [journal_response(conn, "user_id", "u-1", **how) for how in asked] + [
+            profile_response(conn, profile)
+        ]
+
+
+def _parts(pipeline: Pipeline) -> dict[int, int]:
+    with open_current(pipeline.serving) as (_, conn):
+        return dict(conn.execute("select recent, count(*) from identity_journal group by 1"))
+
+
+def test_a_version_writes_the_recent_part_of_the_index_and_the_fold_folds_it(
+    tmp_path, landing
+) -> None:
+    """A new file's journal rows are in the folded part of the index by identity, a version's
+    in the recent part; look-ups read both, and folding changes no answer (decision 0036)."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(n, D1, userId="u-1", email="ann@example.com") for n in range(4)])
+    assert _parts(pipeline) == {0: 4}
+    pipeline.run(D2, [track(9, D2, userId="u-1"), track(10, D2, userId="u-2")])
+    assert _parts(pipeline) == {0: 4, 1: 2}
+    pointer = read_pointer(pipeline.serving)
+    with pipeline.warehouse.get_connection() as conn:
+        expected = [
+            journal_response(conn, "user_id", "u-1", **how)
+            for how in ({}, {"limit": 2}, {"since": datetime(2026, 11, 18, 10, 0, 2), "limit": 3})
+        ]
+    answers = _answers(pipeline)
+    assert answers[:3] == expected
+    # the limit of two takes the newest entry from the recent part, the next from the folded
+    journals = [json.loads(body)["data"]["journal"] for _, body in answers[:2]]
+    assert len(journals[0]) == 5 and journals[1] == journals[0][:2]
+    folded = fold(pipeline.serving)
+    assert folded.rows == 2
+    assert _parts(pipeline) == {0: 6}
+    assert _answers(pipeline) == answers
+    assert read_pointer(pipeline.serving) == pointer
+    assert fold(pipeline.serving).rows == 0
+    # the next version writes the recent part of the same file again
+    result = pipeline.run(D3, [track(11, D3, userId="u-1")])
+    assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "changes"
+    assert _parts(pipeline) == {0: 6, 1: 1}
+
+
+def test_a_snapshot_of_the_older_layout_answers_and_the_next_version_builds_it_anew(
+    tmp_path, landing
+) -> None:
+    """A file published before the index had two parts: readers answer from it as they did,
+    the fold leaves it alone, and the next version is a new file of the current layout."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(n, D1, userId="u-1", email="ann@example.com") for n in range(4)])
+    answers = _answers(pipeline)
+    with sqlite3.connect(pipeline.serving / read_pointer(pipeline.serving).file) as conn:
+        conn.executescript(
+            "drop index identity_journal_by_identity;"
+            "alter table identity_journal drop column recent;"
+            "create index identity_journal_by_identity "
+            "on identity_journal (identity_id, occurred_us, event_id);"
+            "pragma user_version = 0;"
+        )
+    assert _answers(pipeline) == answers
+    assert fold(pipeline.serving).rows == 0
+    result = pipeline.run(D2, [track(9, D2, userId="u-2")])
+    assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "full"
+    assert _parts(pipeline) == {0: 5}
+    assert _answers(pipeline) == answers
 
 
 def test_a_reader_finishes_on_its_version_while_new_reads_see_the_next(tmp_path, landing) -> None:

@@ -5,7 +5,10 @@ create index identity_map_by_identity on identity_map (identity_id);
 create index identity_map_by_uid2_hash on identity_map (identifier_type, uid2_hash)
 where uid2_hash is not null;
 
+-- The journal's by identity in two parts, the rows folded (recent = 0) and those versions wrote
+-- since (recent = 1): a new day's entries go to the small part and leave the large one's pages
+-- alone, and the weekly compaction folds them in (decision 0036). A look-up reads both.
 create index identity_journal_by_identity
-on identity_journal (identity_id, occurred_us, event_id);
+on identity_journal (recent, identity_id, occurred_us, event_id);
 
 create index identity_journal_by_day on identity_journal (day);

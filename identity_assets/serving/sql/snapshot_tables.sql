@@ -29,7 +29,8 @@ create table identity_journal (
     event_name  text,
     payload     text not null,
     created_at  text not null,        -- occurred_at as the journal entry shows it
-    day         text not null         -- the landing day: a new version replaces whole days
+    day         text not null,        -- the landing day: a new version replaces whole days
+    recent      integer not null default 0  -- 1: written by a version since the last fold
 );
 
 create table snapshot_info (
