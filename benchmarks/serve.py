@@ -11,6 +11,8 @@ keep-alive connection and asking for journals and profiles of random known peopl
   run      `identity-assets run --day <last day>` while the clients keep asking: the run holds
            the warehouse and publishes a new snapshot in the middle; failed look-ups (any
            answer but 200, or no answer) are counted, and the versions answers came from.
+  after    --seconds of look-ups again, on the version the day made: its journal rows are
+           in the recent part of the index by identity, the history's in the folded one.
 The snapshot step's time is read from each run's log: the history's (a new file) and the last
 day's (what changed, applied in place). The load average is reported at start and end: the
 clients are threads of this process, on the same cores as the server.
@@ -88,6 +90,11 @@ def main() -> None:
             port, people, args.clients, lambda: _run(env, ["--day", days[-1]], work / "day.log")
         )
         _say("during a run", report["run"])
+        # the day's journal rows are now in the recent part of the index by identity (0036)
+        report["after_the_day"] = _load(
+            port, people, args.clients, lambda: time.sleep(args.seconds)
+        )
+        _say("after the day", report["after_the_day"])
     report["snapshot_day"] = _snapshot_step(work / "day.log")
     report["load_average_at_end"] = os.getloadavg()
     print(f"snapshot step: history {report['snapshot_history']}, day {report['snapshot_day']}")
