@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from identity_assets import sql
 from identity_assets.checks import CHECK_SCOPE_TAG, EVERYTHING
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.identity.normalise import uid2_hash
@@ -405,6 +406,25 @@ def test_a_version_writes_the_recent_part_of_the_index_and_the_fold_folds_it(
     result = pipeline.run(D3, [track(11, D3, userId="u-1")])
     assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "changes"
     assert _parts(pipeline) == {0: 6, 1: 1}
+
+
+def test_a_limited_journal_look_up_reads_each_part_of_the_index_in_order(tmp_path) -> None:
+    """Each part of the index by identity is read in its order, up to the limit; only the two
+    parts' rows are sorted together, never a whole journal."""
+    snap = sqlite3.connect(tmp_path / "plan.sqlite")
+    snap.executescript(sql.load("serving/snapshot_tables"))
+    snap.executescript(sql.load("serving/snapshot_indexes"))
+    plan = [
+        row[3]
+        for row in snap.execute(
+            f"explain query plan {sql.load('serving/lookup_journal')}",
+            {"id": "x", "since": None, "until": None, "limit": 20},
+        )
+    ]
+    index = "USING INDEX identity_journal_by_identity (recent=? AND identity_id=?)"
+    assert sum(index in step for step in plan) == 2
+    assert sum("TEMP B-TREE" in step for step in plan) == 1
+    snap.close()
 
 
 def test_a_snapshot_of_the_older_layout_answers_and_the_next_version_builds_it_anew(
