@@ -89,6 +89,8 @@ def serving_snapshot(
             "journal_rows_copied": published.journal_rows,
             "rows_removed": published.removed_rows,
             "rows_written": published.written_rows,
+            # what the weekly compaction will fold: it grows by a day's rows until then
+            "recent_journal_rows": published.recent_journal_rows,
             "published_at": pointer.published_at,
             "removed": ", ".join(published.removed) or "none",
             **{f"{table}_rows": rows for table, rows in pointer.counts.items()},

@@ -143,13 +143,14 @@ class Pointer:
 
 @dataclass(frozen=True)
 class Applied:
-    """What a version made of changes did: identities changed, journal rows copied, and the
-    rows removed from and written to each table."""
+    """What a version made of changes did: identities changed, journal rows copied, the rows
+    removed from and written to each table, and the journal rows the next fold will fold."""
 
     identities: int
     journal_rows: int
     removed: dict[str, int]
     written: dict[str, int]
+    recent_rows: int
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class Published:
     journal_rows: int = 0
     removed_rows: dict[str, int] = field(default_factory=dict)
     written_rows: dict[str, int] = field(default_factory=dict)
+    recent_journal_rows: int = 0  # in the recent part of the index by identity (decision 0036)
 
 
 def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -221,7 +223,11 @@ def publish(
         and changes.rows_logged(conn, journal)
     )
     if in_step and not any(p.any for p in pending) and current.counts == counts:
-        return Published(current, written=False)
+        reader = _connect(root / current.file)
+        try:
+            return Published(current, written=False, recent_journal_rows=_recent_rows(reader))
+        finally:
+            reader.close()
     stamp = (version, phone_region, datetime.now(UTC).replace(tzinfo=None))
     try:
         applied = (
@@ -259,6 +265,7 @@ def publish(
         applied.journal_rows,
         applied.removed,
         applied.written,
+        applied.recent_rows,
     )
 
 
@@ -368,9 +375,10 @@ def _apply_changes(
         _stamp(snap, *stamp)
         snap.execute("commit")
         identities = snap.execute("select count(*) from temp.changed").fetchall()[0][0]
+        recent = _recent_rows(snap)
     finally:
         snap.close()
-    return Applied(identities, written["identity_journal"], removed, written)
+    return Applied(identities, written["identity_journal"], removed, written, recent)
 
 
 def _apply_moved_rows(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> tuple[int, int]:
@@ -627,6 +635,11 @@ def _connect(path: Path, writer: bool = False) -> sqlite3.Connection:
     if view is not None:
         snap.execute(view)
     return snap
+
+
+def _recent_rows(snap: sqlite3.Connection) -> int:
+    """Journal rows in the recent part of the index by identity: what the next fold folds."""
+    return snap.execute("select count(*) from identity_journal where recent = 1").fetchall()[0][0]
 
 
 def _layout(snap: sqlite3.Connection) -> int:

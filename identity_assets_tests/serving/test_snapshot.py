@@ -383,8 +383,12 @@ def test_a_version_writes_the_recent_part_of_the_index_and_the_fold_folds_it(
     pipeline = Pipeline(tmp_path, landing)
     pipeline.run(D1, [track(n, D1, userId="u-1", email="ann@example.com") for n in range(4)])
     assert _parts(pipeline) == {0: 4}
-    pipeline.run(D2, [track(9, D2, userId="u-1"), track(10, D2, userId="u-2")])
+    result = pipeline.run(D2, [track(9, D2, userId="u-1"), track(10, D2, userId="u-2")])
     assert _parts(pipeline) == {0: 4, 1: 2}
+    # what the next fold will fold, reported by each run, one with nothing new too
+    assert materialized_metadata(result)["serving_snapshot"]["recent_journal_rows"].value == 2
+    again = materialized_metadata(pipeline.run(D2))["serving_snapshot"]
+    assert (again["published"].value, again["recent_journal_rows"].value) == (False, 2)
     pointer = read_pointer(pipeline.serving)
     with pipeline.warehouse.get_connection() as conn:
         expected = [
@@ -402,6 +406,8 @@ def test_a_version_writes_the_recent_part_of_the_index_and_the_fold_folds_it(
     assert _answers(pipeline) == answers
     assert read_pointer(pipeline.serving) == pointer
     assert fold(pipeline.serving).rows == 0
+    again = materialized_metadata(pipeline.run(D2))["serving_snapshot"]
+    assert again["recent_journal_rows"].value == 0
     # the next version writes the recent part of the same file again
     result = pipeline.run(D3, [track(11, D3, userId="u-1")])
     assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "changes"
