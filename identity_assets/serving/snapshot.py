@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,11 +223,8 @@ def publish(
         and changes.rows_logged(conn, journal)
     )
     if in_step and not any(p.any for p in pending) and current.counts == counts:
-        reader = _connect(root / current.file)
-        try:
+        with closing(_connect(root / current.file)) as reader:
             return Published(current, written=False, recent_journal_rows=_recent_rows(reader))
-        finally:
-            reader.close()
     stamp = (version, phone_region, datetime.now(UTC).replace(tzinfo=None))
     try:
         applied = (
@@ -661,9 +658,9 @@ def fold(root: Path) -> Folded:
     weekly compaction calls it (decision 0036). Nothing to fold before the first publish or on
     a file of an older layout, which the next version builds anew."""
     started = time.perf_counter()
-    pointer = read_pointer(Path(root))
-    path = Path(root) / pointer.file if pointer is not None else None
-    if path is None or not path.exists():
+    try:
+        _, path = _find(Path(root))
+    except SnapshotMissing:
         return Folded(0, 0.0)
     snap = _connect(path, writer=True)
     try:

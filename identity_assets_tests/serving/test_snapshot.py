@@ -351,9 +351,9 @@ def test_the_snapshot_answers_exactly_as_the_warehouse(tmp_path, landing) -> Non
     assert len(expected_profile[1]["events"]["order_completed"]) == 1
 
 
-def _answers(pipeline: Pipeline) -> list:
+def _answers_of(conn) -> list:
     """u-1's journal whole, limited across both parts of the index and within a range, and
-    ann's profile events, from the published snapshot."""
+    ann's profile events, from the snapshot or the warehouse."""
     asked = [{}, {"limit": 2}, {"since": datetime(2026, 11, 18, 10, 0, 2), "limit": 3}]
     profile = {
         "identifiers": {"user_id": "u-1"},
@@ -364,10 +364,15 @@ def _answers(pipeline: Pipeline) -> list:
             "wanted": [{"event_name": "Product Viewed", "params": ["timestamp"]}],
         },
     }
+    return [journal_response(conn, "user_id", "u-1", **how) for how in asked] + [
+        profile_response(conn, profile)
+    ]
+
+
+def _answers(pipeline: Pipeline) -> list:
+    """`_answers_of` the published snapshot."""
     with open_current(pipeline.serving) as (_, conn):
-        return [journal_response(conn, "user_id", "u-1", **how) for how in asked] + [
-            profile_response(conn, profile)
-        ]
+        return _answers_of(conn)
 
 
 def _parts(pipeline: Pipeline) -> dict[int, int]:
@@ -391,10 +396,7 @@ def test_a_version_writes_the_recent_part_of_the_index_and_the_fold_folds_it(
     assert (again["published"].value, again["recent_journal_rows"].value) == (False, 2)
     pointer = read_pointer(pipeline.serving)
     with pipeline.warehouse.get_connection() as conn:
-        expected = [
-            journal_response(conn, "user_id", "u-1", **how)
-            for how in ({}, {"limit": 2}, {"since": datetime(2026, 11, 18, 10, 0, 2), "limit": 3})
-        ]
+        expected = _answers_of(conn)[:3]
     answers = _answers(pipeline)
     assert answers[:3] == expected
     # the limit of two takes the newest entry from the recent part, the next from the folded
