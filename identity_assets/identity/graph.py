@@ -21,6 +21,7 @@ first seen survives a merge, and a rebuild from the same files gives the same id
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -36,10 +37,16 @@ from identity_assets.identity.rules import IdentityRules
 # long as in batches of 5 days or all at once (12.6 s against 6.4 s), while a batch bounds the
 # aggregate's memory at 10M events (about 620,000 sightings a day there).
 PLACEMENT_BATCH_SIGHTINGS = 2_000_000
+# Days whose sightings are read again, in batches of about this many raw events (the day's
+# events go together). All 30 days of 10M events at once spilled to disk under a 3 GB memory
+# limit: normalising their sightings took 30.1 s and wrote 24.6 GB of temporary files, counting
+# their neighbour pairs 29.3 s and 5.4 GB; three days at a time, 11.0 s and 7.9 s, none.
+SIGHTING_BATCH_EVENTS = 1_000_000
 
 _TEMP_TABLES = (
     "changed_days",
     "sighting_days",
+    "sighting_batch",
     "neighbour_changes",
     "stored_neighbours",
     "changed_neighbours",
@@ -133,8 +140,25 @@ def _start_neighbour_changes(conn: duckdb.DuckDBPyConnection) -> None:
 
 def _count_neighbours(conn: duckdb.DuckDBPyConnection, sign: int) -> None:
     """Count the neighbour pairs of the sightings of `sighting_days` into neighbour_changes,
-    `sign` times: before their sightings are deleted (-1) and once they are inserted (1)."""
-    conn.execute(sql.load("identity/neighbour_changes"), {"sign": sign})
+    `sign` times: before their sightings are deleted (-1) and once they are inserted (1). A
+    pair is counted within an event, so batches of days add up to the whole."""
+    for _ in _sighting_batches(conn):
+        conn.execute(sql.load("identity/neighbour_changes"), {"sign": sign})
+
+
+def _sighting_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Make `sighting_batch` each batch of the days of `sighting_days` in turn, so a query
+    over it follows a bounded number of events rather than every day read again."""
+    sizes = conn.execute(
+        "select day, count(*) from raw_events "
+        "where day in (select day from sighting_days) group by day order by day"
+    ).fetchall()
+    for batch in _day_batches(sizes, SIGHTING_BATCH_EVENTS):
+        conn.execute(
+            "create or replace temp table sighting_batch as select unnest($days)::date as day",
+            {"days": batch},
+        )
+        yield
 
 
 def resolve_identities(
@@ -324,10 +348,11 @@ def _read_sightings_again(conn: duckdb.DuckDBPyConnection, region: str) -> None:
 
 
 def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
-    """Normalise the sightings of `sighting_days` into identifier_sightings. They stream from
-    raw_events into the table; only days holding a UID2 hash read them once more, to find the
-    plain values their hashes stand for."""
+    """Normalise the sightings of `sighting_days` into identifier_sightings, a batch of days
+    at a time. They stream from raw_events into the table; only days holding a UID2 hash read
+    them once more, all together, to find the plain values their hashes stand for."""
     conn.execute("set variable phone_region = ?", [region])
+    conn.execute("create or replace temp table sighting_batch as select day from sighting_days")
     conn.execute(sql.load("identity/new_sightings"))
     if conn.execute("select count(*) from new_sightings where hashed").fetchall()[0][0]:
         conn.execute(sql.load("identity/known_hashes"))
@@ -336,7 +361,8 @@ def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
             "create or replace temp table known_hashes (identifier_type varchar, "
             "uid2_hash varchar, identifier_value varchar, problem varchar)"
         )
-    conn.execute(sql.load("identity/insert_sightings"))
+    for _ in _sighting_batches(conn):
+        conn.execute(sql.load("identity/insert_sightings"))
 
 
 def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:
@@ -386,8 +412,8 @@ def _place(conn: duckdb.DuckDBPyConnection, sightings: str) -> None:
 
 
 def _day_batches(sizes: list[tuple[date, int]], budget: int) -> list[list[date]]:
-    """Consecutive days grouped so that each group holds at most `budget` sightings (a day
-    larger than the budget is a group of its own)."""
+    """Consecutive days grouped so that each group holds at most `budget` rows (a day larger
+    than the budget is a group of its own)."""
     batches: list[list[date]] = []
     held = budget
     for day, count in sizes:

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from identity_assets.identity import graph
+from identity_assets.identity.graph import rebuild_identities
 from identity_assets.identity.normalise import uid2_hash
 from identity_assets.identity.rules import IdentityRules
 from identity_assets.journal.build import update_journals
@@ -149,3 +151,34 @@ def test_an_anonymous_id_is_aliased_only_once_whatever_the_limits(
     assert refused == [
         ("alias only once: the anonymous_id was aliased to another user_id first", "a-1", "u-2")
     ]
+
+
+def test_a_hash_links_as_its_plain_email_read_in_another_batch_of_days(
+    conn, landing: Landing, monkeypatch
+) -> None:
+    hashed = identifier(
+        "identifier", D1, 9, platform="web", anonymous_id="a-1", email_hash=ANN_HASH
+    )
+    plain = identify(1, D2, {"email": "Ann@Example.com"}, userId="u-1")
+    land_and_resolve(conn, landing, D1, [hashed])
+    land_and_resolve(conn, landing, D2, [plain])
+    stored = {
+        table: f"select * from {table} order by all"
+        for table in ("identifier_sightings", "identifier_pairs", "identity_map", "identifiers")
+    }
+    rebuild_identities(conn)
+    whole = {table: conn.execute(query).fetchall() for table, query in stored.items()}
+    # one day to a batch: the hash's day is read in one batch and its plain value's in the next
+    monkeypatch.setattr(graph, "SIGHTING_BATCH_EVENTS", 1)
+    conn.execute(
+        "create or replace temp table sighting_days as select unnest([$1, $2]) as day", [D1, D2]
+    )
+    batches = [
+        conn.execute("select day from sighting_batch").fetchall()
+        for _ in graph._sighting_batches(conn)
+    ]
+    assert batches == [[(D1,)], [(D2,)]]
+    rebuild_identities(conn)
+    assert {table: conn.execute(query).fetchall() for table, query in stored.items()} == whole
+    assert identity_of(conn, "email", ANN_HASH) is None
+    assert identity_of(conn, "anonymous_id", "a-1") == identity_of(conn, "user_id", "u-1")

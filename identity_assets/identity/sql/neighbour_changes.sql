@@ -1,11 +1,11 @@
--- The identifier pairs (identifier_pairs) of the sightings of `sighting_days`, counted $sign
--- times: -1 for the sightings about to be deleted, 1 for those just inserted. Click ids and
--- sightings with a problem never link, so they make no pairs.
+-- The identifier pairs (identifier_pairs) of the sightings of `sighting_batch` (a batch of
+-- sighting_days), counted $sign times: -1 for the sightings about to be deleted, 1 for those
+-- just inserted. Click ids and sightings with a problem never link, so they make no pairs.
 insert into neighbour_changes
 with day_sightings as materialized (
     select event_id, day, identifier_type, identifier_value
     from identifier_sightings
-    where day in (select day from sighting_days)
+    where day in (select day from sighting_batch)
         and problem is null
         and identifier_type not in ('fbclid', 'gclid')
 )

@@ -6,14 +6,15 @@
 -- that cannot be normalised keep their trimmed text and are marked with their problem.
 -- `hashed` marks a UID2 hash (known_hashes.sql, insert_sightings.sql). A view: the sightings
 -- stream into the table once, and only a run with hashes reads them a second time.
--- Days: sighting_days (the changed days, then days whose hashes these days resolved).
+-- Days: sighting_batch, a batch of sighting_days (the changed days, then days whose hashes
+-- these days resolved), or all of them for known_hashes.sql.
 create or replace temp view new_sightings as
 with events as (
     select
         event_id, day, occurred_at, source, user_id, anonymous_id, previous_id, email, phone,
         device_id, fbclid, gclid, email_hash, phone_hash
     from raw_events
-    where day in (select day from sighting_days)
+    where day in (select day from sighting_batch)
 ),
 
 raw as (
