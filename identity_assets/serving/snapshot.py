@@ -644,8 +644,8 @@ def _connect(path: Path, writer: bool = False) -> sqlite3.Connection:
 
 def _recent_rows(path: Path) -> int:
     """Journal rows in the recent part of the index by identity: what the next fold folds.
-    Counted by a reader once the writer has closed: after its checkpoint, a few index pages
-    (0.03-0.09 s at 10M events), where the writer, through its WAL, took 0.64 s."""
+    Counted by a reader once the writer has closed and checkpointed: 0.03-0.09 s for a 10M
+    day's 371,802 rows, where the writer's own count, just after its commit, took 0.64 s."""
     with closing(_connect(path)) as reader:
         query = "select count(*) from identity_journal where recent = 1"
         return reader.execute(query).fetchall()[0][0]
