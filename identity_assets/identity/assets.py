@@ -83,9 +83,9 @@ def resolve_identity_graph(
     with warehouse.get_connection() as conn:
         if full_refresh.includes("identity"):
             context.log.info("identity: full refresh, resolving every landed day anew")
-            result = rebuild_identities(conn, identity_rules.rules())
+            result = rebuild_identities(conn, identity_rules.rules(), context.log.info)
         else:
-            result = resolve_identities(conn, identity_rules.rules())
+            result = resolve_identities(conn, identity_rules.rules(), context.log.info)
         version = data_version(changes.latest_version(conn, "event_placements"))
         context.log.info(
             f"identity graph: {result.changed_days} changed day(s), "

@@ -21,7 +21,7 @@ first seen survives a merge, and a rebuild from the same files gives the same id
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -146,26 +146,34 @@ def _count_neighbours(conn: duckdb.DuckDBPyConnection, sign: int) -> None:
         conn.execute(sql.load("identity/neighbour_changes"), {"sign": sign})
 
 
-def _sighting_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def _sighting_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple[int, int]]:
     """Make `sighting_batch` each batch of the days of `sighting_days` in turn, so a query
-    over it follows a bounded number of events rather than every day read again."""
+    over it follows a bounded number of events rather than every day read again; yields how
+    many of the days with events the batches have held so far, and of how many."""
     sizes = conn.execute(
         "select day, count(*) from raw_events "
         "where day in (select day from sighting_days) group by day order by day"
     ).fetchall()
-    for batch in _day_batches(sizes, SIGHTING_BATCH_EVENTS):
+    batches = _day_batches(sizes, SIGHTING_BATCH_EVENTS)
+    total = sum(map(len, batches))
+    held = 0
+    for batch in batches:
         conn.execute(
             "create or replace temp table sighting_batch as select unnest($days)::date as day",
             {"days": batch},
         )
-        yield
+        held += len(batch)
+        yield held, total
 
 
 def resolve_identities(
-    conn: duckdb.DuckDBPyConnection, rules: IdentityRules | None = None
+    conn: duckdb.DuckDBPyConnection,
+    rules: IdentityRules | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> ResolveResult:
     """Bring the identity tables up to date with `raw_events` and the rules, touching only what
-    changed: the days whose events changed, and what a changed rule reaches."""
+    changed: the days whose events changed, and what a changed rule reaches. `log` hears of
+    the progress of a run that reads its days in more than one batch."""
     rules = rules or IdentityRules()
     started = time.perf_counter()
     ensure_tables(conn)
@@ -192,7 +200,7 @@ def resolve_identities(
         with sql.transaction(conn):
             if differences or stored is None:
                 _store_rules(conn, rules)
-            result = _resolve_changed(conn, rules, previous, differences, changed)
+            result = _resolve_changed(conn, rules, previous, differences, changed, log)
             version = changes.new_version(conn, "event_placements")
             changes.log_days(conn, version, "select day from changed_days")
             changes.log_identities(conn, version, "select identity_id from changed_identities")
@@ -204,7 +212,9 @@ def resolve_identities(
 
 
 def rebuild_identities(
-    conn: duckdb.DuckDBPyConnection, rules: IdentityRules | None = None
+    conn: duckdb.DuckDBPyConnection,
+    rules: IdentityRules | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> ResolveResult:
     """Forget the identity stage's state and resolve all of `raw_events` from scratch."""
     ensure_tables(conn)
@@ -220,7 +230,7 @@ def rebuild_identities(
     ):
         conn.execute(f"delete from {table}")
     changes.forget(conn, "identity")
-    return resolve_identities(conn, rules)
+    return resolve_identities(conn, rules, log)
 
 
 def applied_rules(conn: duckdb.DuckDBPyConnection) -> IdentityRules | None:
@@ -272,6 +282,7 @@ def _resolve_changed(
     previous: IdentityRules,
     differences: list[str],
     changed: int,
+    log: Callable[[str], None] | None,
 ) -> ResolveResult:
     conn.execute(sql.load("identity/touched_before"))
     if differences:
@@ -279,7 +290,7 @@ def _resolve_changed(
     conn.execute("create or replace temp table sighting_days as select day from changed_days")
     _start_neighbour_changes(conn)
     new_phones = _parse_new_phones(conn, rules.phone_region)
-    _read_sightings_again(conn, rules.phone_region)
+    _read_sightings_again(conn, rules.phone_region, log)
     _read_late_hash_days(conn, rules.phone_region)
     # identifiers touched so far lost sightings (a day read again) or met a changed rule: their
     # statistics are counted again from all their sightings; the changed days' others are added
@@ -338,16 +349,20 @@ def _resolve_changed(
     )
 
 
-def _read_sightings_again(conn: duckdb.DuckDBPyConnection, region: str) -> None:
+def _read_sightings_again(
+    conn: duckdb.DuckDBPyConnection, region: str, log: Callable[[str], None] | None = None
+) -> None:
     """Replace the sightings of `sighting_days` with those their raw events give now: their
     neighbour counts come off before the old ones go, and the new ones' go on after."""
     _count_neighbours(conn, -1)
     conn.execute("delete from identifier_sightings where day in (select day from sighting_days)")
-    _insert_sightings(conn, region)
+    _insert_sightings(conn, region, log)
     _count_neighbours(conn, 1)
 
 
-def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
+def _insert_sightings(
+    conn: duckdb.DuckDBPyConnection, region: str, log: Callable[[str], None] | None = None
+) -> None:
     """Normalise the sightings of `sighting_days` into identifier_sightings, a batch of days
     at a time. They stream from raw_events into the table; only days holding a UID2 hash read
     them once more, all together, to find the plain values their hashes stand for."""
@@ -361,8 +376,10 @@ def _insert_sightings(conn: duckdb.DuckDBPyConnection, region: str) -> None:
             "create or replace temp table known_hashes (identifier_type varchar, "
             "uid2_hash varchar, identifier_value varchar, problem varchar)"
         )
-    for _ in _sighting_batches(conn):
+    for number, (read, total) in enumerate(_sighting_batches(conn), start=1):
         conn.execute(sql.load("identity/insert_sightings"))
+        if log and (number > 1 or read < total):
+            log(f"identity: sightings of {read}/{total} day(s) read")
 
 
 def _read_late_hash_days(conn: duckdb.DuckDBPyConnection, region: str) -> None:

@@ -166,19 +166,22 @@ def test_a_hash_links_as_its_plain_email_read_in_another_batch_of_days(
         table: f"select * from {table} order by all"
         for table in ("identifier_sightings", "identifier_pairs", "identity_map", "identifiers")
     }
-    rebuild_identities(conn)
+    said: list[str] = []
+    rebuild_identities(conn, log=said.append)
     whole = {table: conn.execute(query).fetchall() for table, query in stored.items()}
+    assert said == []  # one batch: nothing to tell
     # one day to a batch: the hash's day is read in one batch and its plain value's in the next
     monkeypatch.setattr(graph, "SIGHTING_BATCH_EVENTS", 1)
     conn.execute(
         "create or replace temp table sighting_days as select unnest([$1, $2]) as day", [D1, D2]
     )
     batches = [
-        conn.execute("select day from sighting_batch").fetchall()
-        for _ in graph._sighting_batches(conn)
+        (conn.execute("select day from sighting_batch").fetchall(), progress)
+        for progress in graph._sighting_batches(conn)
     ]
-    assert batches == [[(D1,)], [(D2,)]]
-    rebuild_identities(conn)
+    assert batches == [([(D1,)], (1, 2)), ([(D2,)], (2, 2))]
+    rebuild_identities(conn, log=said.append)
     assert {table: conn.execute(query).fetchall() for table, query in stored.items()} == whole
+    assert said == [f"identity: sightings of {n}/2 day(s) read" for n in (1, 2)]
     assert identity_of(conn, "email", ANN_HASH) is None
     assert identity_of(conn, "anonymous_id", "a-1") == identity_of(conn, "user_id", "u-1")
