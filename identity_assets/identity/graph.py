@@ -149,10 +149,11 @@ def _count_neighbours(conn: duckdb.DuckDBPyConnection, sign: int) -> None:
 def _sighting_batches(conn: duckdb.DuckDBPyConnection) -> Iterator[tuple[int, int]]:
     """Make `sighting_batch` each batch of the days of `sighting_days` in turn, so a query
     over it follows a bounded number of events rather than every day read again; yields how
-    many of the days with events the batches have held so far, and of how many."""
+    many of the days the batches have held so far, and of how many. A day left with no event
+    is in a batch too: its old sightings still count until they are taken back."""
     sizes = conn.execute(
-        "select day, count(*) from raw_events "
-        "where day in (select day from sighting_days) group by day order by day"
+        "select d.day, count(e.day) from (select distinct day from sighting_days) as d "
+        "left join raw_events as e on e.day = d.day group by d.day order by d.day"
     ).fetchall()
     batches = _day_batches(sizes, SIGHTING_BATCH_EVENTS)
     total = sum(map(len, batches))
@@ -432,9 +433,9 @@ def _day_batches(sizes: list[tuple[date, int]], budget: int) -> list[list[date]]
     """Consecutive days grouped so that each group holds at most `budget` rows (a day larger
     than the budget is a group of its own)."""
     batches: list[list[date]] = []
-    held = budget
+    held = 0
     for day, count in sizes:
-        if held + count > budget:
+        if not batches or held + count > budget:
             batches.append([])
             held = 0
         batches[-1].append(day)

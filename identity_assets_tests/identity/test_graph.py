@@ -291,6 +291,7 @@ def test_days_are_placed_in_batches_bounded_by_sightings() -> None:
     sizes = [(D1, 3), (D2, 4), (D3, 9), (date(2026, 1, 4), 1)]
     assert graph._day_batches(sizes, 8) == [[D1, D2], [D3], [date(2026, 1, 4)]]
     assert graph._day_batches(sizes, 100) == [[D1, D2, D3, date(2026, 1, 4)]]
+    assert graph._day_batches([(D1, 0), (D2, 9)], 8) == [[D1], [D2]]
 
 
 @pytest.mark.heavy
@@ -445,3 +446,18 @@ def test_a_warehouse_resolved_before_pairs_were_kept_counts_them_once(conn, land
         "select * from information_schema.tables where table_name = 'identifier_neighbours'"
     ).fetchall()
     assert ("device_id", "kiosk-1", "user_id", "u-2", 1) in counted
+
+
+def test_a_day_delivered_again_with_no_event_left_takes_back_its_pairs(conn, landing) -> None:
+    """A day whose files come again with no line accepted keeps no sighting, and the pairs
+    its old sightings made are taken back, as a rebuild has them."""
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1", anonymousId="a-1")])
+    land_and_resolve(conn, landing, D2, [track(2, D2, userId="u-2", anonymousId="a-2")])
+    landing.write("a.jsonl", ["{not json"], day=D1, raw=True)
+    ingest_day(conn, landing.root, D1)
+    resolve_identities(conn)
+    pairs = "select identifier_value, other_value, events from identifier_pairs order by all"
+    incremental = conn.execute(pairs).fetchall()
+    assert incremental == [("a-2", "u-2", 1), ("u-2", "a-2", 1)]
+    rebuild_identities(conn)
+    assert conn.execute(pairs).fetchall() == incremental
