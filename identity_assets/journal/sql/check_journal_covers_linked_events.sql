@@ -29,16 +29,18 @@ journal as (
     where changed_identity(identity_id) and not changed_day(day)
 ),
 
-missing as (
-    select p.event_id, 'missing from the journal' as problem
+-- One join pairs each placement with the journal's rows of its event and day: a placement with
+-- none is missing, a row with no placement, or under another identity or identifier than its
+-- placement's, is misplaced. At 10M events the whole-table check took 5.5 s, against 10.4 s as
+-- two anti joins, each of which built a hash table of every placement or row.
+paired as (
+    select
+        event_id,
+        j.event_id is not null as in_journal,
+        coalesce(p.identity_id = j.identity_id and p.identifier_key = j.identifier_key, false)
+            as as_placed
     from placed as p
-    anti join journal as j using (event_id, day)
-),
-
-misplaced as (
-    select j.event_id, 'in the journal without its placement (identity and identifier)'
-    from journal as j
-    anti join placed as p using (event_id, day, identity_id, identifier_key)
+    full outer join journal as j using (event_id, day)
 ),
 
 copies as (
@@ -48,8 +50,12 @@ copies as (
     having count(*) > 1
 )
 
-select * from missing
+select event_id, 'missing from the journal' as problem
+from paired
+where not in_journal
 union all
-select * from misplaced
+select event_id, 'in the journal without its placement (identity and identifier)'
+from paired
+where in_journal and not as_placed
 union all
 select * from copies
