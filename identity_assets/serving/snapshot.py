@@ -14,10 +14,11 @@ the old one, and the days and identities applied are logged for the snapshot's c
 file is in WAL mode: a reader's transaction keeps the version it began on while the next one
 commits, and never waits for it. The first publish, a full refresh, another phone region, or
 changes the log cannot account for build a new file, `<version>.sqlite`, switched by the
-pointer's atomic rename; the newest two files are kept, and a reader holding an older one open
-finishes on it. The journal's index by identity has two parts, the rows folded and those
-versions wrote since, so that a new day's entries leave the large part's pages alone; the weekly
-compaction folds them in (`fold`). Decision records 0015, 0020, 0026 and 0036.
+pointer's atomic rename (its rows go in as Arrow batches through the ADBC SQLite driver); the
+newest two files are kept, and a reader holding an older one open finishes on it. The journal's
+index by identity has two parts, the rows folded and those versions wrote since, so that a new
+day's entries leave the large part's pages alone; the weekly compaction folds them in (`fold`).
+Decision records 0015, 0020, 0026, 0036 and 0038.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
 
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import duckdb
 
 from identity_assets import changes, sql
@@ -103,6 +105,8 @@ _STAGED = (
     "serving_changed",
 )
 _BATCH = 20_000
+# Rows per Arrow batch of a new file's ingest (decision 0038).
+_ARROW_BATCH = 100_000
 # The layout of a snapshot file, kept in SQLite's `user_version`: 1 since the journal's index
 # by identity has two parts (decision 0036). A file of an older layout is built anew by the
 # next version, and read until then through a view that has the newer columns.
@@ -280,16 +284,14 @@ def _build(conn: duckdb.DuckDBPyConnection, root: Path, stamp: tuple) -> str:
         stale.unlink()
     name = _fresh_name(root, version)
     partial = root / f".{name}.tmp"
+    with closing(sqlite3.connect(partial, isolation_level=None)) as snap:
+        snap.executescript(sql.load("serving/snapshot_tables"))
+    _ingest_rows(conn, partial)
     snap = sqlite3.connect(partial, isolation_level=None)
     try:
         snap.execute("pragma journal_mode = off")
         snap.execute("pragma synchronous = off")
-        snap.executescript(sql.load("serving/snapshot_tables"))
-        snap.execute("begin")
-        for table in TABLES:
-            _copy_rows(conn, table, "true", snap)
         _stamp(snap, *stamp)
-        snap.execute("commit")
         snap.executescript(sql.load("serving/snapshot_indexes"))
         snap.execute(f"pragma user_version = {LAYOUT}")
         snap.execute("pragma journal_mode = wal")
@@ -303,6 +305,19 @@ def _build(conn: duckdb.DuckDBPyConnection, root: Path, stamp: tuple) -> str:
     os.replace(partial, root / name)
     _sync(root)
     return name
+
+
+def _ingest_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Every look-up row into the new file at `path`, as Arrow batches that the ADBC SQLite
+    driver binds in C: no row becomes a Python object. At 10M events the journal's rows went in
+    2.4 times as fast as fetched into Python and inserted through `sqlite3` (decision 0038)."""
+    with adbc_sqlite.connect(str(path), autocommit=True) as snap, snap.cursor() as cursor:
+        cursor.execute("pragma journal_mode = off")
+        cursor.execute("pragma synchronous = off")
+        for table in TABLES:
+            with _selected(conn, table, "true") as query:
+                rows = conn.sql(query).to_arrow_reader(_ARROW_BATCH)
+                cursor.adbc_ingest(table, rows, mode="append")
 
 
 def _fresh_name(root: Path, version: int) -> str:
