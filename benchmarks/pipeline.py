@@ -9,6 +9,9 @@ folders, then:
   full         `identity-assets run` over every day but the last: one run over the range;
   incremental  `identity-assets run --day <last day>` on top of that history, once the full
                build's writes are on disk (`os.sync`);
+  quiet day    `identity-assets run --day <the day after>` with 100 new events landed that day
+               (the last day's first Segment lines under new message ids): what a run costs on
+               this history when the day holds next to nothing;
   stage floors on the resulting warehouse: the identity floor (the identifier columns of
                raw_events written one row per identifier) and the journal floor (event_id,
                occurred_at and payload copied into a table).
@@ -22,6 +25,7 @@ with -<memory limit> added when it is not 3GB.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import subprocess
@@ -29,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -114,6 +118,12 @@ def main() -> None:
         print(f"full: {report['full']['seconds']:.1f}s; {said(report['settled'])}")
         report["incremental"] = run_cli(env, ["--day", days[-1]], work)
         print(f"incremental: {report['incremental']['seconds']:.1f}s")
+        quiet, quiet_day = _quiet_landing(landing, days[-1], work)
+        settle()
+        report["quiet_day"] = run_cli(
+            {**env, "IDENTITY_LANDING_DIR": str(quiet)}, ["--day", quiet_day], work
+        )
+        print(f"quiet day: {report['quiet_day']['seconds']:.1f}s")
         stage_floors, _ = measured_child(
             [sys.executable, __file__, "--step", "stage_floors", "--database",
              str(work / "identity.duckdb"), *common]
@@ -122,6 +132,29 @@ def main() -> None:
     _print(report)
     suffix = "" if args.memory_limit == "3GB" else f"-{args.memory_limit}"
     write_report(f"pipeline-{args.lines}{suffix}", report)
+
+
+QUIET_DAY_LINES = 100
+
+
+def _quiet_landing(landing: Path, last_day: str, work: Path) -> tuple[Path, str]:
+    """A landing folder holding every landed day (linked) and the day after the last, with
+    QUIET_DAY_LINES new events: the last day's first Segment lines under new message ids."""
+    quiet = work / "landing-quiet"
+    quiet.mkdir()
+    for day in landing.iterdir():
+        if day.name[:1].isdigit():
+            (quiet / day.name).symlink_to(day, target_is_directory=True)
+    source = min((landing / last_day).glob("segment-*"))
+    opener = gzip.open if source.suffix == ".gz" else open
+    with opener(source, "rt") as lines:
+        events = [json.loads(next(lines)) for _ in range(QUIET_DAY_LINES)]
+    next_day = (date.fromisoformat(last_day) + timedelta(days=1)).isoformat()
+    (quiet / next_day).mkdir()
+    with (quiet / next_day / f"segment-{next_day}.jsonl").open("w") as out:
+        for event in events:
+            out.write(json.dumps({**event, "messageId": f"{event['messageId']}-quiet"}) + "\n")
+    return quiet, next_day
 
 
 def run_cli(env: dict[str, str], day_args: list[str], work: Path) -> dict:
@@ -313,6 +346,15 @@ def _print(report: dict) -> None:
         f"{incremental['seconds']:>9.1f} {incremental['seconds'] / full['seconds']:>7.2f} "
         f"{incremental.get('read_mb', 0):>6,.0f} MB {incremental.get('disk_read_mb', 0):>7,.0f} MB"
     )
+    quiet = report.get("quiet_day")
+    if quiet:
+        stages = ", ".join(
+            f"{name} {stage.get('seconds', 0.0):.1f}" for name, stage in quiet["stages"].items()
+        )
+        print(
+            f"a quiet day ({QUIET_DAY_LINES} events) on this history: {quiet['seconds']:.1f} s "
+            f"({quiet['seconds'] / full['seconds']:.3f} of the full build): {stages}"
+        )
 
 
 if __name__ == "__main__":
