@@ -445,3 +445,18 @@ def test_the_coverage_check_finds_a_missing_a_misplaced_and_a_doubled_row(
         "in the journal without its placement (identity and identifier)",
         "missing from the journal",
     ]
+
+
+def test_the_coverage_check_finds_an_event_placed_twice_under_two_identities(
+    conn, landing: Landing
+) -> None:
+    land(conn, landing, D1, [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")])
+    coverage = sql.load("journal/check_journal_covers_linked_events")
+    u1, u2 = (identity_of(conn, "user_id", f"u-{n}") for n in (1, 2))
+    conn.execute(
+        "insert into event_placements select * replace ($other as identity_id) "
+        "from event_placements where identity_id = $one",
+        {"one": u1, "other": u2},
+    )
+    problems = [problem for _, problem in conn.execute(coverage).fetchall()]
+    assert problems == ["in the journal without its placement (identity and identifier)"]
