@@ -454,10 +454,10 @@ def _copy_rows(
     table: str,
     where: str,
     snap: sqlite3.Connection,
-    insert: str | None = None,
+    insert: str,
 ) -> int:
-    """The warehouse rows of `table` that `where` selects into the snapshot's (by `insert`,
-    else as they are); how many."""
+    """The warehouse rows of `table` that `where` selects into the snapshot's by `insert`;
+    how many."""
     with _selected(conn, table, where) as query:
         return _copy(conn, query, snap, table, insert)
 
