@@ -112,21 +112,32 @@ def compact_warehouse(context: dg.OpExecutionContext, warehouse: Warehouse) -> d
     )
 
 
-@dg.op(description="Fold the journal rows new versions wrote into the snapshot's large index.")
+@dg.op(description="Fold the rows new versions wrote into the snapshot's large parts.")
 def fold_serving_snapshot(context: dg.OpExecutionContext, warehouse: Warehouse) -> dg.Output[None]:
-    """A day's version writes its journal rows to the small part of the snapshot's index by
-    identity (decision 0036); this moves them to the large part. Only the serving stage and
+    """A day's version writes its journal rows and identifiers to small parts of the snapshot
+    (decisions 0036, 0039); this moves them to the large parts. Only the serving stage and
     this write the snapshot, and both hold the warehouse's writer tag."""
     done = fold(serving_root(warehouse))
-    context.log.info(f"serving snapshot: folded {done.rows:,} journal rows in {done.seconds:.1f}s")
-    return dg.Output(None, metadata={"rows": done.rows, "seconds": round(done.seconds, 2)})
+    context.log.info(
+        f"serving snapshot: folded {done.rows:,} journal rows and {done.identifiers:,} "
+        f"identifiers in {done.seconds:.1f}s"
+    )
+    return dg.Output(
+        None,
+        metadata={
+            "rows": done.rows,
+            "identifiers": done.identifiers,
+            "seconds": round(done.seconds, 2),
+        },
+    )
 
 
 @dg.job(
     name=COMPACTION_JOB_NAME,
     description=(
         "Weekly: merge partly filled row groups and drop deleted rows (decision 0035), and fold "
-        "the snapshot's recent journal rows into its large index (decision 0036)."
+        "the snapshot's recent journal rows and identifiers into its large parts (decisions "
+        "0036, 0039)."
     ),
     executor_def=dg.in_process_executor,
     tags={WAREHOUSE_TAG: WRITE},

@@ -91,6 +91,7 @@ def serving_snapshot(
             "rows_written": published.written_rows,
             # what the weekly compaction will fold: it grows by a day's rows until then
             "recent_journal_rows": published.recent_journal_rows,
+            "recent_identifier_rows": published.recent_identifier_rows,
             "published_at": pointer.published_at,
             "removed": ", ".join(published.removed) or "none",
             **{f"{table}_rows": rows for table, rows in pointer.counts.items()},

@@ -17,8 +17,9 @@ changes the log cannot account for build a new file, `<version>.sqlite`, switche
 pointer's atomic rename (its rows go in as Arrow batches through the ADBC SQLite driver); the
 newest two files are kept, and a reader holding an older one open finishes on it. The journal's
 index by identity has two parts, the rows folded and those versions wrote since, so that a new
-day's entries leave the large part's pages alone; the weekly compaction folds them in (`fold`).
-Decision records 0015, 0020, 0026, 0036 and 0038.
+day's entries leave the large part's pages alone, and the identity map is two tables, folded
+and recent, read through one view, for the same reason; the weekly compaction folds both (`fold`).
+Decision records 0015, 0020, 0026, 0036, 0038 and 0039.
 """
 
 from __future__ import annotations
@@ -104,13 +105,18 @@ _STAGED = (
     "serving_moved_rows",
     "serving_changed",
 )
+# The tables a table's rows are stored in, by part (decision 0039): a new file writes the first,
+# a version removes rows from either and writes the last; look-ups read the view named as the
+# table.
+_PARTS = {"identity_map": ("identity_map_folded", "identity_map_recent")}
 _BATCH = 20_000
 # Rows per Arrow batch of a new file's ingest (decision 0038).
 _ARROW_BATCH = 100_000
 # The layout of a snapshot file, kept in SQLite's `user_version`: 1 since the journal's index
-# by identity has two parts (decision 0036). A file of an older layout is built anew by the
-# next version, and read until then through a view that has the newer columns.
-LAYOUT = 1
+# by identity has two parts (decision 0036), 2 since the identity map has two (decision 0039).
+# A file of an older layout is built anew by the next version, and read until then as it is
+# (through a view that has the newer columns, where it lacks them).
+LAYOUT = 2
 _OLDER_LAYOUT_VIEWS = {
     0: "create temp view identity_journal as select *, 0 as recent from main.identity_journal",
 }
@@ -176,6 +182,7 @@ class Published:
     removed_rows: dict[str, int] = field(default_factory=dict)
     written_rows: dict[str, int] = field(default_factory=dict)
     recent_journal_rows: int = 0  # in the recent part of the index by identity (decision 0036)
+    recent_identifier_rows: int = 0  # in the identity map's recent part (decision 0039)
 
 
 def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -232,9 +239,7 @@ def publish(
         and changes.rows_logged(conn, journal)
     )
     if in_step and not any(p.any for p in pending) and current.counts == counts:
-        return Published(
-            current, written=False, recent_journal_rows=_recent_rows(root / current.file)
-        )
+        return Published(current, written=False, **_recent_rows(root / current.file))
     stamp = (version, phone_region, datetime.now(UTC).replace(tzinfo=None))
     try:
         applied = (
@@ -263,7 +268,7 @@ def publish(
     removed = _remove_old(root, name, keep)
     recent = _recent_rows(root / name)
     if applied is None:
-        return Published(pointer, True, removed, mode, recent_journal_rows=recent)
+        return Published(pointer, True, removed, mode, **recent)
     return Published(
         pointer,
         True,
@@ -273,7 +278,7 @@ def publish(
         applied.journal_rows,
         applied.removed,
         applied.written,
-        recent,
+        **recent,
     )
 
 
@@ -293,6 +298,7 @@ def _build(conn: duckdb.DuckDBPyConnection, root: Path, stamp: tuple) -> str:
         snap.execute("pragma synchronous = off")
         _stamp(snap, *stamp)
         snap.executescript(sql.load("serving/snapshot_indexes"))
+        _analyze(snap)
         snap.execute(f"pragma user_version = {LAYOUT}")
         snap.execute("pragma journal_mode = wal")
         problems = differences(conn, snap)
@@ -317,7 +323,7 @@ def _ingest_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
         for table in TABLES:
             with _selected(conn, table, "true") as query:
                 rows = conn.sql(query).to_arrow_reader(_ARROW_BATCH)
-                cursor.adbc_ingest(table, rows, mode="append")
+                cursor.adbc_ingest(_PARTS.get(table, (table,))[0], rows, mode="append")
 
 
 def _fresh_name(root: Path, version: int) -> str:
@@ -392,6 +398,7 @@ def _apply_changes(
             snap.execute("rollback")
             return None
         _stamp(snap, *stamp)
+        _analyze(snap)
         snap.execute("commit")
         identities = snap.execute("select count(*) from temp.changed").fetchall()[0][0]
     finally:
@@ -442,11 +449,15 @@ def _apply_differences(
     key_of = itemgetter(*positions)
     where = " and ".join(f"{column} = ?" for column in key)
     gone = [[row[i] for i in positions] for row in held - wanted.keys()]
-    removed = snap.executemany(f"delete from {table} where {where}", gone).rowcount
+    parts = _PARTS.get(table, (table,))
+    removed = sum(
+        max(snap.executemany(f"delete from {part} where {where}", gone).rowcount, 0)
+        for part in parts
+    )
     new = [wanted[row] for row in sorted(wanted.keys() - held, key=key_of)]
     placeholders = ", ".join("?" * _COLUMNS[table])
-    snap.executemany(f"insert into {table} values ({placeholders})", new)
-    return max(removed, 0), len(new)
+    snap.executemany(f"insert into {parts[-1]} values ({placeholders})", new)
+    return removed, len(new)
 
 
 def _copy_rows(
@@ -543,14 +554,16 @@ def compared(
         if identities:
             views = {
                 "snapshot_profiles": f"select identity_id from customer_profiles {within}",
-                "snapshot_identifiers": f"select distinct identity_id from identity_map {within}",
+                # not `distinct`: SQLite reads the view's two parts by index only when it can
+                # flatten it into the query
+                "snapshot_identifiers": f"select identity_id from identity_map {within}",
             }
             for view, query in views.items():
                 made.append(view)
                 ids = [row[0] for row in snap.execute(query)]
                 conn.execute(
                     f"create or replace temp table {view} as "
-                    "select unnest($ids)::varchar as identity_id",
+                    "select distinct unnest($ids)::varchar as identity_id",
                     {"ids": ids},
                 )
         yield
@@ -569,16 +582,19 @@ def _register_counts(
         counts = [
             row
             for table, column, keys, label in _COUNTED
+            for part in _PARTS.get(table, (table,))
             for row in snap.execute(
-                query.format(table=table, column=column, keys=keys, label=label)
+                query.format(table=part, name=table, column=column, keys=keys, label=label)
             )
         ]
     else:
         counts = [("all", table, rows) for table, rows in snapshot_counts(snap).items()]
     columns = list(zip(*counts, strict=True)) if counts else [[], [], []]
     conn.execute(
-        "create or replace temp table snapshot_counts as select unnest($parts) as part, "
-        "unnest($tables) as table_name, unnest($rows)::bigint as snapshot_rows",
+        "create or replace temp table snapshot_counts as "
+        "select part, table_name, sum(snapshot_rows)::bigint as snapshot_rows from ("
+        "select unnest($parts) as part, unnest($tables) as table_name, "
+        "unnest($rows) as snapshot_rows) group by all",
         {"parts": list(columns[0]), "tables": list(columns[1]), "rows": list(columns[2])},
     )
 
@@ -657,13 +673,29 @@ def _connect(path: Path, writer: bool = False) -> sqlite3.Connection:
     return snap
 
 
-def _recent_rows(path: Path) -> int:
-    """Journal rows in the recent part of the index by identity: what the next fold folds.
-    Counted by a reader once the writer has closed and checkpointed: 0.03-0.09 s for a 10M
-    day's 371,802 rows, where the writer's own count, just after its commit, took 0.64 s."""
+def _recent_rows(path: Path) -> dict[str, int]:
+    """The rows in the recent parts, of the journal's index by identity and of the identity map:
+    what the next fold folds. Counted by a reader once the writer has closed and checkpointed:
+    0.03-0.09 s for a 10M day's 371,802 journal rows, where the writer's own count, just after
+    its commit, took 0.64 s."""
     with closing(_connect(path)) as reader:
-        query = "select count(*) from identity_journal where recent = 1"
-        return reader.execute(query).fetchall()[0][0]
+        (journal,) = reader.execute(
+            "select count(*) from identity_journal where recent = 1"
+        ).fetchall()[0]
+        identifiers = (
+            reader.execute("select count(*) from identity_map_recent").fetchall()[0][0]
+            if _layout(reader) >= 2
+            else 0
+        )
+    return {"recent_journal_rows": journal, "recent_identifier_rows": identifiers}
+
+
+def _analyze(snap: sqlite3.Connection) -> None:
+    """Give SQLite's planner the shape of the file's indexes, from a sample of each: without
+    it, a look-up by UID2 hash read every identifier of its type in key order (0.1-0.25 s at 10M
+    events) instead of probing the index by hash (50 us). 10 ms at 10M events."""
+    snap.execute("pragma analysis_limit = 1000")
+    snap.execute("analyze")
 
 
 def _layout(snap: sqlite3.Connection) -> int:
@@ -672,17 +704,20 @@ def _layout(snap: sqlite3.Connection) -> int:
 
 @dataclass(frozen=True)
 class Folded:
-    """The outcome of `fold`: the journal rows moved to the folded part, in what time."""
+    """The outcome of `fold`: the journal rows and identifiers moved to the folded parts, in
+    what time."""
 
     rows: int
     seconds: float
+    identifiers: int = 0
 
 
 def fold(root: Path) -> Folded:
-    """Fold the journal rows versions wrote since the last fold into the large part of the
-    index by identity, in the published file, in one transaction (readers keep the version they
-    began on). It rewrites that part's pages once, which a day's version no longer does; the
-    weekly compaction calls it (decision 0036). Nothing to fold before the first publish or on
+    """Fold the journal rows and identifiers versions wrote since the last fold into the large
+    parts (of the journal's index by identity, of the identity map), in the published file, in
+    one transaction (readers keep the version they began on). It rewrites those parts' pages
+    once, which a day's version no longer does; the weekly compaction calls it (decisions 0036
+    and 0039). Nothing to fold before the first publish or on
     a file of an older layout, which the next version builds anew."""
     started = time.perf_counter()
     try:
@@ -695,10 +730,15 @@ def fold(root: Path) -> Folded:
             return Folded(0, 0.0)
         snap.execute("begin immediate")
         rows = snap.execute("update identity_journal set recent = 0 where recent = 1").rowcount
+        identifiers = snap.execute(
+            "insert into identity_map_folded select * from identity_map_recent"
+        ).rowcount
+        snap.execute("delete from identity_map_recent")
+        _analyze(snap)
         snap.execute("commit")
     finally:
         snap.close()
-    return Folded(rows, time.perf_counter() - started)
+    return Folded(rows, time.perf_counter() - started, identifiers)
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from identity_assets.resources import (
 from identity_assets.serving.assets import serving_snapshot, snapshot_checks
 from identity_assets.serving.snapshot import (
     POINTER,
+    Folded,
     Pointer,
     SnapshotSource,
     _connect,
@@ -416,6 +417,122 @@ def test_a_version_writes_the_recent_part_of_the_index_and_the_fold_folds_it(
     assert _parts(pipeline) == {0: 6, 1: 1}
 
 
+def _map_parts(pipeline: Pipeline) -> dict[str, list]:
+    with open_current(pipeline.serving) as (_, conn):
+        return {
+            part: conn.execute(
+                f"select identifier_type, identifier_value, identity_id from {part} order by 1, 2"
+            ).fetchall()
+            for part in ("identity_map_folded", "identity_map_recent")
+        }
+
+
+def _identities_found(conn, asked: list[tuple[str, str]]) -> list[str | None]:
+    return [find_identity(conn, kind, value) for kind, value in asked]
+
+
+def test_a_version_writes_new_identifiers_to_the_recent_part_and_the_fold_folds_them(
+    tmp_path, landing
+) -> None:
+    """A new file's identifiers are in the identity map's folded part, those a version writes in
+    its recent part; look-ups (by identifier, by UID2 hash) read both, and folding changes no
+    answer (decision 0039)."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(1, D1, userId="u-1", email="ann@example.com")])
+    assert [len(rows) for rows in _map_parts(pipeline).values()] == [2, 0]
+    # bob and a visitor are new; u-1 gains a phone
+    result = pipeline.run(
+        D2,
+        [
+            track(2, D2, userId="u-2", email="bob@example.com"),
+            track(3, D2, userId="u-1", phone="+14155550100"),
+            track(4, D2, anonymousId="a-5"),
+        ],
+    )
+    folded, recent = _map_parts(pipeline).values()
+    assert len(folded) == 2
+    assert [(kind, value) for kind, value, _ in recent] == [
+        ("anonymous_id", "a-5"),
+        ("email", "bob@example.com"),
+        ("phone", "+14155550100"),
+        ("user_id", "u-2"),
+    ]
+    metadata = materialized_metadata(result)["serving_snapshot"]
+    assert metadata["recent_identifier_rows"].value == 4
+    asked = [
+        ("email", "ann@example.com"),
+        ("email", uid2_hash("bob@example.com")),
+        ("phone", "+14155550100"),
+        ("user_id", "u-2"),
+        ("user_id", "nobody"),
+    ]
+    with pipeline.warehouse.get_connection() as conn:
+        expected = _identities_found(conn, asked)
+    assert expected[-1] is None and None not in expected[:-1]
+    with open_current(pipeline.serving) as (_, conn):
+        assert _identities_found(conn, asked) == expected
+    done = fold(pipeline.serving)
+    assert done.identifiers == 4
+    folded_now, recent_now = _map_parts(pipeline).values()
+    assert (folded_now, recent_now) == (sorted(folded + recent), [])
+    with open_current(pipeline.serving) as (_, conn):
+        assert _identities_found(conn, asked) == expected
+    assert fold(pipeline.serving).identifiers == 0
+    # the visitor turns out to be ann: an identity's identifiers take another identity, leaving
+    # the folded part for the recent one
+    result = pipeline.run(D3, [track(5, D3, anonymousId="a-5", email="ann@example.com")])
+    assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "changes"
+    folded, recent = _map_parts(pipeline).values()
+    in_folded = {(kind, value) for kind, value, _ in folded}
+    assert recent and not in_folded & {(kind, value) for kind, value, _ in recent}
+    asked = [("anonymous_id", "a-5"), *asked]
+    with pipeline.warehouse.get_connection() as conn:
+        expected = _identities_found(conn, asked)
+    assert expected[0] == expected[1]
+    with open_current(pipeline.serving) as (_, conn):
+        assert _identities_found(conn, asked) == expected
+
+
+def test_look_ups_of_the_identity_map_read_each_part_by_its_index(tmp_path, landing) -> None:
+    """Through the view over the identity map's two parts, a look-up by identifier, by UID2
+    hash and a check's count per identity each probe both parts' indexes: none reads a part
+    whole (a look-up by hash did, in key order, before the file had its planner statistics)."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(n, D1, userId=f"u-{n}", email=f"p{n}@example.com") for n in range(9)])
+    pipeline.run(
+        D2, [track(n, D2, userId=f"u-{n}", email=f"p{n}@example.com") for n in range(9, 19)]
+    )
+    queries = {
+        "identifier": (
+            "select identity_id from identity_map "
+            "where identifier_type = $type and identifier_value = $value",
+            "PRIMARY KEY (identifier_type=? AND identifier_value=?)",
+        ),
+        "hash": (sql.load("serving/lookup_identity_by_uid2_hash"), "by_uid2_hash"),
+        "count": (
+            " union all ".join(
+                sql.load("serving/snapshot_changed_counts").format(
+                    table=part, name="identity_map", column="identity_id", keys="keys", label="i"
+                )
+                for part in ("identity_map_folded", "identity_map_recent")
+            ),
+            "by_identity (identity_id=?)",
+        ),
+    }
+    with open_current(pipeline.serving) as (_, conn):
+        conn.execute("create temp table keys (key text primary key)")
+        for name, (query, index) in queries.items():
+            plan = [
+                row[3]
+                for row in conn.execute(
+                    f"explain query plan {query}", {"type": "email", "value": "x"}
+                )
+            ]
+            searched = [step for step in plan if step.startswith("SEARCH identity_map_")]
+            assert len(searched) == 2 and all(index in step for step in searched), (name, plan)
+            assert not any(step.startswith("SCAN identity_map_") for step in plan), (name, plan)
+
+
 def test_a_limited_journal_look_up_reads_each_part_of_the_index_in_order(tmp_path) -> None:
     """Each part of the index by identity is read in its order, up to the limit; only the two
     parts' rows are sorted together, never a whole journal."""
@@ -435,27 +552,49 @@ def test_a_limited_journal_look_up_reads_each_part_of_the_index_in_order(tmp_pat
     snap.close()
 
 
-def test_a_snapshot_of_the_older_layout_answers_and_the_next_version_builds_it_anew(
-    tmp_path, landing
+# A file of each older layout, made from one of the current layout: before the identity map
+# had two parts (layout 1), and before the journal's index had two either (layout 0).
+_ONE_MAP = (
+    "create table map as select * from identity_map;"
+    "drop view identity_map; drop table identity_map_folded; drop table identity_map_recent;"
+    "create table identity_map (identifier_type text not null, identifier_value text not null,"
+    " identity_id text not null, uid2_hash text,"
+    " primary key (identifier_type, identifier_value)) without rowid;"
+    "insert into identity_map select * from map; drop table map;"
+    "create index identity_map_by_identity on identity_map (identity_id);"
+)
+_ONE_JOURNAL_INDEX = (
+    "drop index identity_journal_by_identity;"
+    "alter table identity_journal drop column recent;"
+    "create index identity_journal_by_identity "
+    "on identity_journal (identity_id, occurred_us, event_id);"
+)
+_OLDER_LAYOUTS = {1: _ONE_MAP, 0: _ONE_MAP + _ONE_JOURNAL_INDEX}
+
+
+@pytest.mark.parametrize("layout", sorted(_OLDER_LAYOUTS))
+def test_a_snapshot_of_an_older_layout_answers_and_the_next_version_builds_it_anew(
+    tmp_path, landing, layout
 ) -> None:
-    """A file published before the index had two parts: readers answer from it as they did,
-    the fold leaves it alone, and the next version is a new file of the current layout."""
+    """A file published before the index or the identity map had two parts: readers answer
+    from it as they did, the fold leaves it alone, and the next version is a new file of the
+    current layout."""
     pipeline = Pipeline(tmp_path, landing)
     pipeline.run(D1, [track(n, D1, userId="u-1", email="ann@example.com") for n in range(4)])
     answers = _answers(pipeline)
+    asked = [("user_id", "u-1"), ("email", uid2_hash("ann@example.com"))]
+    with open_current(pipeline.serving) as (_, conn):
+        found = _identities_found(conn, asked)
     with sqlite3.connect(pipeline.serving / read_pointer(pipeline.serving).file) as conn:
-        conn.executescript(
-            "drop index identity_journal_by_identity;"
-            "alter table identity_journal drop column recent;"
-            "create index identity_journal_by_identity "
-            "on identity_journal (identity_id, occurred_us, event_id);"
-            "pragma user_version = 0;"
-        )
+        conn.executescript(_OLDER_LAYOUTS[layout] + f"pragma user_version = {layout};")
     assert _answers(pipeline) == answers
-    assert fold(pipeline.serving).rows == 0
+    with open_current(pipeline.serving) as (_, conn):
+        assert _identities_found(conn, asked) == found
+    assert fold(pipeline.serving) == Folded(0, 0.0)
     result = pipeline.run(D2, [track(9, D2, userId="u-2")])
     assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "full"
     assert _parts(pipeline) == {0: 5}
+    assert [len(rows) for rows in _map_parts(pipeline).values()] == [3, 0]
     assert _answers(pipeline) == answers
 
 
