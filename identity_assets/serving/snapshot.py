@@ -717,8 +717,8 @@ def fold(root: Path) -> Folded:
     parts (of the journal's index by identity, of the identity map), in the published file, in
     one transaction (readers keep the version they began on). It rewrites those parts' pages
     once, which a day's version no longer does; the weekly compaction calls it (decisions 0036
-    and 0039). Nothing to fold before the first publish or on
-    a file of an older layout, which the next version builds anew."""
+    and 0039). Nothing to fold before the first publish or on a file of an older layout, which
+    the next version builds anew."""
     started = time.perf_counter()
     try:
         _, path = _find(Path(root))
