@@ -109,6 +109,7 @@ _STAGED = (
 # a version removes rows from either and writes the last; look-ups read the view named as the
 # table.
 _PARTS = {"identity_map": ("identity_map_folded", "identity_map_recent")}
+_PARTS_SINCE_LAYOUT = 2
 _BATCH = 20_000
 # Rows per Arrow batch of a new file's ingest (decision 0038).
 _ARROW_BATCH = 100_000
@@ -582,7 +583,7 @@ def _register_counts(
         counts = [
             row
             for table, column, keys, label in _COUNTED
-            for part in _PARTS.get(table, (table,))
+            for part in _stored_in(snap, table)
             for row in snap.execute(
                 query.format(table=part, name=table, column=column, keys=keys, label=label)
             )
@@ -684,7 +685,7 @@ def _recent_rows(path: Path) -> dict[str, int]:
         ).fetchall()[0]
         identifiers = (
             reader.execute("select count(*) from identity_map_recent").fetchall()[0][0]
-            if _layout(reader) >= 2
+            if _layout(reader) >= _PARTS_SINCE_LAYOUT
             else 0
         )
     return {"recent_journal_rows": journal, "recent_identifier_rows": identifiers}
@@ -696,6 +697,12 @@ def _analyze(snap: sqlite3.Connection) -> None:
     events) instead of probing the index by hash (50 us). 10 ms at 10M events."""
     snap.execute("pragma analysis_limit = 1000")
     snap.execute("analyze")
+
+
+def _stored_in(snap: sqlite3.Connection, table: str) -> tuple[str, ...]:
+    """The tables `table`'s rows are stored in, in this file: its parts, unless the file is of a
+    layout from before they were (a run with nothing new keeps such a file, and checks it)."""
+    return _PARTS.get(table, (table,)) if _layout(snap) >= _PARTS_SINCE_LAYOUT else (table,)
 
 
 def _layout(snap: sqlite3.Connection) -> int:
