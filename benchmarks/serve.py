@@ -6,7 +6,8 @@ Usage:
 It writes (or reuses) sample exports, runs `identity-assets run` over every day but the last
 into a fresh warehouse (which publishes the first snapshot), starts `identity-assets serve` on
 127.0.0.1 in its own process group, and then, with --clients threads each holding one
-keep-alive connection and asking for journals and profiles of random known people:
+keep-alive connection and asking for journals and profiles of random known people (one
+journal in two by the email's UID2 hash, which the identifier API takes as `email` too):
   steady   --seconds of look-ups: requests/s, latency p50 / p99 / max;
   run      `identity-assets run --day <last day>` while the clients keep asking: the run holds
            the warehouse and publishes a new snapshot in the middle; failed look-ups (any
@@ -117,17 +118,18 @@ def _snapshot_step(log: Path) -> str | None:
 
 
 def _people(serving: Path) -> list[tuple[str, str]]:
-    """(email, identity id) of people in the published snapshot: the first by identity id (a
+    """(email, its UID2 hash) of people in the published snapshot: the first by identity id (a
     digest, so a spread of people)."""
+    from identity_assets.identity.normalise import uid2_hash
     from identity_assets.serving.snapshot import open_current
 
     with open_current(serving) as (_, conn):
         rows = conn.execute(
-            "select identifier_value, identity_id from identity_map "
+            "select identifier_value from identity_map "
             "where identifier_type = 'email' order by identity_id limit ?",
             [SAMPLE_PEOPLE],
         ).fetchall()
-    return rows
+    return [(email, uid2_hash(email)) for (email,) in rows]
 
 
 @contextlib.contextmanager
@@ -153,8 +155,8 @@ def _load(port: int, people: list, clients: int, during) -> dict:
         mine, failed = [], []
         n = 0
         while not stop.is_set():
-            email, _ = chosen.choice(people)
-            path, body, headers = _request(email, n)
+            email, hashed = chosen.choice(people)
+            path, body, headers = _request(email, hashed, n)
             n += 1
             began = time.perf_counter()
             try:
@@ -209,10 +211,12 @@ def _load(port: int, people: list, clients: int, during) -> dict:
     }
 
 
-def _request(email: str, n: int) -> tuple[str, dict, dict]:
-    """Every other request a journal, the others a profile with attributes and two events."""
+def _request(email: str, hashed: str, n: int) -> tuple[str, dict, dict]:
+    """Every other request a journal (by the email, or every other one by its UID2 hash, which
+    the identifier API takes as `email` too), the others a profile with attributes and two
+    events."""
     if n % 2 == 0:
-        body = {"platform": "bench", "email": email}
+        body = {"platform": "bench", "email": email if n % 4 == 0 else hashed}
         return "/api/v1/identifier", body, {"Authorization": f"Bearer {TOKEN}"}
     body = {
         "identifiers": {"email": email},
