@@ -1,6 +1,7 @@
 -- The snapshot's tables (SQLite), laid out for point reads: what journal/lookup.py asks of
 -- them, and what a new version replaces rows by. Rows of one identity sit together in the
 -- journal's index, so a look-up is a handful of B-tree probes.
+
 -- The identity map in two parts, as the journal's index by identity (decisions 0036, 0039): the
 -- rows folded and those versions wrote since. A day's new identifiers then fill the small part's
 -- pages instead of landing on nearly every page of the large one; look-ups read both through the
