@@ -324,7 +324,7 @@ def _ingest_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
         for table in TABLES:
             with _selected(conn, table, "true") as query:
                 rows = conn.sql(query).to_arrow_reader(_ARROW_BATCH)
-                cursor.adbc_ingest(_PARTS.get(table, (table,))[0], rows, mode="append")
+                cursor.adbc_ingest(_parts(table)[0], rows, mode="append")
 
 
 def _fresh_name(root: Path, version: int) -> str:
@@ -450,7 +450,7 @@ def _apply_differences(
     key_of = itemgetter(*positions)
     where = " and ".join(f"{column} = ?" for column in key)
     gone = [[row[i] for i in positions] for row in held - wanted.keys()]
-    parts = _PARTS.get(table, (table,))
+    parts = _parts(table)
     removed = sum(
         max(snap.executemany(f"delete from {part} where {where}", gone).rowcount, 0)
         for part in parts
@@ -699,10 +699,15 @@ def _analyze(snap: sqlite3.Connection) -> None:
     snap.execute("analyze")
 
 
+def _parts(table: str) -> tuple[str, ...]:
+    """The tables `table`'s rows are stored in, in a file of the current layout."""
+    return _PARTS.get(table, (table,))
+
+
 def _stored_in(snap: sqlite3.Connection, table: str) -> tuple[str, ...]:
     """The tables `table`'s rows are stored in, in this file: its parts, unless the file is of a
     layout from before they were (a run with nothing new keeps such a file, and checks it)."""
-    return _PARTS.get(table, (table,)) if _layout(snap) >= _PARTS_SINCE_LAYOUT else (table,)
+    return _parts(table) if _layout(snap) >= _PARTS_SINCE_LAYOUT else (table,)
 
 
 def _layout(snap: sqlite3.Connection) -> int:
