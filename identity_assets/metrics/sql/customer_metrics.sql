@@ -6,8 +6,8 @@
 -- purchases, then most spend); `spend_by_currency` shows every currency apart. Amounts (whole
 -- cents) are added up as decimals, exactly, so the same data gives the same figures whatever
 -- order its rows are in. What depends on the calendar alone (recency, tenure, customer age,
--- as_of) and the RFM quintiles, which rank everyone, are left for customer_metrics_as_of.sql,
--- which takes every row to $as_of in the same transaction.
+-- as_of) and the RFM quintiles, which rank everyone, are left for customer_metrics_as_of.sql and
+-- customer_metrics_rfm.sql, which take every row to $as_of in the same transaction.
 insert into customer_metrics by name
 with people as (
     select identity_id, first_seen
