@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
+from identity_assets import sql
 from identity_assets.identity.graph import resolve_identities
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.build import update_journals
@@ -84,3 +85,27 @@ def test_a_landed_day_of_older_events_still_moves_as_of(conn, landing) -> None:
     assert conn.execute("select distinct as_of from customer_value").fetchall() == [
         (datetime(2026, 11, 21),)
     ]
+
+
+def test_the_one_row_check_finds_a_missing_a_doubled_and_an_orphan_row(conn, landing) -> None:
+    _run(conn, landing, D1, [_order(1, D1, 10, userId="u-1"), _order(2, D1, 20, userId="u-2")])
+    check = sql.load("metrics/check_one_row_per_identity")
+    assert conn.execute(check).fetchall() == []
+    u1, u2 = (
+        conn.execute(
+            "select identity_id from identity_map where identifier_value = ?", [user]
+        ).fetchall()[0][0]
+        for user in ("u-1", "u-2")
+    )
+    conn.execute("delete from customer_value where identity_id = ?", [u1])
+    conn.execute(
+        "insert into customer_metrics select * from customer_metrics where identity_id = ?", [u2]
+    )
+    conn.execute(
+        "insert into customer_value by name select * replace ('ghost' as identity_id) "
+        "from customer_value where identity_id = ?",
+        [u2],
+    )
+    assert sorted(conn.execute(check).fetchall()) == sorted(
+        [(u1, "customer_value", 0), (u2, "customer_metrics", 2), ("ghost", "customer_value", 1)]
+    )
