@@ -346,6 +346,18 @@ def test_checks_find_a_blocked_identifier_linked_and_a_double_mapping(conn, land
     assert len(conn.execute(sql.load("identity/check_one_identity_per_identifier")).fetchall()) == 1
 
 
+def test_the_summary_check_finds_an_identity_unmapped_and_one_unsummarised(conn, landing) -> None:
+    land_and_resolve(conn, landing, D1, [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")])
+    check = sql.load("identity/check_every_identity_summarised")
+    assert conn.execute(check).fetchall() == []
+    u1, u2 = (identity_of(conn, "user_id", f"u-{n}") for n in (1, 2))
+    conn.execute("delete from identities where identity_id = ?", [u1])
+    conn.execute("delete from identity_map where identity_id = ?", [u2])
+    assert sorted(conn.execute(check).fetchall()) == sorted(
+        [(u1, "mapped but not in identities"), (u2, "in identities but nothing maps to it")]
+    )
+
+
 def test_events_are_counted_once_per_identifier_and_identity(conn, landing) -> None:
     events = [
         # after trimming, the previous id is the anonymous id: one sighting, not two
