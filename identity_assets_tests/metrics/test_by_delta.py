@@ -109,3 +109,20 @@ def test_the_one_row_check_finds_a_missing_a_doubled_and_an_orphan_row(conn, lan
     assert sorted(conn.execute(check).fetchall()) == sorted(
         [(u1, "customer_value", 0), (u2, "customer_metrics", 2), ("ghost", "customer_value", 1)]
     )
+
+
+def test_the_prediction_check_finds_negative_nan_and_infinite_values(conn, landing) -> None:
+    _run(conn, landing, D1, [_order(n, D1, 10 * n, userId=f"u-{n}") for n in (1, 2, 3, 4)])
+    check = sql.load("metrics/check_predictions_valid")
+    assert conn.execute(check).fetchall() == []
+    ids = [
+        row[0]
+        for row in conn.execute("select identity_id from customer_value order by 1").fetchall()
+    ]
+    for identity, value in zip(ids, ("-1", "nan", "inf"), strict=False):
+        conn.execute(
+            "update customer_value set predicted_90d_value = ?::double where identity_id = ?",
+            [value, identity],
+        )
+    found = {row[0] for row in conn.execute(check).fetchall()}
+    assert found == set(ids[:3])
