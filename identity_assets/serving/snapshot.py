@@ -472,11 +472,14 @@ def _apply_differences(
     return removed, len(new)
 
 
-def _arrow(rows: Iterable[tuple], columns: Sequence[str]) -> pa.Table:
-    """Snapshot rows of text `columns` as an Arrow table for DuckDB to read: the tuples become
-    one struct array in C, ten times as fast as a Python list per column (0.02 s against
-    0.25 s for 120,000 profiles)."""
-    shape = pa.struct([(column, pa.string()) for column in columns])
+def _arrow(
+    rows: Iterable[tuple], columns: Sequence[str], types: Sequence[pa.DataType] = ()
+) -> pa.Table:
+    """Snapshot rows as an Arrow table for DuckDB to read, its `columns` text unless `types`
+    says otherwise: the tuples become one struct array in C, ten times as fast as a Python
+    list per column (0.02 s against 0.25 s for 120,000 profiles)."""
+    types = types or (pa.string(),) * len(columns)
+    shape = pa.struct(list(zip(columns, types, strict=True)))
     return pa.Table.from_struct_array(pa.array(list(rows), type=shape))
 
 
@@ -611,14 +614,18 @@ def _register_counts(
         ]
     else:
         counts = [("all", table, rows) for table, rows in snapshot_counts(snap).items()]
-    columns = list(zip(*counts, strict=True)) if counts else [[], [], []]
-    conn.execute(
-        "create or replace temp table snapshot_counts as "
-        "select part, table_name, sum(snapshot_rows)::bigint as snapshot_rows from ("
-        "select unnest($parts) as part, unnest($tables) as table_name, "
-        "unnest($rows) as snapshot_rows) group by all",
-        {"parts": list(columns[0]), "tables": list(columns[1]), "rows": list(columns[2])},
+    conn.register(
+        "snapshot_count_rows",
+        _arrow(counts, ("part", "table_name", "snapshot_rows"), (pa.string(),) * 2 + (pa.int64(),)),
     )
+    try:
+        conn.execute(
+            "create or replace temp table snapshot_counts as "
+            "select part, table_name, sum(snapshot_rows)::bigint as snapshot_rows "
+            "from snapshot_count_rows group by all"
+        )
+    finally:
+        conn.unregister("snapshot_count_rows")
 
 
 def differences(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> dict[str, object]:
