@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 
 from identity_assets import changes, sql
 from identity_assets.metadata import preview
@@ -47,7 +48,7 @@ _DAY_IDENTITIES = {
 
 
 # The identities the changed days reached, for the last warehouse and range of versions asked.
-_REACHED: dict[tuple[str, str, int, int], list[str]] = {}
+_REACHED: dict[tuple[str, str, int, int], pa.Table] = {}
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,14 @@ def stage_scope(
     changes.stage_days(conn, pending, "check_days")
     changes.stage_identities(conn, pending, "check_identities")
     if reach and producer in _DAY_IDENTITIES:
-        conn.execute(
-            "insert into check_identities select unnest($reached::varchar[]) "
-            "except select identity_id from check_identities",
-            {"reached": _day_identities(conn, pending)},
-        )
+        conn.register("reached_identities", _day_identities(conn, pending))
+        try:
+            conn.execute(
+                "insert into check_identities select identity_id from reached_identities "
+                "except select identity_id from check_identities"
+            )
+        finally:
+            conn.unregister("reached_identities")
     conn.execute("create or replace temp macro changed_day(x) as x in (select day from check_days)")
     conn.execute(
         "create or replace temp macro changed_identity(x) as "
@@ -196,7 +200,7 @@ def stage_scope(
     )
 
 
-def _day_identities(conn: duckdb.DuckDBPyConnection, pending: changes.Pending) -> list[str]:
+def _day_identities(conn: duckdb.DuckDBPyConnection, pending: changes.Pending) -> pa.Table:
     """The identities `pending`'s changed days (staged in `check_days`) reach. The checks of one
     producer in a run reach the same ones and the query reads whole tables: it runs once per
     warehouse and range of versions (a producer that writes takes a new version)."""
@@ -207,8 +211,7 @@ def _day_identities(conn: duckdb.DuckDBPyConnection, pending: changes.Pending) -
     if key not in _REACHED:
         _REACHED.clear()
         query = _DAY_IDENTITIES[pending.upstream]
-        rows = conn.execute(f"select distinct identity_id from ({query})").fetchall()
-        _REACHED[key] = [identity for (identity,) in rows]
+        _REACHED[key] = conn.execute(f"select distinct identity_id from ({query})").to_arrow_table()
     return _REACHED[key]
 
 
