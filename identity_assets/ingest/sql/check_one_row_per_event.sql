@@ -12,20 +12,22 @@ with changed as (
 ),
 
 elsewhere as (
-    select event_key, day
+    select distinct event_key, day
     from raw_event_keys
     where not changed_day(day)
         and event_key in (select md5_number_lower(event_id) from changed)
 ),
 
+-- a join, not `day in (...)`: DuckDB reads raw_events only for the days and keys it found
+-- elsewhere (none, nearly always), where the filter read every day (10M: 0.46 -> 0.18 s)
 copies as (
     select event_id, day from changed
     union all
-    select event_id, day
-    from raw_events
-    where day in (select day from elsewhere)
-        and md5_number_lower(event_id) in (select event_key from elsewhere)
-        and event_id in (select event_id from changed)
+    select r.event_id, r.day
+    from raw_events as r
+    inner join elsewhere as e
+        on r.day = e.day and md5_number_lower(r.event_id) = e.event_key
+    where r.event_id in (select event_id from changed)
 )
 
 select event_id, count(*) as copies, min(day) as first_day, max(day) as last_day
