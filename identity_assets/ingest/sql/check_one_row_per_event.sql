@@ -11,15 +11,21 @@ with changed as (
     where changed_day(day)
 ),
 
-elsewhere as (
-    select distinct event_key, day
+-- the changed days' keys found anywhere, before the days are told apart: a filter on the day
+-- first tested every stored key's day (10M events: the check 0.45 -> 0.17 s)
+found as materialized (
+    select event_key, day
     from raw_event_keys
-    where not changed_day(day)
-        and event_key in (select md5_number_lower(event_id) from changed)
+    where event_key in (select md5_number_lower(event_id) from changed)
 ),
 
--- a join, not `day in (...)`: DuckDB reads raw_events only for the days and keys it found
--- elsewhere (none, nearly always), where the filter read every day (10M: 0.46 -> 0.18 s)
+elsewhere as (
+    select distinct event_key, day
+    from found
+    where not changed_day(day)
+),
+
+-- a join, not `day in (...)`: raw_events is read only for the days and keys found elsewhere
 copies as (
     select event_id, day from changed
     union all
