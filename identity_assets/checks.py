@@ -172,14 +172,11 @@ def stage_scope(
     changes.stage_days(conn, pending, "check_days")
     changes.stage_identities(conn, pending, "check_identities")
     if reach and producer in _DAY_IDENTITIES:
-        conn.register("reached_identities", _day_identities(conn, pending))
-        try:
+        with sql.registered(conn, "reached_identities", _day_identities(conn, pending)):
             conn.execute(
                 "insert into check_identities select identity_id from reached_identities "
                 "except select identity_id from check_identities"
             )
-        finally:
-            conn.unregister("reached_identities")
     conn.execute("create or replace temp macro changed_day(x) as x in (select day from check_days)")
     conn.execute(
         "create or replace temp macro changed_identity(x) as "

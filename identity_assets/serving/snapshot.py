@@ -447,20 +447,21 @@ def _apply_differences(
         f"select {', '.join(compared)} from {table} "
         "where identity_id in (select identity_id from temp.changed)"
     )
-    conn.register("serving_held", _arrow(held, compared))
     columns = {
         "compared": ", ".join(compared),
         "key": ", ".join(key),
         "matched": " and ".join(f"w.{c} is not distinct from d.{c}" for c in compared),
     }
-    try:
-        with _selected(conn, table, _CHANGED_ROWS[table]) as query:
-            conn.execute(f"create or replace temp table serving_wanted as {query}")
-        gone = conn.execute(sql.load("serving/snapshot_rows_removed").format(**columns)).fetchall()
-        new = conn.execute(sql.load("serving/snapshot_rows_written").format(**columns)).fetchall()
-    finally:
-        conn.unregister("serving_held")
-        conn.execute("drop table if exists serving_wanted")
+    with sql.registered(conn, "serving_held", _arrow(held, compared)):
+        try:
+            with _selected(conn, table, _CHANGED_ROWS[table]) as query:
+                conn.execute(f"create or replace temp table serving_wanted as {query}")
+            gone, new = (
+                conn.execute(sql.load(name).format(**columns)).fetchall()
+                for name in ("serving/snapshot_rows_removed", "serving/snapshot_rows_written")
+            )
+        finally:
+            conn.execute("drop table if exists serving_wanted")
     where = " and ".join(f"{column} = ?" for column in key)
     parts = _parts(table)
     removed = sum(
@@ -583,14 +584,12 @@ def compared(
             }
             for view, query in views.items():
                 made.append(view)
-                conn.register("snapshot_rows", _arrow(snap.execute(query), ("identity_id",)))
-                try:
+                rows = _arrow(snap.execute(query), ("identity_id",))
+                with sql.registered(conn, "snapshot_rows", rows):
                     conn.execute(
                         f"create or replace temp table {view} as "
                         "select distinct identity_id from snapshot_rows"
                     )
-                finally:
-                    conn.unregister("snapshot_rows")
         yield
     finally:
         for table in made:
@@ -614,18 +613,14 @@ def _register_counts(
         ]
     else:
         counts = [("all", table, rows) for table, rows in snapshot_counts(snap).items()]
-    conn.register(
-        "snapshot_count_rows",
-        _arrow(counts, ("part", "table_name", "snapshot_rows"), (pa.string(),) * 2 + (pa.int64(),)),
-    )
-    try:
+    columns = ("part", "table_name", "snapshot_rows")
+    rows = _arrow(counts, columns, (pa.string(), pa.string(), pa.int64()))
+    with sql.registered(conn, "snapshot_count_rows", rows):
         conn.execute(
             "create or replace temp table snapshot_counts as "
             "select part, table_name, sum(snapshot_rows)::bigint as snapshot_rows "
             "from snapshot_count_rows group by all"
         )
-    finally:
-        conn.unregister("snapshot_count_rows")
 
 
 def differences(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> dict[str, object]:
