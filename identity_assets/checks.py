@@ -208,7 +208,7 @@ def _day_identities(conn: duckdb.DuckDBPyConnection, pending: changes.Pending) -
     if key not in _REACHED:
         _REACHED.clear()
         query = _DAY_IDENTITIES[pending.upstream]
-        _REACHED[key] = conn.execute(f"select distinct identity_id from ({query})").to_arrow_table()
+        _REACHED[key] = conn.sql(f"select distinct identity_id from ({query})").to_arrow_table()
     return _REACHED[key]
 
 
