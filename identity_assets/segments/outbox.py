@@ -63,6 +63,7 @@ def queue_updates(
             sql.load("segments/queue_updates"),
             {"platform": platform, "now": now, "send_hashes": send_hashes},
         )
+        conn.execute(sql.load("segments/segment_last_changes"), {"before": before[0][0]})
         queued = conn.execute(
             "select segment || ' ' || change, count(*) from segment_updates "
             "where queue_seq > $before group by 1 order by 1",

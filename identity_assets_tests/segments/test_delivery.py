@@ -73,6 +73,34 @@ def test_changes_left_unqueued_by_a_stopped_run_are_queued_by_the_next(conn) -> 
     assert statuses(conn) == {"pending": 2}
 
 
+def test_updates_archived_from_the_outbox_are_not_queued_again(conn) -> None:
+    """Each identity and segment's last queued change is kept apart from the outbox, so its
+    delivered rows may be archived: the next queue neither repeats them nor reuses their ids."""
+    valued_warehouse(conn, [1500, 2000, 10])
+    assert queue(conn) == {"high_value_predicted entered": 2}
+    archived = {row[0] for row in conn.execute("select update_id from segment_updates").fetchall()}
+    conn.execute("delete from segment_updates")
+    assert queue(conn) == {}
+    conn.execute("update customer_value set predicted_90d_value = 5 where identity_id = 'id-0'")
+    assert queue(conn) == {"high_value_predicted exited": 1}
+    (update_id,) = conn.execute("select update_id from segment_updates").fetchall()[0]
+    assert update_id not in archived
+
+
+def test_a_warehouse_queued_before_last_changes_were_kept_fills_them_from_its_outbox(conn) -> None:
+    valued_warehouse(conn, [1500, 2000, 10])
+    assert queue(conn) == {"high_value_predicted entered": 2}
+    # as a warehouse whose segment tables an older create_tables.sql made
+    conn.execute("drop table segment_last_changes")
+    conn.execute("update table_definitions set digest = 'older' where stage = 'segments'")
+    assert queue(conn) == {}
+    conn.execute("update customer_value set predicted_90d_value = 5 where identity_id = 'id-1'")
+    assert queue(conn) == {"high_value_predicted exited": 1}
+    assert conn.execute(
+        "select change, changes from segment_last_changes where identity_id = 'id-1'"
+    ).fetchall() == [("exited", 2)]
+
+
 def test_emails_seen_last_at_the_same_moment_name_the_identity_by_the_greatest(conn) -> None:
     valued_warehouse(conn, [2000])
     for key, email in ((7, "z0@example.com"), (8, "a0@example.com")):

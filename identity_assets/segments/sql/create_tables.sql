@@ -22,6 +22,15 @@ create table if not exists segment_updates (
     dispatched_at    timestamp
 );
 
+-- Each identity and segment's last queued change, and how many it has had: what the next queue
+-- compares membership with. The outbox grows by every day's changes, and its delivered rows may
+-- be archived; this holds one row per identity and segment ever queued. A warehouse without it
+-- fills it from the outbox once.
+create table if not exists segment_last_changes as
+select identity_id, segment, arg_max(change, queue_seq) as change, count(*)::bigint as changes
+from segment_updates
+group by identity_id, segment;
+
 -- Column comments are the descriptions the assets declare (identity_assets/metadata.py).
 comment on column segment_membership.segment is 'high_value_predicted, lapsing_buyers, new_customers, ...';
 comment on column segment_membership.since is 'when the membership began';

@@ -1,13 +1,13 @@
--- Queue one update per change since the last queued one: entered for a member whose last
--- queued change was not `entered`, exited for a former member whose last one was. Each
+-- Queue one update per change since the last queued one (segment_last_changes): entered for a
+-- member whose last queued change was not `entered`, exited for a former member whose last one
+-- was. Each
 -- payload is in the seed's shape, naming the identity by its most recently seen email (or
 -- that email's UID2 hash as `email_hash`, with $send_hashes) and anonymous id (ties: the greatest value; the identity id stands in when it has no anonymous
 -- id).
 insert into segment_updates by name
 with last_queued as (
-    select identity_id, segment, arg_max(change, queue_seq) as change, count(*) as changes
-    from segment_updates
-    group by identity_id, segment
+    select identity_id, segment, change, changes
+    from segment_last_changes
 ),
 
 changes as (
