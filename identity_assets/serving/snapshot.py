@@ -603,16 +603,16 @@ def _register_counts(
     whole tables."""
     if scoped:
         query = sql.load("serving/snapshot_changed_counts")
-        counts = [
+        counts = (
             row
             for table, column, keys, label in _COUNTED
             for part in _stored_in(snap, table)
             for row in snap.execute(
                 query.format(table=part, name=table, column=column, keys=keys, label=label)
             )
-        ]
+        )
     else:
-        counts = [("all", table, rows) for table, rows in snapshot_counts(snap).items()]
+        counts = (("all", table, rows) for table, rows in snapshot_counts(snap).items())
     columns = ("part", "table_name", "snapshot_rows")
     rows = _arrow(counts, columns, (pa.string(), pa.string(), pa.int64()))
     with sql.registered(conn, "snapshot_count_rows", rows):
