@@ -14,11 +14,11 @@ the old one, and the days and identities applied are logged for the snapshot's c
 file is in WAL mode: a reader's transaction keeps the version it began on while the next one
 commits, and never waits for it. The first publish, a full refresh, another phone region, or
 changes the log cannot account for build a new file, `<version>.sqlite`, switched by the
-pointer's atomic rename (its rows go in as Arrow batches through the ADBC SQLite driver); the
-newest two files are kept, and a reader holding an older one open finishes on it. The journal's
+pointer's atomic rename; the newest two files are kept, and a reader holding an older one open finishes on it. The journal's
 index by identity has two parts, the rows folded and those versions wrote since, so that a new
 day's entries leave the large part's pages alone, and the identity map is two tables, folded
 and recent, read through one view, for the same reason; the weekly compaction folds both (`fold`).
+Rows are written through the ADBC SQLite driver, as Arrow, and read through `sqlite3`.
 Decision records 0015, 0020, 0026, 0036, 0038 and 0039.
 """
 
@@ -34,11 +34,15 @@ from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 
 from identity_assets import changes, sql
+
+if TYPE_CHECKING:
+    from adbc_driver_manager.dbapi import Cursor
 
 TABLES = ("identity_journal", "customer_profiles", "identity_map")
 POINTER = "current"
@@ -51,17 +55,6 @@ PRODUCER = "serving_snapshot"
 # The producers whose change logs the snapshot follows: the journal writes a version whenever
 # its rows or profiles change, the identity stage whenever placements (and the map) do.
 _PRODUCERS = ("identity_journal", "event_placements")
-# The columns of a row as the warehouse query gives it (the journal's part of the index by
-# identity is written by `_insert`).
-_COLUMNS = {
-    "identity_journal": 9,
-    "customer_profiles": 8,
-    "identity_map": 4,
-    "changed": 2,
-    "changed_days": 1,
-    "check_days": 1,
-    "check_identities": 1,
-}
 # Which warehouse rows a new version reads again, by table (the temp tables _apply_changes
 # stages): the journal's rows of the replaced days; the changed identities' profiles and
 # identifiers, compared with the snapshot's. Rows moved on other days are not read: they
@@ -356,7 +349,7 @@ def _apply_changes(
     follow its log of moved rows, in place. The changed identities' profiles and identifiers
     are compared with the snapshot's and only the rows that differ are removed and written: an
     identity back for a day has nearly always the same identifiers, and often the same
-    profile."""
+    profile. Every row goes in as Arrow through the writer (`_writer`)."""
     journal, placements = pending
     changes.stage_identities(conn, journal, "serving_journal_identities")
     changes.stage_days(conn, journal, "serving_journal_days")
@@ -364,8 +357,9 @@ def _apply_changes(
     changes.stage_days(conn, placements, "serving_placed_days")
     changes.stage_rows(conn, journal, "serving_moved_rows")
     conn.execute(sql.load("serving/changed_identities"))
-    snap = _connect(path, writer=True)
-    try:
+    from adbc_driver_manager import IntegrityError
+
+    with _writer(path) as snap:
         if _layout(snap) != LAYOUT:
             return None
         snap.execute("begin immediate")
@@ -373,30 +367,34 @@ def _apply_changes(
             "changed": ("identity_id text primary key, live integer", "* from serving_changed"),
             "changed_days": (
                 "day text primary key",
-                "strftime(day, '%Y-%m-%d') from serving_journal_days",
+                "strftime(day, '%Y-%m-%d') as day from serving_journal_days",
             ),
         }
         for table, (columns, source) in staged.items():
             snap.execute(f"create temp table {table} ({columns})")
-            _copy(conn, f"select {source}", snap, table)
+            _write(snap, table, conn.sql(f"select {source}").to_arrow_table())
         removed = dict.fromkeys(TABLES, 0)
         written = dict.fromkeys(TABLES, 0)
-        removed["identity_journal"] = snap.execute(
-            "delete from identity_journal where day in (select day from temp.changed_days)"
-        ).rowcount
+        removed["identity_journal"] = _changed(
+            snap, "delete from identity_journal where day in (select day from temp.changed_days)"
+        )
         try:
-            days = _copy_rows(
-                conn, "identity_journal", _REPLACED_DAYS, snap, _insert("identity_journal", 1)
-            )
+            with _selected(conn, "identity_journal", _REPLACED_DAYS) as query:
+                days = snap.adbc_ingest(
+                    "identity_journal",
+                    conn.sql(f"select *, 1 as recent from ({query})").to_arrow_reader(_ARROW_BATCH),
+                    mode="append",
+                )
             moved_out, moved_in = _apply_moved_rows(conn, snap)
             removed["identity_journal"] += moved_out
             written["identity_journal"] = days + moved_in
             for table in ("customer_profiles", "identity_map"):
                 removed[table], written[table] = _apply_differences(conn, table, snap)
-        except sqlite3.IntegrityError:
+        except (_OutOfStep, IntegrityError):
             snap.execute("rollback")
             return None
-        unserved = snap.execute(sql.load("serving/unserved_changed_identities")).fetchall()[0][0]
+        snap.execute(sql.load("serving/unserved_changed_identities"))
+        unserved = snap.fetchall()[0][0]
         held = {table: counts.get(table, 0) - removed[table] + written[table] for table in TABLES}
         if unserved or held != table_counts(conn):
             snap.execute("rollback")
@@ -404,97 +402,120 @@ def _apply_changes(
         _stamp(snap, *stamp)
         _analyze(snap)
         snap.execute("commit")
-        identities = snap.execute("select count(*) from temp.changed").fetchall()[0][0]
-    finally:
-        snap.close()
+    identities = conn.execute("select count(*) from serving_changed").fetchall()[0][0]
     return Applied(identities, written["identity_journal"], removed, written)
 
 
-def _apply_moved_rows(conn: duckdb.DuckDBPyConnection, snap: sqlite3.Connection) -> tuple[int, int]:
+class _OutOfStep(Exception):
+    """The snapshot does not hold what the journal's log of moved rows says it does."""
+
+
+def _apply_moved_rows(conn: duckdb.DuckDBPyConnection, snap: Cursor) -> tuple[int, int]:
     """Follow the rows the journal logged as moved, outside the replaced days: a row keeps its
     event's content and takes its new identity in place, found by the identity it left and
     its event; a row that left the journal is removed. How many rows were removed and written
     (a move is both). A logged row the snapshot does not hold where the log says raises
-    sqlite3.IntegrityError: the snapshot is then out of step, and built anew."""
-    rows = conn.execute(sql.load("serving/moved_journal_rows")).fetchall()
-    moved = [(new, old, event) for old, new, event in rows if new is not None]
-    gone = [(old, event) for old, new, event in rows if new is None]
-    written = snap.executemany(
+    _OutOfStep: the snapshot is then out of step, and built anew."""
+    conn.execute(
+        f"create or replace temp table serving_moved as {sql.load('serving/moved_journal_rows')}"
+    )
+    try:
+        moved, gone = (
+            conn.sql(f"select {columns} from serving_moved where {where}").to_arrow_table()
+            for columns, where in (
+                ("identity_id, previous_identity_id, event_id", "identity_id is not null"),
+                ("previous_identity_id, event_id", "identity_id is null"),
+            )
+        )
+    finally:
+        conn.execute("drop table if exists serving_moved")
+    written = _each(
+        snap,
         "update identity_journal set identity_id = ? "
         "where recent in (0, 1) and identity_id = ? and event_id = ?",
         moved,
-    ).rowcount
-    removed = snap.executemany(
+    )
+    removed = _each(
+        snap,
         "delete from identity_journal where recent in (0, 1) and identity_id = ? and event_id = ?",
         gone,
-    ).rowcount
-    if max(written, 0) != len(moved) or max(removed, 0) != len(gone):
-        raise sqlite3.IntegrityError("the snapshot does not hold the journal's moved rows")
-    return len(moved) + len(gone), len(moved)
+    )
+    if written != moved.num_rows or removed != gone.num_rows:
+        raise _OutOfStep("the snapshot does not hold the journal's moved rows")
+    return moved.num_rows + gone.num_rows, moved.num_rows
 
 
 def _apply_differences(
-    conn: duckdb.DuckDBPyConnection, table: str, snap: sqlite3.Connection
+    conn: duckdb.DuckDBPyConnection, table: str, snap: Cursor
 ) -> tuple[int, int]:
     """Make the changed identities' rows of `table` in the snapshot the warehouse's: remove
     the snapshot's rows the warehouse does not hold, write those it lacks (a changed row is
     both); how many rows were removed and written. The snapshot's rows are compared with the
-    warehouse's in DuckDB, so only the rows that differ become Python values: at 10M events a
-    day's 120,000 changed profiles nearly all match. A row the warehouse holds twice is written
-    once: the counts then differ and the version is built anew."""
+    warehouse's in DuckDB, so no row becomes a Python value: at 10M events a day's 120,000
+    changed profiles nearly all match. A row the warehouse holds twice is written once: the
+    counts then differ and the version is built anew."""
     compared, key = _DIFFERED[table]
-    held = snap.execute(
+    snap.execute(
         f"select {', '.join(compared)} from {table} "
         "where identity_id in (select identity_id from temp.changed)"
     )
+    # SQLite's values have no declared type: a column the driver saw only nulls of comes as
+    # integers, so every column is given the text it holds
+    held = snap.fetch_arrow_table().cast(pa.schema([(column, pa.string()) for column in compared]))
     columns = {
         "compared": ", ".join(compared),
         "key": ", ".join(key),
         "matched": " and ".join(f"w.{c} is not distinct from d.{c}" for c in compared),
     }
-    with sql.registered(conn, "serving_held", _arrow(held, compared)):
+    with sql.registered(conn, "serving_held", held):
         try:
             with _selected(conn, table, _CHANGED_ROWS[table]) as query:
                 conn.execute(f"create or replace temp table serving_wanted as {query}")
             gone, new = (
-                conn.execute(sql.load(name).format(**columns)).fetchall()
+                conn.sql(sql.load(name).format(**columns)).to_arrow_table()
                 for name in ("serving/snapshot_rows_removed", "serving/snapshot_rows_written")
             )
         finally:
             conn.execute("drop table if exists serving_wanted")
     where = " and ".join(f"{column} = ?" for column in key)
     parts = _parts(table)
-    removed = sum(
-        max(snap.executemany(f"delete from {part} where {where}", gone).rowcount, 0)
-        for part in parts
-    )
-    placeholders = ", ".join("?" * _COLUMNS[table])
-    snap.executemany(f"insert into {parts[-1]} values ({placeholders})", new)
-    return removed, len(new)
+    removed = sum(_each(snap, f"delete from {part} where {where}", gone) for part in parts)
+    _write(snap, parts[-1], new)
+    return removed, new.num_rows
+
+
+def _each(snap: Cursor, statement: str, rows: pa.Table) -> int:
+    """Run `statement` once per row of `rows`, bound in C; how many rows it changed."""
+    if not rows.num_rows:
+        return 0
+    snap.executemany(statement, rows)
+    return max(snap.rowcount, 0)
+
+
+def _changed(snap: Cursor, statement: str) -> int:
+    """Run one statement that writes; how many rows it changed, as SQLite counts them (the
+    driver gives no row count for a single statement)."""
+    snap.execute(statement)
+    snap.execute("select changes()")
+    return snap.fetchall()[0][0]
+
+
+def _write(snap: Cursor, table: str, rows: pa.Table) -> None:
+    """`rows` into the snapshot's `table`, by column name; a duplicate key raises the driver's
+    IntegrityError."""
+    names = ", ".join(rows.column_names)
+    _each(snap, f"insert into {table} ({names}) values ({', '.join('?' * rows.num_columns)})", rows)
 
 
 def _arrow(
     rows: Iterable[tuple], columns: Sequence[str], types: Sequence[pa.DataType] = ()
 ) -> pa.Table:
-    """Snapshot rows as an Arrow table for DuckDB to read, its `columns` text unless `types`
+    """A reader's rows as an Arrow table for DuckDB to read, its `columns` text unless `types`
     says otherwise: the tuples become one struct array in C, ten times as fast as a Python
-    list per column (0.02 s against 0.25 s for 120,000 profiles)."""
+    list per column (0.02 s against 0.25 s for 120,000 identities)."""
     types = types or (pa.string(),) * len(columns)
     shape = pa.struct(list(zip(columns, types, strict=True)))
     return pa.Table.from_struct_array(pa.array(list(rows), type=shape))
-
-
-def _copy_rows(
-    conn: duckdb.DuckDBPyConnection,
-    table: str,
-    where: str,
-    snap: sqlite3.Connection,
-    insert: str,
-) -> int:
-    """The warehouse rows of `table` that `where` selects into the snapshot's by `insert`;
-    how many."""
-    with _selected(conn, table, where) as query:
-        return _copy(conn, query, snap, table, insert)
 
 
 @contextmanager
@@ -510,31 +531,16 @@ def _selected(conn: duckdb.DuckDBPyConnection, table: str, where: str) -> Iterat
 
 
 def _copy(
-    conn: duckdb.DuckDBPyConnection,
-    query: str,
-    snap: sqlite3.Connection,
-    table: str,
-    insert: str | None = None,
-) -> int:
-    """Rows of a warehouse query into a snapshot table, a batch at a time; how many."""
-    insert = insert or _insert(table)
+    conn: duckdb.DuckDBPyConnection, query: str, snap: sqlite3.Connection, table: str
+) -> None:
+    """The one-column rows of a warehouse query into a reader's temp table, a batch at a time."""
     result = conn.execute(query)
-    copied = 0
     while rows := result.fetchmany(_BATCH):
-        snap.executemany(insert, rows)
-        copied += len(rows)
-    return copied
-
-
-def _insert(table: str, recent: int = 0) -> str:
-    """The statement that writes a row of `table` as the warehouse query gives it; a journal
-    row into the folded part of the index by identity, or with `recent` into the other."""
-    values = ["?"] * _COLUMNS[table] + ([str(recent)] if table == "identity_journal" else [])
-    return f"insert into {table} values ({', '.join(values)})"
+        snap.executemany(f"insert into {table} values (?)", rows)
 
 
 def _stamp(
-    snap: sqlite3.Connection, version: int, phone_region: str, published_at: datetime
+    snap: sqlite3.Connection | Cursor, version: int, phone_region: str, published_at: datetime
 ) -> None:
     """Record in the snapshot which version it holds, in the transaction that writes it."""
     snap.execute("delete from snapshot_info")
@@ -680,21 +686,36 @@ def _sync(path: Path) -> None:
         os.close(descriptor)
 
 
-def _connect(path: Path, writer: bool = False) -> sqlite3.Connection:
-    """A snapshot connection in autocommit mode: the writer of a new version (durable commits),
-    or a reader, which only reads and may be used by any thread."""
-    if writer:
-        snap = sqlite3.connect(path, isolation_level=None)
-        snap.execute("pragma synchronous = full")
-        snap.execute(f"pragma cache_size = -{_WRITER_CACHE_KIB}")
-        snap.execute("pragma temp_store = memory")
-        return snap
+def _connect(path: Path) -> sqlite3.Connection:
+    """A reader of a snapshot, in autocommit mode: it only reads and may be used by any
+    thread."""
     uri = f"{Path(path).resolve().as_uri()}?mode=ro"
     snap = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     view = _OLDER_LAYOUT_VIEWS.get(_layout(snap))
     if view is not None:
         snap.execute(view)
     return snap
+
+
+@contextmanager
+def _writer(path: Path) -> Iterator[Cursor]:
+    """The writer of a version or a fold: a cursor of the ADBC SQLite driver, which binds Arrow
+    rows in C (a 10M day's 371,802 journal rows in 1.5 s, against 2.3 s fetched into Python and
+    bound by `sqlite3`), in autocommit mode: its statements say where the transaction is.
+    Commits are durable, and the page cache large. The driver holds its own copy of SQLite, and
+    two copies must not hold one file in a process at once (each would drop the other's locks
+    as it closes): this process opens a snapshot through `sqlite3` only to read it, never
+    while a writer is open, and look-ups read from processes of their own (decision 0038)."""
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    with (
+        adbc_sqlite.connect(str(path), autocommit=True) as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("pragma synchronous = full")
+        cursor.execute(f"pragma cache_size = -{_WRITER_CACHE_KIB}")
+        cursor.execute("pragma temp_store = memory")
+        yield cursor
 
 
 def _recent_rows(path: Path) -> dict[str, int]:
@@ -714,7 +735,7 @@ def _recent_rows(path: Path) -> dict[str, int]:
     return {"recent_journal_rows": journal, "recent_identifier_rows": identifiers}
 
 
-def _analyze(snap: sqlite3.Connection) -> None:
+def _analyze(snap: sqlite3.Connection | Cursor) -> None:
     """Give SQLite's planner the shape of the file's indexes, from a sample of each: without
     it, a look-up by UID2 hash read every identifier of its type in key order (0.1-0.25 s at 10M
     events) instead of probing the index by hash (50 us). 10 ms at 10M events."""
@@ -733,8 +754,11 @@ def _stored_in(snap: sqlite3.Connection, table: str) -> tuple[str, ...]:
     return _parts(table) if _layout(snap) >= _PARTS_SINCE_LAYOUT else (table,)
 
 
-def _layout(snap: sqlite3.Connection) -> int:
-    return snap.execute("pragma user_version").fetchall()[0][0]
+def _layout(snap: sqlite3.Connection | Cursor) -> int:
+    """The file's layout, read by a reader's connection or the writer's cursor (whose
+    `execute` returns nothing)."""
+    result = snap.execute("pragma user_version")
+    return (result or snap).fetchall()[0][0]
 
 
 @dataclass(frozen=True)
@@ -759,20 +783,17 @@ def fold(root: Path) -> Folded:
         _, path = _find(Path(root))
     except SnapshotMissing:
         return Folded(0, 0.0)
-    snap = _connect(path, writer=True)
-    try:
+    with _writer(path) as snap:
         if _layout(snap) != LAYOUT:
             return Folded(0, 0.0)
         snap.execute("begin immediate")
-        rows = snap.execute("update identity_journal set recent = 0 where recent = 1").rowcount
-        identifiers = snap.execute(
-            "insert into identity_map_folded select * from identity_map_recent"
-        ).rowcount
+        rows = _changed(snap, "update identity_journal set recent = 0 where recent = 1")
+        identifiers = _changed(
+            snap, "insert into identity_map_folded select * from identity_map_recent"
+        )
         snap.execute("delete from identity_map_recent")
         _analyze(snap)
         snap.execute("commit")
-    finally:
-        snap.close()
     return Folded(rows, time.perf_counter() - started, identifiers)
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from identity_assets.serving.snapshot import (
     Pointer,
     SnapshotSource,
     _connect,
+    _writer,
     compared,
     fold,
     open_current,
@@ -45,6 +49,7 @@ from identity_assets_tests.builders import (
     run_checks,
     track,
 )
+from identity_assets_tests.processes import running
 
 pytestmark = pytest.mark.heavy
 
@@ -602,23 +607,42 @@ def test_a_snapshot_of_an_older_layout_answers_and_the_next_version_builds_it_an
     assert _answers(pipeline) == answers
 
 
+# A look-up service in a process of its own, as `identity-assets serve` is: it leases the current
+# version, says which and how many identifiers it sees, waits for a line, and reads again.
+_READER = """
+import sys
+from identity_assets.serving.snapshot import SnapshotSource
+source = SnapshotSource(sys.argv[1])
+with source.lease() as (pointer, conn):
+    for _ in range(2):
+        print(pointer.version, conn.execute("select count(*) from identity_map").fetchall()[0][0])
+        sys.stdout.flush()
+        sys.stdin.readline()
+source.close()
+"""
+
+
 def test_a_reader_finishes_on_its_version_while_new_reads_see_the_next(tmp_path, landing) -> None:
     pipeline = Pipeline(tmp_path, landing)
     pipeline.run(D1, [track(1, D1, userId="u-1")])
-    source = SnapshotSource(pipeline.serving)
-    try:
-        with source.lease() as (old, old_conn):
-            assert old_conn.execute("select count(*) from identity_map").fetchall() == [(1,)]
-            # two more versions committed while this reader is in the middle of the first
-            pipeline.run(D2, [track(2, D2, userId="u-2")])
-            pipeline.run(D3, [track(3, D3, userId="u-3")])
+    command = [sys.executable, "-c", _READER, str(pipeline.serving)]
+    with running(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as reader:
+        old, seen = map(int, reader.stdout.readline().split())
+        assert seen == 1
+        # two more versions committed while the reader is in the middle of the first
+        pipeline.run(D2, [track(2, D2, userId="u-2")])
+        pipeline.run(D3, [track(3, D3, userId="u-3")])
+        source = SnapshotSource(pipeline.serving)
+        try:
             with source.lease() as (new, new_conn):
-                assert new.version > old.version
+                assert new.version > old
                 assert new_conn.execute("select count(*) from identity_map").fetchall() == [(3,)]
-            assert old_conn.execute("select count(*) from identity_map").fetchall() == [(1,)]
-        assert source.current_pointer().version == new.version
-    finally:
-        source.close()
+            assert source.current_pointer().version == new.version
+        finally:
+            source.close()
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert list(map(int, reader.stdout.readline().split())) == [old, 1]
 
 
 def test_the_checks_find_a_snapshot_that_differs_from_the_warehouse(tmp_path, landing) -> None:
@@ -752,10 +776,8 @@ def test_the_writer_of_a_version_caches_what_it_dirties(tmp_path) -> None:
     the writer's cache holds 1 GiB, a reader keeps the default."""
     path = tmp_path / "snapshot.sqlite"
     sqlite3.connect(path).close()
-    writer, reader = _connect(path, writer=True), _connect(path)
-    try:
-        assert writer.execute("pragma cache_size").fetchall() == [(-(1 << 20),)]
+    with _writer(path) as writer:
+        writer.execute("pragma cache_size")
+        assert writer.fetchall() == [(-(1 << 20),)]
+    with closing(_connect(path)) as reader:
         assert reader.execute("pragma cache_size").fetchall() == [(-2000,)]
-    finally:
-        writer.close()
-        reader.close()
