@@ -293,6 +293,36 @@ def test_changes_the_snapshot_cannot_take_build_it_anew(tmp_path, landing) -> No
     assert all(e.passed for e in result.get_asset_check_evaluations())
 
 
+def test_a_moved_row_the_snapshot_lacks_builds_it_anew(tmp_path, landing) -> None:
+    """The journal logs a row of the first day as moved, and the snapshot no longer holds it
+    there: the version is out of step, so it is not applied and the file is built anew."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(1, D1, anonymousId="a-1"), track(2, D1, userId="u-1")])
+    with sqlite3.connect(pipeline.serving / read_pointer(pipeline.serving).file) as conn:
+        conn.execute(f"delete from identity_journal where day = '{D1}'")
+    result = pipeline.run(D2, [track(1, D2, anonymousId="a-1", userId="u-1")])
+    assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "full"
+    assert {row[-1] for row in _contents(pipeline.serving)["identity_journal"]} == {
+        D1.isoformat(),
+        D2.isoformat(),
+    }
+
+
+def test_an_identifier_the_snapshot_holds_elsewhere_builds_it_anew(tmp_path, landing) -> None:
+    """The snapshot's recent part holds an identifier the day brings, under an identity the run
+    does not change: writing it breaks the part's key (the driver's IntegrityError), so the
+    version is not applied and the file is built anew."""
+    pipeline, _ = _published_then_damaged(
+        tmp_path,
+        landing,
+        "insert into identity_map_recent values ('user_id', 'u-3', 'someone-else', null)",
+    )
+    result = pipeline.run(D2, [track(3, D2, userId="u-3")])
+    assert materialized_metadata(result)["serving_snapshot"]["mode"].value == "full"
+    with open_current(pipeline.serving) as (_, conn):
+        assert find_identity(conn, "user_id", "u-3") != "someone-else"
+
+
 def test_a_version_writes_only_the_rows_that_differ(tmp_path, landing) -> None:
     """People back for a day with the same identifiers and traits leave their identifiers and
     profiles as they are; a new identifier and a newcomer are written."""
