@@ -120,6 +120,9 @@ _OLDER_LAYOUT_VIEWS = {
 # its changes took 36-42 s with the default, 15-21 s with this; decision 0028). The cache
 # grows only as pages are used.
 _WRITER_CACHE_KIB = 1 << 20
+# How long the writer waits for a lock another process holds before it gives up, in ms: the
+# 5 s Python's `sqlite3` waits by default, where the ADBC driver would not wait at all.
+_WRITER_BUSY_MS = 5_000
 # What a scoped check counts in the snapshot (table, column, the staged keys, the label of a
 # part): the journal's rows per changed day, profiles and identifiers per changed identity.
 # Not the journal's rows per changed identity: those are the whole histories of the day's
@@ -713,6 +716,8 @@ def _writer(path: Path) -> Iterator[Cursor]:
         adbc_sqlite.connect(str(path), autocommit=True) as connection,
         connection.cursor() as cursor,
     ):
+        # as `sqlite3` does by default: wait for a lock another process holds a moment
+        cursor.execute(f"pragma busy_timeout = {_WRITER_BUSY_MS}")
         cursor.execute("pragma synchronous = full")
         cursor.execute(f"pragma cache_size = -{_WRITER_CACHE_KIB}")
         cursor.execute("pragma temp_store = memory")

@@ -801,6 +801,29 @@ def test_each_check_reads_from_the_snapshot_only_what_its_query_needs(tmp_path, 
         assert conn.execute(made).fetchall() == []
 
 
+# Another process holding the snapshot's write lock for a moment, as a fold or a reader's
+# checkpoint may.
+_LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("begin immediate")
+print("locked", flush=True)
+time.sleep(1)
+conn.execute("rollback")
+"""
+
+
+def test_the_writer_waits_for_a_lock_another_process_holds_a_moment(tmp_path) -> None:
+    path = tmp_path / "snapshot.sqlite"
+    sqlite3.connect(path).close()
+    command = [sys.executable, "-c", _LOCKER, str(path)]
+    with running(command, stdout=subprocess.PIPE, text=True) as locker:
+        assert locker.stdout.readline() == "locked\n"
+        with _writer(path) as writer:
+            writer.execute("begin immediate")
+            writer.execute("commit")
+
+
 def test_the_writer_of_a_version_caches_what_it_dirties(tmp_path) -> None:
     """SQLite's 2 MiB default spills a version's dirty index pages to the WAL mid-transaction;
     the writer's cache holds 1 GiB, a reader keeps the default."""
