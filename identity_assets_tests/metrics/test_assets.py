@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from identity_assets import sql
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.journal.assets import build_journals
@@ -121,3 +122,28 @@ def test_the_model_backtest_is_in_the_metadata(tmp_path: Path) -> None:
     # when the parameters were fitted and why: a first fit on this warehouse
     assert value["fitted_at"].value.startswith("2026-")
     assert value["fit_reason"].value == "refitted: no fit under these rules yet"
+
+
+@pytest.mark.parametrize("people", [0, 1, 9, 10, 11, 95])
+def test_the_top_decile_is_the_first_tenth_of_everyone_by_value(people) -> None:
+    """ntile(10)'s first tenth: the ceil(n / 10) highest values, ties included once each."""
+    values = [float((n * 37) % 23) for n in range(people)]
+    conn = duckdb.connect()
+    conn.execute("create table customer_value (identity_id varchar, predicted_90d_value double)")
+    if values:
+        conn.executemany(
+            "insert into customer_value values (?, ?)",
+            [(f"id-{n:03d}", value) for n, value in enumerate(values)],
+        )
+    top = sorted(values, reverse=True)[: -(-people // 10)]
+    expected = (
+        (
+            len(top),
+            round(min(top), 2),
+            round(sum(top) / len(top), 2),
+            round(100 * sum(top) / sum(values), 1) if sum(values) else None,
+        )
+        if top
+        else (0, None, None, None)
+    )
+    assert conn.execute(sql.load("metrics/top_decile")).fetchall() == [expected]
