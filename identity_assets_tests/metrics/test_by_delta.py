@@ -87,6 +87,22 @@ def test_a_landed_day_of_older_events_still_moves_as_of(conn, landing) -> None:
     ]
 
 
+def test_a_metrics_row_lost_or_left_behind_is_made_good_by_the_next_run(conn, landing) -> None:
+    """A run makes again the row of an identity that has none, and removes a row whose identity
+    is gone, though their journals did not change."""
+    _run(conn, landing, D1, [_order(1, D1, 10, userId="u-1"), _order(2, D1, 20, userId="u-2")])
+    conn.execute(
+        "delete from customer_metrics where identity_id = "
+        "(select identity_id from identity_map where identifier_value = 'u-1')"
+    )
+    conn.execute(
+        "insert into customer_metrics by name select * replace ('ghost' as identity_id) "
+        "from customer_metrics limit 1"
+    )
+    _run(conn, landing, D3, [track(1, D3, userId="u-3")])
+    assert _tables(conn) == _fresh(landing, [D1, D3])
+
+
 def test_the_one_row_check_finds_a_missing_a_doubled_and_an_orphan_row(conn, landing) -> None:
     _run(conn, landing, D1, [_order(1, D1, 10, userId="u-1"), _order(2, D1, 20, userId="u-2")])
     check = sql.load("metrics/check_one_row_per_identity")
