@@ -87,6 +87,26 @@ def test_updates_archived_from_the_outbox_are_not_queued_again(conn) -> None:
     assert update_id not in archived
 
 
+def test_a_member_who_leaves_and_comes_back_is_queued_each_time_under_a_new_id(conn) -> None:
+    """entered, exited, entered: each change is queued once, the third as the pair's third."""
+    valued_warehouse(conn, [1500])
+    assert queue(conn) == {"high_value_predicted entered": 1}
+    for value, change in ((5, "exited"), (1500, "entered")):
+        conn.execute(f"update customer_value set predicted_90d_value = {value}")
+        assert queue(conn) == {f"high_value_predicted {change}": 1}
+    rows = conn.execute(
+        "select change, update_id, payload ->> '$.valuation_properties.properties.update_id' "
+        "from segment_updates order by queue_seq"
+    ).fetchall()
+    assert [change for change, _, _ in rows] == ["entered", "exited", "entered"]
+    assert len({update_id for _, update_id, _ in rows}) == 3
+    assert all(update_id == in_payload for _, update_id, in_payload in rows)
+    assert conn.execute("select change, changes from segment_last_changes").fetchall() == [
+        ("entered", 3)
+    ]
+    assert queue(conn) == {}
+
+
 def test_a_warehouse_queued_before_last_changes_were_kept_fills_them_from_its_outbox(conn) -> None:
     valued_warehouse(conn, [1500, 2000, 10])
     assert queue(conn) == {"high_value_predicted entered": 2}

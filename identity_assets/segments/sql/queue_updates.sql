@@ -1,25 +1,21 @@
 -- Queue one update per change since the last queued one (segment_last_changes): entered for a
 -- member whose last queued change was not `entered`, exited for a former member whose last one
--- was. Each
--- payload is in the seed's shape, naming the identity by its most recently seen email (or
--- that email's UID2 hash as `email_hash`, with $send_hashes) and anonymous id (ties: the greatest value; the identity id stands in when it has no anonymous
--- id).
+-- was; one full join of membership and last changes finds both (at 10M events 0.05 s, against
+-- 0.08 s as a left join and an anti join, each reading both tables). Each payload is in the
+-- seed's shape, naming the identity by its most recently seen email (or that email's UID2 hash
+-- as `email_hash`, with $send_hashes) and anonymous id (ties: the greatest value; the identity
+-- id stands in when it has no anonymous id).
 insert into segment_updates by name
-with last_queued as (
-    select identity_id, segment, change, changes
-    from segment_last_changes
-),
-
-changes as (
-    select m.identity_id, m.segment, 'entered' as change, coalesce(l.changes, 0) as earlier
+with changes as (
+    select
+        coalesce(m.identity_id, l.identity_id) as identity_id,
+        coalesce(m.segment, l.segment) as segment,
+        if(m.identity_id is null, 'exited', 'entered') as change,
+        coalesce(l.changes, 0) as earlier
     from segment_membership as m
-    left join last_queued as l using (identity_id, segment)
-    where l.change is distinct from 'entered'
-    union all
-    select l.identity_id, l.segment, 'exited', l.changes
-    from last_queued as l
-    anti join segment_membership as m using (identity_id, segment)
-    where l.change = 'entered'
+    full join segment_last_changes as l
+        on l.identity_id = m.identity_id and l.segment = m.segment
+    where if(m.identity_id is null, l.change = 'entered', l.change is distinct from 'entered')
 ),
 
 best as (
