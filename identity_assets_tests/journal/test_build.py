@@ -207,7 +207,7 @@ def test_a_day_is_folded_into_the_stored_profile_as_a_rebuild_would_make_it(
     days = {
         D1: [
             identify(1, D1, {"firstName": "Ann", "lastName": "Lee", "plan": "pro"}, userId="u-1"),
-            clicked(2, D1, "fb-1", external_id="u-1", email="ann@example.com"),
+            clicked(2, D1, "fb-1", external_id="u-1", email="ann@example.com", gclid="g-1"),
         ],
         D2: [
             # sent late: older than what the profile holds, so it changes no trait
@@ -229,6 +229,7 @@ def test_a_day_is_folded_into_the_stored_profile_as_a_rebuild_would_make_it(
     )
     assert json.loads(found["traits"]) == {"plan": "pro"}
     assert json.loads(found["identifiers"])["fbclid"] == ["fb-1", "fb-2"]
+    assert json.loads(found["identifiers"])["gclid"] == ["g-1"]
     assert (found["event_count"], found["sources"]) == (5, ["identifier_api", "segment"])
     assert_equals_one_run(conn, landing, days)
 

@@ -100,24 +100,32 @@ left join absorbed as a using (identity_id);
 
 -- click ids never link, so they are not in identity_map: those of the rows' events
 -- (journal_click_ids), plus those a folded identity's profile and the profiles it absorbed
--- already list
+-- already list. Each click id type's list is read from the profile's identifiers by its path:
+-- at 10M events 0.08 s for 57,401 profiles, against 0.20 s expanding every identifier type
+-- with json_each and keeping the click ids.
 create or replace temp table profile_click_ids as
 select distinct r.identity_id, c.identifier_type, c.identifier_value
 from journal_click_ids as c
 inner join profile_rows as r using (event_id, day)
 union
-select p.identity_id, c.key, unnest(from_json(c.value, '["VARCHAR"]'))
+select identity_id, identifier_type, unnest(from_json(listed, '["VARCHAR"]'))
 from (
-    -- chosen before their identifiers are read: a filter beside json_each reads every profile's
-    select identity_id, identifiers
-    from customer_profiles
-    where identity_id in (select identity_id from profile_members where not rebuilt)
-    union all
-    select f.identity_id, p.identifiers
-    from profile_folded as f
-    inner join customer_profiles as p on p.identity_id = f.absorbed_id
-) as p, json_each(p.identifiers) as c
-where c.key in ('fbclid', 'gclid');
+    select p.identity_id, t.identifier_type, json_extract(p.identifiers, '$.' || t.identifier_type)
+        as listed
+    from (
+        -- chosen before their identifiers are read: a filter beside the extraction reads every
+        -- profile's
+        select identity_id, identifiers
+        from customer_profiles
+        where identity_id in (select identity_id from profile_members where not rebuilt)
+        union all
+        select f.identity_id, p.identifiers
+        from profile_folded as f
+        inner join customer_profiles as p on p.identity_id = f.absorbed_id
+    ) as p
+    cross join (values ('fbclid'), ('gclid')) as t (identifier_type)
+)
+where listed is not null;
 
 delete from customer_profiles
 where identity_id in (select identity_id from profile_touched);
