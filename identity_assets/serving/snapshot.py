@@ -123,6 +123,8 @@ _WRITER_CACHE_KIB = 1 << 20
 # How long the writer waits for a lock another process holds before it gives up, in ms: the
 # 5 s Python's `sqlite3` waits by default, where the ADBC driver would not wait at all.
 _WRITER_BUSY_MS = 5_000
+# The rows per batch of what the writer reads: all of them (the driver's largest).
+_ONE_BATCH = (1 << 31) - 2
 # What a scoped check counts in the snapshot (table, column, the staged keys, the label of a
 # part): the journal's rows per changed day, profiles and identifiers per changed identity.
 # Not the journal's rows per changed identity: those are the whole histories of the day's
@@ -463,8 +465,7 @@ def _apply_differences(
         f"select {', '.join(compared)} from {table} "
         "where identity_id in (select identity_id from temp.changed)"
     )
-    # SQLite's values have no declared type: a column the driver saw only nulls of comes as
-    # integers, so every column is given the text it holds
+    # a column of nulls only comes as integers (`_writer`): every column is given the text it holds
     held = snap.fetch_arrow_table().cast(pa.schema([(column, pa.string()) for column in compared]))
     columns = {
         "compared": ", ".join(compared),
@@ -721,6 +722,10 @@ def _writer(path: Path) -> Iterator[Cursor]:
         cursor.execute("pragma synchronous = full")
         cursor.execute(f"pragma cache_size = -{_WRITER_CACHE_KIB}")
         cursor.execute("pragma temp_store = memory")
+        # SQLite's values have no declared type, and the driver types a result's column by its
+        # first batch: a column null in the first 1,024 rows and text later would fail. The
+        # writer's few result sets come whole, in one batch
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(_ONE_BATCH)})
         yield cursor
 
 

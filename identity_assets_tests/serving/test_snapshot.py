@@ -801,6 +801,21 @@ def test_each_check_reads_from_the_snapshot_only_what_its_query_needs(tmp_path, 
         assert conn.execute(made).fetchall() == []
 
 
+def test_the_writer_reads_text_after_a_thousand_nulls_as_text(tmp_path) -> None:
+    """The changed profiles a version compares may lack a trait in their first rows."""
+    path = tmp_path / "snapshot.sqlite"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("create table t (k integer, v text)")
+        conn.executemany(
+            "insert into t values (?, ?)", [(n, "late" if n >= 2000 else None) for n in range(3000)]
+        )
+    with _writer(path) as writer:
+        writer.execute("select v from t order by k")
+        read = writer.fetch_arrow_table()
+    assert read.column("v").null_count == 2000
+    assert read.column("v").to_pylist()[-1] == "late"
+
+
 # Another process holding the snapshot's write lock for a moment, as a fold or a reader's
 # checkpoint may.
 _LOCKER = """
