@@ -316,8 +316,9 @@ def _ingest_rows(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Every look-up row into the new file at `path`, as Arrow batches that the ADBC SQLite
     driver binds in C: no row becomes a Python object. At 10M events the journal's rows went in
     2.4 times as fast as fetched into Python and inserted through `sqlite3` (decision 0038).
-    The driver is imported here, not with the definitions: with pyarrow's datasets it took
-    0.26 s of every load of them, and most runs (a version applied in place) never use it."""
+    Not through `_writer`: a new file needs no journal, no durable commit and no large cache
+    (its pages are written once). The driver is imported where it is used, not with the
+    definitions: with pyarrow's datasets it took 0.26 s of every load of them."""
     import adbc_driver_sqlite.dbapi as adbc_sqlite
 
     with adbc_sqlite.connect(str(path), autocommit=True) as snap, snap.cursor() as cursor:
