@@ -56,6 +56,7 @@ _TEMP_TABLES = (
     "known_hashes",
     "touched",
     "placeholder_values",
+    "counted_identifiers",
     "refreshed_identifiers",
     "affected_identifiers",
     "graph_nodes",
@@ -415,11 +416,13 @@ def _place_events(conn: duckdb.DuckDBPyConnection) -> None:
     for batch in _day_batches(sizes, PLACEMENT_BATCH_SIGHTINGS):
         dates = ", ".join(f"date '{day.isoformat()}'" for day in batch)
         _place(conn, f"select * from identifier_sightings where day in ({dates})")
-    _place(
-        conn,
-        "select s.* from identifier_sightings as s "
-        "semi join placement_events as p using (event_id, day)",
-    )
+    # most days relink nothing: the rule's join would still hash the whole map for no event
+    if conn.execute("select count(*) from placement_events").fetchall()[0][0]:
+        _place(
+            conn,
+            "select s.* from identifier_sightings as s "
+            "semi join placement_events as p using (event_id, day)",
+        )
 
 
 def _place(conn: duckdb.DuckDBPyConnection, sightings: str) -> None:

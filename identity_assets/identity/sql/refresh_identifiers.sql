@@ -6,30 +6,38 @@
 -- are recorded but never link), or was seen in the same events as more than $max_linked
 -- distinct values of one strong type (user_id, email, phone): a kiosk device, a shared inbox;
 -- or a user blocked it by hand (manual_blocks), which wins over every other reason.
+-- The counted identifiers are staged first: their stored rows (`stored`) are then found by a
+-- join built on them, where a join of `identifiers` itself, planned on an estimate of the
+-- counts, was built on every identifier (2.1M at 10M events): 0.40-0.47 s -> 0.29 s a day.
+create or replace temp table counted_identifiers as
+select
+    identifier_type,
+    identifier_value,
+    bool_or(recount) as recount,
+    min(occurred_at) as first_seen,
+    max(occurred_at) as last_seen,
+    -- an identifier is seen at most once per event (one column per type, and a
+    -- previous_id equal to the anonymous_id is not a second sighting): no distinct needed
+    count(*) as event_count,
+    -- a problem follows from the value and the rules alone, so the day's sightings say it
+    max(problem) as problem
+from (
+    select *, true as recount
+    from identifier_sightings
+    semi join recounted using (identifier_type, identifier_value)
+    union all
+    select *, false
+    from identifier_sightings
+    anti join recounted using (identifier_type, identifier_value)
+    where day in (select day from changed_days)
+)
+group by identifier_type, identifier_value;
+
 create or replace temp table refreshed_identifiers as
-with counted as (
-    select
-        identifier_type,
-        identifier_value,
-        bool_or(recount) as recount,
-        min(occurred_at) as first_seen,
-        max(occurred_at) as last_seen,
-        -- an identifier is seen at most once per event (one column per type, and a
-        -- previous_id equal to the anonymous_id is not a second sighting): no distinct needed
-        count(*) as event_count,
-        -- a problem follows from the value and the rules alone, so the day's sightings say it
-        max(problem) as problem
-    from (
-        select *, true as recount
-        from identifier_sightings
-        semi join recounted using (identifier_type, identifier_value)
-        union all
-        select *, false
-        from identifier_sightings
-        anti join recounted using (identifier_type, identifier_value)
-        where day in (select day from changed_days)
-    )
-    group by identifier_type, identifier_value
+with stored as (
+    select i.*
+    from identifiers as i
+    semi join counted_identifiers using (identifier_type, identifier_value)
 ),
 
 stats as (
@@ -40,8 +48,8 @@ stats as (
         greatest(c.last_seen, i.last_seen) as last_seen,
         c.event_count + coalesce(i.event_count, 0) as event_count,
         c.problem
-    from counted as c
-    left join identifiers as i
+    from counted_identifiers as c
+    left join stored as i
         on not c.recount
         and i.identifier_type = c.identifier_type
         and i.identifier_value = c.identifier_value
@@ -73,7 +81,7 @@ keyed as (
         b.reason as manual_reason
     from stats as s
     left join widest as w using (identifier_type, identifier_value)
-    left join identifiers as i using (identifier_type, identifier_value)
+    left join stored as i using (identifier_type, identifier_value)
     left join manual_blocks as b using (identifier_type, identifier_value)
 )
 
