@@ -536,13 +536,27 @@ def _selected(conn: duckdb.DuckDBPyConnection, table: str, where: str) -> Iterat
         conn.execute(f"drop view if exists {view}")
 
 
-def _copy(
+def _stage(
     conn: duckdb.DuckDBPyConnection, query: str, snap: sqlite3.Connection, table: str
 ) -> None:
-    """The one-column rows of a warehouse query into a reader's temp table, a batch at a time."""
+    """The one-column rows of a warehouse query as a reader's temp table `table(key)`, a batch
+    at a time. A table that already holds them, by a digest of the rows recorded with them, is
+    kept: the snapshot's checks of a run stage the same days and identities (0.09-0.17 s for
+    the 58,798 identities of a 10M day)."""
+    (digest,) = conn.execute(
+        f"select count(*) || ':' || coalesce(bit_xor(hash(k)), 0) from ({query}) as t (k)"
+    ).fetchall()[0]
+    snap.execute(f"create temp table if not exists {table} (key text primary key)")
+    snap.execute("create temp table if not exists staged (name text primary key, digest text)")
+    if snap.execute("select digest from temp.staged where name = ?", [table]).fetchall() == [
+        (digest,)
+    ]:
+        return
+    snap.execute(f"delete from temp.{table}")
     result = conn.execute(query)
     while rows := result.fetchmany(_BATCH):
-        snap.executemany(f"insert into {table} values (?)", rows)
+        snap.executemany(f"insert into temp.{table} values (?)", rows)
+    snap.execute("insert or replace into temp.staged values (?, ?)", [table, digest])
 
 
 def _stamp(
@@ -577,9 +591,7 @@ def compared(
             ("check_days", "strftime(day, '%Y-%m-%d')"),
             ("check_identities", "identity_id"),
         ):
-            snap.execute(f"create temp table if not exists {table} (key text primary key)")
-            snap.execute(f"delete from temp.{table}")
-            _copy(conn, f"select {column} from {table}", snap, table)
+            _stage(conn, f"select {column} from {table}", snap, table)
         within = "where identity_id in (select key from temp.check_identities)"
     else:
         within = ""

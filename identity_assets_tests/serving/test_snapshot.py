@@ -801,6 +801,39 @@ def test_each_check_reads_from_the_snapshot_only_what_its_query_needs(tmp_path, 
         assert conn.execute(made).fetchall() == []
 
 
+def test_checks_that_stage_the_same_identities_copy_them_once(tmp_path, landing) -> None:
+    """The snapshot's checks of a run stage the same identities: the second keeps the first's
+    copy, and other identities replace it."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(1, D1, userId="u-1"), track(2, D1, userId="u-2")])
+    copies: list[str] = []
+    with (
+        pipeline.warehouse.get_connection() as conn,
+        open_current(pipeline.serving) as (_, snap),
+    ):
+        snap.set_trace_callback(
+            lambda statement: copies.append(statement)
+            if statement.startswith("insert into temp.check_identities")
+            else None
+        )
+        one, other = (
+            conn.execute(
+                "select identity_id from identity_map where identifier_value = ?", [user]
+            ).fetchall()[0][0]
+            for user in ("u-1", "u-2")
+        )
+        conn.execute("create or replace temp table check_days as select ?::date as day", [D1])
+        served = "select identity_id from snapshot_profiles"
+        for staged, expected_copies in ((one, 1), (one, 1), (other, 2)):
+            conn.execute(
+                "create or replace temp table check_identities as select ? as identity_id",
+                [staged],
+            )
+            with compared(conn, snap, scoped=True, counts=False):
+                assert conn.execute(served).fetchall() == [(staged,)]
+            assert len(copies) == expected_copies
+
+
 def test_the_writer_reads_text_after_a_thousand_nulls_as_text(tmp_path) -> None:
     """The changed profiles a version compares may lack a trait in their first rows."""
     path = tmp_path / "snapshot.sqlite"
