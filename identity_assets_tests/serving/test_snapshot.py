@@ -812,9 +812,11 @@ def test_checks_that_stage_the_same_identities_copy_them_once(tmp_path, landing)
         open_current(pipeline.serving) as (_, snap),
     ):
         snap.set_trace_callback(
-            lambda statement: copies.append(statement)
-            if statement.startswith("insert into temp.check_identities")
-            else None
+            lambda statement: (
+                copies.append(statement)
+                if statement.startswith("insert into temp.check_identities")
+                else None
+            )
         )
         one, other = (
             conn.execute(
