@@ -44,6 +44,7 @@ from identity_assets_tests.builders import (
     D2,
     D3,
     Landing,
+    identity_of,
     materialized_metadata,
     pipeline_resources,
     run_checks,
@@ -818,12 +819,7 @@ def test_checks_that_stage_the_same_identities_copy_them_once(tmp_path, landing)
                 else None
             )
         )
-        one, other = (
-            conn.execute(
-                "select identity_id from identity_map where identifier_value = ?", [user]
-            ).fetchall()[0][0]
-            for user in ("u-1", "u-2")
-        )
+        one, other = (identity_of(conn, "user_id", user) for user in ("u-1", "u-2"))
         conn.execute("create or replace temp table check_days as select ?::date as day", [D1])
         served = "select identity_id from snapshot_profiles"
         for staged, expected_copies in ((one, 1), (one, 1), (other, 2)):
