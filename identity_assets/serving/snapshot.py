@@ -548,9 +548,8 @@ def _stage(
     ).fetchall()[0]
     snap.execute(f"create temp table if not exists {table} (key text primary key)")
     snap.execute("create temp table if not exists staged (name text primary key, digest text)")
-    if snap.execute("select digest from temp.staged where name = ?", [table]).fetchall() == [
-        (digest,)
-    ]:
+    held = snap.execute("select digest from temp.staged where name = ?", [table]).fetchall()
+    if held == [(digest,)]:
         return
     snap.execute(f"delete from temp.{table}")
     result = conn.execute(query)
