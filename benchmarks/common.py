@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import threading
@@ -14,6 +15,14 @@ from datetime import date
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
+REPO = OUT.parent.parent
+
+
+def dagster_home(path: Path) -> Path:
+    """A new Dagster home with the project's instance settings, as `make` sets one up."""
+    path.mkdir()
+    shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
+    return path
 
 
 def generate_landing(lines: int, days: int) -> tuple[Path, int]:

@@ -39,7 +39,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from common import OUT, generate_landing, said, settle, write_report
+from common import OUT, dagster_home, generate_landing, said, settle, write_report
 from pipeline import run_cli
 
 BASE_LINES = 1_000_000
@@ -165,8 +165,7 @@ def _measure(lines: int, history: Path, day_dir: Path, people: int, args) -> dic
             "IDENTITY_FIRST_DAY": days[0].isoformat(),
             "IDENTITY_API_TOKEN": "",
         }
-        (work / "dagster_home").mkdir()
-        (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        dagster_home(work / "dagster_home")
         full = run_cli(env, [a for day in days for a in ("--day", day.isoformat())], work)
         print(f"{lines:,}: history of {len(days)} days built in {full['seconds']:.1f}s")
         # a copy as built to put back before each repeat (none for a single run)

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import psutil
 from common import (
     OUT,
+    dagster_home,
     generate_landing,
     measured_child,
     open_warehouse,
@@ -110,8 +111,7 @@ def main() -> None:
             "IDENTITY_FIRST_DAY": days[0],
             "IDENTITY_API_TOKEN": "",
         }
-        (work / "dagster_home").mkdir()
-        (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        dagster_home(work / "dagster_home")
         history = [a for day in days[:-1] for a in ("--day", day)]
         report["full"] = run_cli(env, history, work)
         report["settled"] = settle()
@@ -260,9 +260,9 @@ def _at(samples: list[Sample], moment: float) -> Sample:
     return samples[0] if samples else Sample(moment)
 
 
-def _step_windows(dagster_home: str) -> dict[str, tuple[float, float]]:
+def _step_windows(home: str) -> dict[str, tuple[float, float]]:
     """Start and end time of each step of the latest run, from the Dagster event log."""
-    os.environ["DAGSTER_HOME"] = dagster_home
+    os.environ["DAGSTER_HOME"] = home
     import dagster as dg
 
     with dg.DagsterInstance.get() as instance:

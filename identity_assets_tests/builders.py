@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pyarrow as pa
+import yaml
 
 from identity_assets import sql
 from identity_assets.checks import CHECK_SCOPE_TAG, EVERYTHING
@@ -314,32 +315,24 @@ def valued_warehouse(conn: duckdb.DuckDBPyConnection, values: list[float]) -> No
 
 
 def dagster_home(home: Path, settings: str | None = None) -> Path:
-    """A Dagster home with these instance settings (the project's by default) and its SQLite
-    storage already made: processes started together on a new home each create the same files,
-    and on a loaded machine one of them fails on a locked database."""
+    """A Dagster home with these instance settings (the project's by default), its event log in
+    this home whatever DAGSTER_HOME says, and its SQLite storage already made: processes
+    started together on a new home each create the same files, and on a loaded machine one of
+    them fails on a locked database."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(settings or (ROOT / "dagster.yaml").read_text())
+    instance = yaml.safe_load(settings or (ROOT / "dagster.yaml").read_text())
+    if "event_log_storage" in instance:
+        instance["event_log_storage"]["config"] = {"base_dir": str(home)}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(instance, sort_keys=False))
     with dg.DagsterInstance.from_config(str(home)):
         pass
     return home
 
 
-# The project's instance settings with Dagster's event log kept in the process's memory: a run
-# writes about 200 events, each to SQLite files over a new connection, which is half of a
-# small run's seconds. Runs are still recorded (their statuses live in the run storage, SQLite
-# here too), so another process sees a run in progress and waits for it; what is lost is the
-# event history a UI would read, which tests that run the command line do not look at.
-EVENTS_IN_MEMORY = (ROOT / "dagster.yaml").read_text() + (
-    "event_log_storage:\n"
-    "  module: dagster._core.storage.event_log.in_memory\n"
-    "  class: InMemoryEventLogStorage\n"
-)
-
-
 def cli_env(tmp_path: Path, landing: Landing, env: dict[str, str] | None = None) -> dict[str, str]:
-    """The CLI's environment: this landing, a warehouse and a Dagster home (events in memory)
+    """The CLI's environment: this landing, a warehouse and a Dagster home
     under tmp_path."""
-    home = dagster_home(tmp_path / "dagster_home", EVENTS_IN_MEMORY)
+    home = dagster_home(tmp_path / "dagster_home")
     return {
         **os.environ,
         "IDENTITY_LANDING_DIR": str(landing.root),

@@ -19,13 +19,17 @@ from identity_assets_tests.processes import free_port, running
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
 LOCATION = "identity_assets.definitions"
 # Runs launched from the UI start at once in their own process; `dagster dev` would queue them
-# for its daemon, which a bare webserver does not run.
+# for its daemon, which a bare webserver does not run. The event log is the project's: the
+# run's process writes it while the webserver reads it.
 INSTANCE = """\
 telemetry:
   enabled: false
 run_coordinator:
   module: dagster._core.run_coordinator
   class: DefaultRunCoordinator
+event_log_storage:
+  module: identity_assets.event_log
+  class: KeptOpenSqliteEventLogStorage
 """
 LAUNCH = """
 mutation Launch($params: ExecutionParams!) {

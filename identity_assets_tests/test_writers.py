@@ -4,7 +4,6 @@ and the command line waits for a tagged run in progress before it starts its own
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,6 @@ from identity_assets.writers import WAREHOUSE_TAG, WRITE, WarehouseBusy, wait_fo
 from identity_assets_tests import processes
 from identity_assets_tests.builders import (
     DAY,
-    EVENTS_IN_MEMORY,
     ROOT,
     Landing,
     dagster_home,
@@ -32,9 +30,9 @@ from identity_assets_tests.builders import (
 
 DAEMON = Path(sys.executable).with_name("dagster-daemon")
 WRITER = {WAREHOUSE_TAG: WRITE}
-# The project's queue limits (and events in memory): the queue looks every second rather than
-# every five, so the second day's run starts soon after the first ends.
-QUICK_QUEUE = EVENTS_IN_MEMORY + (
+# The project's queue limits: the queue looks every second rather than every five, so the
+# second day's run starts soon after the first ends.
+QUICK_QUEUE = (ROOT / "dagster.yaml").read_text() + (
     "run_coordinator:\n"
     "  module: dagster._core.run_coordinator\n"
     "  class: QueuedRunCoordinator\n"
@@ -56,8 +54,7 @@ def test_every_run_of_every_job_is_a_warehouse_writer() -> None:
 
 
 def test_the_instance_settings_allow_one_writer_at_a_time(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+    with dg.DagsterInstance.from_config(str(dagster_home(tmp_path))) as instance:
         queue = instance.get_concurrency_config().run_queue_config
     assert {"key": WAREHOUSE_TAG, "value": WRITE, "limit": 1} in queue.tag_concurrency_limits
 
