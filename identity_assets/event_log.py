@@ -30,7 +30,8 @@ OPEN_RUN_FILES = 8
 
 class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` with its connections kept open. Its `base_dir` is the Dagster
-    home, as in `storage: sqlite: base_dir`: the files are where Dagster's own are."""
+    home (DAGSTER_HOME unless given), as in `storage: sqlite: base_dir`: the files are where
+    Dagster's own are."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, db.Engine] = OrderedDict()
@@ -38,13 +39,21 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     @classmethod
     def config_type(cls) -> dict:
-        return {"base_dir": dg.StringSource}
+        return {"base_dir": dg.Field(dg.StringSource, is_required=False)}
 
     @classmethod
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: dict
     ) -> KeptOpenSqliteEventLogStorage:
-        return cls(os.path.join(config_value["base_dir"], "history", "runs"), inst_data)
+        home = config_value.get("base_dir") or os.environ.get("DAGSTER_HOME")
+        if not home:
+            raise dg.DagsterInvalidConfigError(
+                "the event log is kept in the Dagster home: set DAGSTER_HOME (`make` sets "
+                "it to .dagster_home), or give event_log_storage a base_dir",
+                [],
+                None,
+            )
+        return cls(os.path.join(home, "history", "runs"), inst_data)
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[db.Connection]:

@@ -12,6 +12,7 @@ import dagster as dg
 import psutil
 import pytest
 from dagster._core.events.log import EventLogEntry
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log import SqliteEventLogStorage
 
 from identity_assets.event_log import OPEN_RUN_FILES, KeptOpenSqliteEventLogStorage
@@ -44,6 +45,16 @@ def test_the_project_instance_reads_and_writes_dagster_s_own_event_files(
         ours.store_event(_event("after", "one"))
         ours.store_event(_event("after", "two"))
     assert _messages(dagsters, "after") == ["one", "two"]
+
+
+def test_without_a_dagster_home_the_instance_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as `dagster dev` started in the project's folder without DAGSTER_HOME makes it
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    ref = InstanceRef.from_dir(str(tmp_path), config_dir=str(ROOT))
+    with pytest.raises(dg.DagsterInvalidConfigError, match="set DAGSTER_HOME"):
+        dg.DagsterInstance.from_ref(ref)
 
 
 def test_a_watcher_sees_each_event_while_the_writer_keeps_its_file_open(tmp_path: Path) -> None:
