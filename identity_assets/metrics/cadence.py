@@ -11,13 +11,12 @@ since the last fit day. Between fit days, the stored parameters predict.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import duckdb
 import numpy as np
 
-from identity_assets import sql
 from identity_assets.metrics.rules import ValueRules
 
 
@@ -36,12 +35,13 @@ class Cadence:
         return self.buyers_now / self.buyers_then - 1 if self.buyers_then else 0.0
 
 
-def fit_day(conn: duckdb.DuckDBPyConnection, rules: ValueRules, as_of: datetime) -> Cadence:
-    """The last fit day at or before `as_of` (a midnight). The caller has checked that a model
-    may be fitted at `as_of`: the history is long enough and there are enough repeat buyers."""
-    rows = conn.execute(sql.load("metrics/buyer_days"), {"as_of": as_of}).fetchnumpy()
-    first = np.asarray(rows["first_day"], dtype=np.int64)
-    second = np.sort(np.asarray(rows["second_day"], dtype=np.int64))
+def fit_day(buyers: Mapping[str, np.ndarray], rules: ValueRules, as_of: datetime) -> Cadence:
+    """The last fit day at or before `as_of` (a midnight), from the buyers' `first_day` and
+    `second_day` at `as_of` (their features: metrics/value_features.sql). The caller has checked
+    that a model may be fitted at `as_of`: the history is long enough and there are enough
+    repeat buyers."""
+    first = np.asarray(buyers["first_day"], dtype=np.int64)
+    second = np.sort(np.asarray(buyers["second_day"], dtype=np.int64))
     second = second[second >= 0]
     end = as_of.date().toordinal()
 

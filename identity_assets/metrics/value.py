@@ -264,7 +264,7 @@ def _choose_and_predict(
     elif reason := candidates.too_few(candidates.features(as_of)):
         fit = replace(fit, unfitted_reason=reason)
     else:
-        when = cadence.fit_day(conn, rules, as_of)
+        when = cadence.fit_day(candidates.features(as_of), rules, as_of)
         day = when.fit_day
         if kept and kept.fitted_at == day.isoformat():
             fit = replace(

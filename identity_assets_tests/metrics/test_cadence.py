@@ -12,6 +12,7 @@ import pytest
 from identity_assets import sql
 from identity_assets.metrics import cadence, value
 from identity_assets.metrics.rules import ValueRules
+from identity_assets.metrics.selection import Candidates
 from identity_assets.metrics.value import ensure_tables, forget_values, update_values
 from identity_assets_tests.builders import purchase_history
 
@@ -89,16 +90,17 @@ def test_buyers_grown_by_the_share_make_a_fit_day_and_history_makes_the_first(co
     _purchases(conn, repeat | new)
     thursday = datetime(2026, 1, 8)
     rules = ValueRules(min_repeat_buyers=20, min_history_multiple=0)
-    grown = cadence.fit_day(conn, rules, thursday)
+    buyers = Candidates(conn, rules).features(thursday)
+    grown = cadence.fit_day(buyers, rules, thursday)
     assert (grown.fit_day, grown.why) == (datetime(2026, 1, 7), "12% new buyers since 2026-01-05")
     assert (grown.buyers_then, grown.buyers_now) == (112, 112)
 
-    weekly = cadence.fit_day(conn, replace(rules, refit_new_buyers=0.2), thursday)
+    weekly = cadence.fit_day(buyers, replace(rules, refit_new_buyers=0.2), thursday)
     assert (weekly.fit_day, weekly.why) == (datetime(2026, 1, 5), "every 7 days")
     assert f"{weekly.new_buyers:.0%}" == "12%"
     # five days of history needed: the first day a model may be fitted is after the grid's
     later = replace(rules, min_history_multiple=5 / 90, refit_new_buyers=0.2)
-    first = cadence.fit_day(conn, later, thursday)
+    first = cadence.fit_day(buyers, later, thursday)
     assert (first.fit_day, first.why) == (
         datetime(2026, 1, 6),
         "the first day a model may be fitted",

@@ -236,4 +236,6 @@ def test_features_are_the_buyers_history_and_what_they_spent_next(conn, landing)
         "actual": 12,
         "recency": 12,
         "rate": 2 / 102,
+        "first_day": date(2025, 12, 20).toordinal(),  # the fit day's cadence reads these
+        "second_day": date(2026, 3, 1).toordinal(),
     }

@@ -2,7 +2,9 @@
 -- models read, and what the buyer spent in [$as_of, $until) (the outcome a backtest scores and
 -- the supervised model learns). Amounts are in the buyer's main currency as of $as_of (most
 -- purchases, then most spend, as customer_metrics), added up as exact decimals; purchase days
--- count every currency (BG/NBD x, t_x, T as customer_metrics has them). Ordered by identity.
+-- count every currency (BG/NBD x, t_x, T as customer_metrics has them). Its first and second
+-- purchase days (second: -1 for one day only) come as numbers as Python's date.toordinal counts
+-- days: when a model may be fitted follows from them (metrics/cadence.py). Ordered by identity.
 with good as (
     select identity_id, occurred_at, occurred_at::date as day, amount::decimal(38, 2) as amount,
         currency
@@ -14,8 +16,10 @@ before as (
     select * from good where occurred_at < $as_of
 ),
 
+-- with each buyer's first purchase day, which the days below compare with: one small window
+-- over the grouped rows instead of one over every purchase day
 main_currency as (
-    select identity_id, currency
+    select identity_id, currency, min(min(day)) over (partition by identity_id) as first_day
     from before
     group by identity_id, currency
     qualify row_number() over (
@@ -27,11 +31,12 @@ days as (
     select
         b.identity_id,
         b.day,
+        m.first_day,
         sum(b.amount) filter (where b.currency = m.currency) as spend,
         count(*) filter (where b.currency = m.currency) as purchases
     from before as b
     inner join main_currency as m using (identity_id)
-    group by b.identity_id, b.day
+    group by b.identity_id, b.day, m.first_day
 ),
 
 summary as (
@@ -44,8 +49,10 @@ summary as (
         sum(purchases) as purchases,
         coalesce(sum(spend), 0) as spend,
         coalesce(sum(spend) filter (where day >= $as_of::date - $horizon), 0) as recent_spend,
-        count(*) filter (where day >= $as_of::date - $horizon) as recent_days
-    from (select *, min(day) over (partition by identity_id) as first_day from days)
+        count(*) filter (where day >= $as_of::date - $horizon) as recent_days,
+        any_value(first_day) as first_day,
+        min(day) filter (where day > first_day) as second_day
+    from days
     group by identity_id
 ),
 
@@ -69,7 +76,9 @@ select
     (s.spend / s.purchases)::double as avg_order_value,
     s.recent_spend::double as recent_spend,
     s.recent_days::double as recent_days,
-    coalesce(o.actual, 0)::double as actual
+    coalesce(o.actual, 0)::double as actual,
+    date_diff('day', date '0001-01-01', s.first_day) + 1 as first_day,
+    coalesce(date_diff('day', date '0001-01-01', s.second_day) + 1, -1) as second_day
 from summary as s
 inner join main_currency as m using (identity_id)
 left join outcome as o using (identity_id)
