@@ -16,10 +16,8 @@ before as (
     select * from good where occurred_at < $as_of
 ),
 
--- with each buyer's first purchase day, which the days below compare with: one small window
--- over the grouped rows instead of one over every purchase day
 main_currency as (
-    select identity_id, currency, min(min(day)) over (partition by identity_id) as first_day
+    select identity_id, currency
     from before
     group by identity_id, currency
     qualify row_number() over (
@@ -31,12 +29,11 @@ days as (
     select
         b.identity_id,
         b.day,
-        m.first_day,
         sum(b.amount) filter (where b.currency = m.currency) as spend,
         count(*) filter (where b.currency = m.currency) as purchases
     from before as b
     inner join main_currency as m using (identity_id)
-    group by b.identity_id, b.day, m.first_day
+    group by b.identity_id, b.day
 ),
 
 summary as (
@@ -50,9 +47,9 @@ summary as (
         coalesce(sum(spend), 0) as spend,
         coalesce(sum(spend) filter (where day >= $as_of::date - $horizon), 0) as recent_spend,
         count(*) filter (where day >= $as_of::date - $horizon) as recent_days,
-        any_value(first_day) as first_day,
-        min(day) filter (where day > first_day) as second_day
-    from days
+        min(day) as first_purchase_day,
+        min(day) filter (where day > first_day) as second_purchase_day
+    from (select *, min(day) over (partition by identity_id) as first_day from days)
     group by identity_id
 ),
 
@@ -77,8 +74,8 @@ select
     s.recent_spend::double as recent_spend,
     s.recent_days::double as recent_days,
     coalesce(o.actual, 0)::double as actual,
-    date_diff('day', date '0001-01-01', s.first_day) + 1 as first_day,
-    coalesce(date_diff('day', date '0001-01-01', s.second_day) + 1, -1) as second_day
+    date_diff('day', date '0001-01-01', s.first_purchase_day) + 1 as first_day,
+    coalesce(date_diff('day', date '0001-01-01', s.second_purchase_day) + 1, -1) as second_day
 from summary as s
 inner join main_currency as m using (identity_id)
 left join outcome as o using (identity_id)
