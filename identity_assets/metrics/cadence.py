@@ -37,7 +37,7 @@ class Cadence:
 
 def fit_day(buyers: Mapping[str, np.ndarray], rules: ValueRules, as_of: datetime) -> Cadence:
     """The last fit day at or before `as_of` (a midnight), from the buyers' `first_day` and
-    `second_day` at `as_of` (their features: metrics/value_features.sql). The caller has checked
+    `second_day` at `as_of` (their features: metrics/buyer_features.sql). The caller has checked
     that a model may be fitted at `as_of`: the history is long enough and there are enough
     repeat buyers."""
     first = np.asarray(buyers["first_day"], dtype=np.int64)

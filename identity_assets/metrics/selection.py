@@ -119,9 +119,15 @@ class Candidates:
     """Fits and predicts the candidates at any cut of the warehouse's purchases, keeping each
     cut's features and BG/NBD fit for the candidates that share them."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, rules: ValueRules) -> None:
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        rules: ValueRules,
+        summarised: datetime | None = None,
+    ) -> None:
         self.conn = conn
         self.rules = rules
+        self.summarised = summarised  # customer_metrics' as_of, when it is up to date
         self.horizon = timedelta(days=rules.horizon_days)
         self._features: dict[datetime, dict[str, np.ndarray]] = {}
         self._bg_nbd: dict[datetime, tuple[dict[str, float] | None, str | None]] = {}
@@ -129,12 +135,20 @@ class Candidates:
         self._predictions: dict[tuple[str, datetime], Prediction] = {}
 
     def features(self, as_of: datetime) -> dict[str, np.ndarray]:
-        """Each buyer's features at `as_of` and what it spent in the `horizon` days after."""
+        """Each buyer's features at `as_of` and what it spent in the `horizon` days after: at
+        the day customer_metrics summarises, from its summaries, else from the purchases."""
         if as_of not in self._features:
-            rows = self.conn.execute(
-                sql.load("metrics/value_features"),
-                {"as_of": as_of, "until": as_of + self.horizon, "horizon": self.horizon.days},
-            ).fetchnumpy()
+            if as_of == self.summarised:
+                query = sql.load("metrics/buyer_features")
+                params = {"as_of": as_of, "horizon": self.horizon.days}
+            else:
+                query = sql.load("metrics/value_features")
+                params = {
+                    "as_of": as_of,
+                    "until": as_of + self.horizon,
+                    "horizon": self.horizon.days,
+                }
+            rows = self.conn.execute(query, params).fetchnumpy()
             f = {
                 name: np.asarray(v) if name in ("identity_id", "currency") else np.asarray(v, float)
                 for name, v in rows.items()

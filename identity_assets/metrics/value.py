@@ -109,12 +109,18 @@ def update_values(
     inputs = {"rules": json.loads(json.dumps(asdict(rules))), "as_of": as_of.isoformat()}
     stored = json.loads(changes.applied_rules(conn, "metrics") or "{}")
     before = stored.get("inputs") if isinstance(stored.get("inputs"), dict) else {}
-    if not journal.any and before == inputs:
+    # rows made before customer_metrics held the whole summary the predictions read
+    stale = bool(
+        conn.execute(
+            "select count(*) from customer_metrics where currency_purchases is null"
+        ).fetchall()[0][0]
+    )
+    if not journal.any and before == inputs and not stale:
         fit = ModelFit(**stored["fit"])
         return _result(conn, fit, as_of, time.perf_counter() - started, changed=False)
     same_rules = before.get("rules") == inputs["rules"]
     since = datetime.fromisoformat(before["as_of"]) if "as_of" in before else None
-    everything = journal.first or not same_rules or since is None or since > as_of
+    everything = journal.first or not same_rules or since is None or since > as_of or stale
     kept = ModelFit(**stored["fit"]) if "fit" in stored else None
     stage_engagement(conn, rules)
     try:
@@ -245,13 +251,12 @@ def _choose_and_predict(
     The buyers' predictions go where the SQL reads them (temp table value_predictions); no
     rows, and the reason, when no model may predict."""
     history = conn.execute(
-        "select date_diff('day', min(occurred_at)::date, $as_of::date) from purchases "
-        "where problem is null and occurred_at < $as_of",
+        "select date_diff('day', min(first_purchase_at)::date, $as_of::date) from customer_metrics",
         {"as_of": as_of},
     ).fetchall()[0][0]
     history = history or 0
     needed = rules.min_history_multiple * rules.horizon_days
-    candidates = Candidates(conn, rules)
+    candidates = Candidates(conn, rules, summarised=as_of)
     fit = ModelFit(bg_nbd=None, history_days=history)
     prediction = None
     if history < needed:

@@ -239,3 +239,48 @@ def test_features_are_the_buyers_history_and_what_they_spent_next(conn, landing)
         "first_day": date(2025, 12, 20).toordinal(),  # the fit day's cadence reads these
         "second_day": date(2026, 3, 1).toordinal(),
     }
+
+
+def _mixed_purchases(conn) -> None:
+    """The purchase history with a fifth of its orders in EUR and some unusable."""
+    purchase_history(conn)
+    conn.execute(
+        "update identity_journal set payload = json_object('type', 'track', 'event', "
+        "'Order Completed', 'properties', json_object('value', payload->'$.properties.value', "
+        "'currency', 'EUR')) where hash(event_id) % 5 = 0"
+    )
+    conn.execute(
+        "update identity_journal set payload = json_object('type', 'track', 'event', "
+        "'Order Completed', 'properties', json_object('value', 'n/a')) "
+        "where hash(event_id) % 17 = 0"
+    )
+
+
+def test_the_days_features_from_the_summaries_equal_those_from_every_purchase(conn) -> None:
+    _mixed_purchases(conn)
+    result = update_values(conn)
+    rules = ValueRules()
+    purchases = Candidates(conn, rules).features(result.as_of)
+    # the summaries need no purchase before the recent window
+    conn.execute(
+        "delete from purchases where occurred_at < $as_of::date - $horizon",
+        {"as_of": result.as_of, "horizon": rules.horizon_days},
+    )
+    summarised = Candidates(conn, rules, summarised=result.as_of).features(result.as_of)
+    assert set(summarised["currency"]) == {"USD", "EUR"}
+    assert len(summarised["x"]) > 100 and (summarised["recent_days"] > 0).any()
+    for name, column in purchases.items():
+        expected = 0 * column if name == "actual" else column  # nothing is spent after as_of
+        assert summarised[name].tolist() == expected.tolist(), name
+
+
+def test_metrics_rows_made_before_the_whole_summary_are_made_again(conn) -> None:
+    _mixed_purchases(conn)
+    update_values(conn)
+    before = conn.execute("select * from customer_metrics order by identity_id").fetchall()
+    conn.execute(
+        "update customer_metrics set currency_purchases = null, second_purchase_day = null"
+    )
+    assert update_values(conn).changed
+    after = conn.execute("select * from customer_metrics order by identity_id").fetchall()
+    assert after == before

@@ -35,8 +35,15 @@ create table if not exists customer_metrics (
     rfm_recency              integer,
     rfm_frequency            integer,
     rfm_monetary             integer,
-    as_of                    timestamp not null
+    as_of                    timestamp not null,
+    currency_purchases       bigint,
+    second_purchase_day      date
 );
+
+-- The rest of the summary the value model predicts from, so a day's predictions read no
+-- purchase (a warehouse from before them makes every row again: metrics/value.py).
+alter table customer_metrics add column if not exists currency_purchases bigint;
+alter table customer_metrics add column if not exists second_purchase_day date;
 
 -- Column comments are the descriptions the assets declare (identity_assets/metadata.py).
 comment on column customer_metrics.total_purchases is 'good purchases, every currency';
@@ -58,6 +65,8 @@ comment on column customer_metrics.rfm_recency is 'quintile score 1..5, 5 most r
 comment on column customer_metrics.rfm_frequency is 'quintile score 1..5, 5 most frequent; null: no purchase';
 comment on column customer_metrics.rfm_monetary is 'quintile score 1..5, 5 highest spend; null: no purchase';
 comment on column customer_metrics.as_of is 'midnight after the last event';
+comment on column customer_metrics.currency_purchases is 'good purchases in `currency`';
+comment on column customer_metrics.second_purchase_day is 'the first purchase day after the first: when the buyer first repeated';
 
 create table if not exists customer_value (
     identity_id          varchar not null,

@@ -2,11 +2,13 @@
 -- identity: $all_identities): the seed's metrics (purchases, spend, average order value, first
 -- and last purchase, purchases per active day, engagement and its score with the seed's weights
 -- 0.3 and 0.7), plus the BG/NBD and Gamma-Gamma summary by purchase day (repeat days x, span
--- t_x, mean repeat spend m). Spend is summed in the identity's main currency only (most
--- purchases, then most spend); `spend_by_currency` shows every currency apart. Amounts (whole
--- cents) are added up as decimals, exactly, so the same data gives the same figures whatever
--- order its rows are in. What depends on the calendar alone (recency, tenure, customer age,
--- as_of) and the RFM quintiles, which rank everyone, are left for customer_metrics_as_of.sql and
+-- t_x, mean repeat spend m; the main currency's purchases and the second purchase day), from
+-- which a day's predictions are made without reading a purchase (buyer_features.sql). Spend is
+-- summed in the identity's main currency only (most purchases, then most spend);
+-- `spend_by_currency` shows every currency apart. Amounts (whole cents) are added up as
+-- decimals, exactly, so the same data gives the same figures whatever order its rows are in.
+-- What depends on the calendar alone (recency, tenure, customer age, as_of) and the RFM
+-- quintiles, which rank everyone, are left for customer_metrics_as_of.sql and
 -- customer_metrics_rfm.sql, which take every row to $as_of in the same transaction.
 insert into customer_metrics by name
 with people as (
@@ -62,6 +64,7 @@ bought as (
     select
         g.identity_id,
         count(*) as total_purchases,
+        count(*) filter (where g.currency = m.currency) as currency_purchases,
         min(g.occurred_at) as first_purchase_at,
         max(g.occurred_at) as last_purchase_at,
         sum(g.amount) filter (where g.currency = m.currency) as total_spend,
@@ -87,7 +90,8 @@ summary as (
         identity_id,
         count(*) - 1 as repeat_purchases,
         date_diff('day', min(day), max(day)) as purchase_span_days,
-        avg(spend) filter (where day > first_day) as repeat_order_value
+        avg(spend) filter (where day > first_day) as repeat_order_value,
+        min(day) filter (where day > first_day) as second_purchase_day
     from (
         select *, min(day) over (partition by identity_id) as first_day from purchase_days
     )
@@ -140,6 +144,8 @@ select
     coalesce(s.repeat_purchases, 0) as repeat_purchases,
     coalesce(s.purchase_span_days, 0) as purchase_span_days,
     s.repeat_order_value,
+    coalesce(b.currency_purchases, 0) as currency_purchases,
+    s.second_purchase_day,
     0 as tenure_days,  -- with as_of, set by customer_metrics_as_of.sql
     $as_of as as_of
 from people as p
