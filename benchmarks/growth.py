@@ -14,13 +14,15 @@ visitors are returning and new people as on any day) and linked into each histor
 day folder: the same bytes on top of every history.
 
 For each history, in a scratch directory: `identity-assets run` over the history's days (not
-measured), then, once the disk is quiet and the run's code is in the page cache
-(`common.settle`), `identity-assets run --day <new day>`, `--repeat` times (3), each time on
-the warehouse, snapshot and Dagster home put back as the history left them. The run of median
-seconds gives each stage's seconds, bytes read (from the page cache or the disk; and from the
-disk alone), bytes written and peak RSS, taken as benchmarks/pipeline.py takes them: single
-runs move by a second or two (three runs of one new day on the 1M history took 15.0, 16.5 and
-17.1 s). The copy as built takes the history's size again: 24 GB free for 10M. Prints a
+measured). Then the new day runs `--repeat` times (3) on each, the histories taking turns (1M,
+3M, 10M, 1M, ...): this machine's speed drifts over minutes (one 1M new day took 9.9 s and,
+half an hour later, 13.1 s), and histories measured one after another would carry that drift
+into their ratios. Each run starts once the disk is quiet and the run's code is in the page
+cache (`common.settle`), on the warehouse, snapshot and Dagster home put back as the history
+left them. The run of median seconds gives each stage's seconds, bytes read (from the page
+cache or the disk; and from the disk alone), bytes written and peak RSS, taken as
+benchmarks/pipeline.py takes them. Every history and its copy as built are kept until the
+end: about 32 GB free for the three (10M: 3.3 GB of warehouse and 8.3 GB of snapshot). Prints a
 markdown table with each stage's ratio to the 1M history's and writes
 benchmarks/out/growth.json. `--landing 10000000=DIR` uses an existing landing folder
 for a history (read only; a history of other people is flagged: the new day's people are then
@@ -36,6 +38,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -78,9 +81,20 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "histories": {},
     }
-    for lines in histories:
-        landing = given.get(lines) or _history(lines, people, end)
-        report["histories"][str(lines)] = _measure(lines, landing, day_dir, people, args)
+    built: dict[int, _History] = {}
+    try:
+        for lines in histories:
+            landing = given.get(lines) or _history(lines, people, end)
+            built[lines] = _build(lines, landing, day_dir, people, args)
+        # the histories take turns, so a machine that slows down for a while slows them all
+        for repeat in range(args.repeat):
+            for lines in histories:
+                built[lines].run_new_day(day_dir, restore=repeat > 0)
+        for lines in histories:
+            report["histories"][str(lines)] = built[lines].report()
+    finally:
+        for history in built.values():
+            history.close()
     report["load_average_after"] = os.getloadavg()
     _print(report)
     write_report("growth", report)
@@ -140,8 +154,46 @@ def _generated(landing: Path, config) -> Path:
     return landing
 
 
-def _measure(lines: int, history: Path, day_dir: Path, people: int, args) -> dict:
-    """Build the history through the CLI, then run the new day on top and measure it."""
+@dataclass
+class _History:
+    """A history built through the CLI in its own directory, with a copy as built to put back
+    before each repeat of the new day (none for a single run)."""
+
+    lines: int
+    landing: Path
+    work: Path
+    env: dict
+    built: Path | None
+    scratch: tempfile.TemporaryDirectory | None
+    info: dict
+    runs: list = field(default_factory=list)
+    settled: list = field(default_factory=list)
+
+    def run_new_day(self, day_dir: Path, restore: bool) -> None:
+        if restore:
+            _copy_state(self.built, self.work)
+        self.settled.append(settle())
+        print(f"{self.lines:,}: {said(self.settled[-1])}")
+        self.runs.append(run_cli(self.env, ["--day", day_dir.name], self.work))
+        print(f"{self.lines:,}: new day in {self.runs[-1]['seconds']:.1f}s")
+
+    def report(self) -> dict:
+        return {
+            **self.info,
+            "settled": self.settled,
+            "new_day_seconds": [run["seconds"] for run in self.runs],
+            "new_day": sorted(self.runs, key=lambda run: run["seconds"])[len(self.runs) // 2],
+        }
+
+    def close(self) -> None:
+        if self.built:
+            shutil.rmtree(self.built, ignore_errors=True)
+        if self.scratch is not None:
+            self.scratch.cleanup()
+
+
+def _build(lines: int, history: Path, day_dir: Path, people: int, args) -> _History:
+    """Build the history through the CLI in a directory of its own, ready for the new day."""
     days = [d for d in _days(history) if d < date.fromisoformat(day_dir.name)]
     strangers = _people(history) != people if (history / "_truth").is_dir() else True
     if strangers:
@@ -150,51 +202,34 @@ def _measure(lines: int, history: Path, day_dir: Path, people: int, args) -> dic
     scratch = None if args.keep else tempfile.TemporaryDirectory(dir=OUT)
     work = keep if args.keep else Path(scratch.name)
     shutil.rmtree(work, ignore_errors=True)
-    try:
-        landing = work / "landing"
-        landing.mkdir(parents=True)
-        for day in days:
-            (landing / day.isoformat()).symlink_to((history / day.isoformat()).resolve())
-        (landing / day_dir.name).symlink_to(day_dir.resolve())
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(work / "dagster_home"),
-            "IDENTITY_LANDING_DIR": str(landing),
-            "IDENTITY_DUCKDB_PATH": str(work / "identity.duckdb"),
-            "IDENTITY_DUCKDB_MEMORY_LIMIT": args.memory_limit,
-            "IDENTITY_FIRST_DAY": days[0].isoformat(),
-            "IDENTITY_API_TOKEN": "",
-        }
-        dagster_home(work / "dagster_home")
-        full = run_cli(env, [a for day in days for a in ("--day", day.isoformat())], work)
-        print(f"{lines:,}: history of {len(days)} days built in {full['seconds']:.1f}s")
-        # a copy as built to put back before each repeat (none for a single run)
-        built = work / "as-built" if args.repeat > 1 else None
-        if built:
-            _copy_state(work, built)
-        runs, settled = [], []
-        for repeat in range(args.repeat):
-            if repeat:
-                _copy_state(built, work)
-            settled.append(settle())
-            print(f"{lines:,}: {said(settled[-1])}")
-            runs.append(run_cli(env, ["--day", day_dir.name], work))
-            print(f"{lines:,}: new day in {runs[-1]['seconds']:.1f}s")
-        if built:
-            shutil.rmtree(built)
-    finally:
-        if scratch is not None:
-            scratch.cleanup()
-    return {
+    landing = work / "landing"
+    landing.mkdir(parents=True)
+    for day in days:
+        (landing / day.isoformat()).symlink_to((history / day.isoformat()).resolve())
+    (landing / day_dir.name).symlink_to(day_dir.resolve())
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(work / "dagster_home"),
+        "IDENTITY_LANDING_DIR": str(landing),
+        "IDENTITY_DUCKDB_PATH": str(work / "identity.duckdb"),
+        "IDENTITY_DUCKDB_MEMORY_LIMIT": args.memory_limit,
+        "IDENTITY_FIRST_DAY": days[0].isoformat(),
+        "IDENTITY_API_TOKEN": "",
+    }
+    dagster_home(work / "dagster_home")
+    full = run_cli(env, [a for day in days for a in ("--day", day.isoformat())], work)
+    print(f"{lines:,}: history of {len(days)} days built in {full['seconds']:.1f}s")
+    built = work / "as-built" if args.repeat > 1 else None
+    if built:
+        _copy_state(work, built)
+    info = {
         "landing": str(history),
         "days": len(days),
         "events": full["stages"].get("ingest", {}).get("rows"),
         "other_people": strangers,
         "full_seconds": full["seconds"],
-        "settled": settled,
-        "new_day_seconds": [run["seconds"] for run in runs],
-        "new_day": sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2],
     }
+    return _History(lines, history, work, env, built, scratch, info)
 
 
 # What a run changes in a history's scratch directory: put back as built before each repeat.
