@@ -1,7 +1,8 @@
 -- Per buyer at customer_metrics' as_of ($as_of): the columns of value_features.sql, read from
 -- the summaries customer_metrics stores, with only the last $horizon days' purchases read for
 -- the recent spend: a day's predictions read no buyer's whole history. Nothing is spent after
--- $as_of yet (`actual` 0). The two give the same features (identity_assets_tests/test_selection.py).
+-- $as_of yet (`actual` 0). Both queries give the same features (a test holds them equal:
+-- identity_assets_tests/metrics/test_selection.py).
 with recent as (
     select
         p.identity_id,
