@@ -160,7 +160,6 @@ class _History:
     before each repeat of the new day (none for a single run)."""
 
     lines: int
-    landing: Path
     work: Path
     env: dict
     built: Path | None
@@ -229,7 +228,7 @@ def _build(lines: int, history: Path, day_dir: Path, people: int, args) -> _Hist
         "other_people": strangers,
         "full_seconds": full["seconds"],
     }
-    return _History(lines, history, work, env, built, scratch, info)
+    return _History(lines, work, env, built, scratch, info)
 
 
 # What a run changes in a history's scratch directory: put back as built before each repeat.
