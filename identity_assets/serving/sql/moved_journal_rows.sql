@@ -4,4 +4,4 @@
 select previous_identity_id, identity_id, event_id
 from serving_moved_rows
 where day not in (select day from serving_journal_days)
-order by event_id, previous_identity_id
+order by previous_identity_id, event_id
