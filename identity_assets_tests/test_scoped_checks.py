@@ -98,6 +98,36 @@ def test_a_corrupted_row_of_the_run_fails_the_scoped_check(built) -> None:
     assert coverage["scope_days"].value == 1
 
 
+def test_a_changed_identity_gone_fails_the_scoped_check_with_its_rows_on_every_day(built) -> None:
+    """On other days the scoped check reads only the rows of changed identities that are gone:
+    removing a changed identity from `identities` finds all of its rows, old days' too."""
+    warehouse, landing, days = built
+    with warehouse.get_connection() as conn:
+        run_day(conn, landing, days[-1])
+        # an identity with rows on the last day and on an earlier one
+        gone, rows = conn.execute(
+            "select identity_id, count(*) from identity_journal where identity_id in"
+            " (select identity_id from identity_journal where day = $last"
+            "  intersect select identity_id from identity_journal where day < $last)"
+            " group by identity_id order by identity_id limit 1",
+            {"last": days[-1]},
+        ).fetchone()
+        assert (
+            rows
+            > conn.execute(
+                "select count(*) from identity_journal where identity_id = ? and day = ?",
+                [gone, days[-1]],
+            ).fetchone()[0]
+        )
+        conn.execute("delete from identities where identity_id = ?", [gone])
+    evaluations = run_checks([journal_identities_exist], warehouse)
+    check = evaluations["journal_identities_exist"]
+    assert not check.passed
+    assert check.metadata["scope_days"].value == 1
+    assert check.metadata["failing_rows"].value == 1
+    assert f"| {gone} | {rows} |" in check.metadata["first_failing_rows"].value
+
+
 def test_the_coverage_check_reads_other_days_only_for_the_identities_the_placements_changed(
     built,
 ) -> None:
