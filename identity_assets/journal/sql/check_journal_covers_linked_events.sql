@@ -8,7 +8,9 @@
 -- row sits under another identity counts as missing when only its own identity changed. Zero
 -- rows means the journal is whole there. Each table is read as the changed days' rows, which
 -- the day's zone maps prune, and the changed identities' rows on other days: an `or` of the
--- two is a filter no scan can prune.
+-- two is a filter no scan can prune. Those rows are found by row id from the identity column
+-- alone, and only theirs read whole (at 10M events, 2,777 changed identities: 0.36-0.39 s
+-- against 0.58-0.66 s reading every row's four columns).
 with placed as (
     select event_id, day, identity_id, identifier_key
     from event_placements
@@ -16,7 +18,8 @@ with placed as (
     union all
     select event_id, day, identity_id, identifier_key
     from event_placements
-    where changed_identity(identity_id) and not changed_day(day)
+    where rowid in (select rowid from event_placements where changed_identity(identity_id))
+        and not changed_day(day)
 ),
 
 journal as (
@@ -26,7 +29,8 @@ journal as (
     union all
     select event_id, day, identity_id, identifier_key
     from identity_journal
-    where changed_identity(identity_id) and not changed_day(day)
+    where rowid in (select rowid from identity_journal where changed_identity(identity_id))
+        and not changed_day(day)
 ),
 
 -- One join pairs each placement with the journal's rows of its event and day: a placement with
