@@ -8,6 +8,7 @@ of that instance still writing the warehouse (`identity_assets.writers`).
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import json
 import logging
@@ -20,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import duckdb
 
@@ -60,6 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LandingError, LookupUnavailable, WarehouseBusy, ValueError) as error:
         print(f"identity-assets: error: {error}", file=sys.stderr)
         return 2
+
+
+def console() -> NoReturn:
+    """The console script: `main`, then the end of the process without Python's shutdown.
+    The exit handlers run (logging's, DuckDB's, temporary files') and the output is flushed,
+    as at any exit; what is left out is the interpreter's last walk over every object it still
+    holds and their teardown one by one, which after a run, holding Dagster's many, took
+    0.6-0.9 s of every `run`. The run has committed all it wrote and closed its databases."""
+    code = main()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 EXIT_CODES = (
@@ -241,11 +255,6 @@ def _day(text: str) -> date:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
     from identity_assets.configuration import check_configuration
     from identity_assets.definitions import DAILY_JOB_NAME, build_definitions
 
@@ -274,11 +283,26 @@ def _run(args: argparse.Namespace) -> int:
         .resolve_job_def(DAILY_JOB_NAME)
         .with_logger_defs({"console": _utc_console_logger()})
     )
-    instance = _instance()
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if args.full_refresh:
         print(f"identity-assets: full refresh from the {args.from_stage} stage on", flush=True)
         run_config["resources"] = {"full_refresh": {"config": {"from_stage": args.from_stage}}}
+    # disposed here, not left to the end of the process: its files are closed whatever the exit
+    with _instance() as instance:
+        return _run_ranges(job, instance, days, run_config)
+
+
+def _run_ranges(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, days: list[date], run_config: dict
+) -> int:
+    """One run per range of consecutive days, in order; 130 as soon as one is stopped."""
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from identity_assets.definitions import DAILY_JOB_NAME
+
     failed = False
     for first, last in _contiguous_ranges(days):
         span = first.isoformat() if first == last else f"{first}..{last}"
@@ -645,4 +669,4 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

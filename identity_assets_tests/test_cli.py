@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -331,3 +332,46 @@ def test_the_command_exits_2_naming_a_bad_variable(tmp_path, landing: Landing) -
         "must be a whole number of at least 1\n"
     )
     assert not (tmp_path / "data").exists()
+
+
+CONSOLE_EXIT = """
+import atexit
+import sys
+
+from identity_assets import cli
+
+
+class TornDown:
+    def __del__(self):
+        print("torn down")
+
+
+kept = TornDown()
+atexit.register(lambda: print("exit handler ran"))
+
+
+def main():
+    sys.stdout.write("unflushed output, ")
+    return 3
+
+
+cli.main = main
+cli.console()
+"""
+
+
+def test_the_console_script_ends_after_the_exit_handlers_without_the_teardown() -> None:
+    """`console` exits with `main`'s code, its output flushed and the exit handlers run, but
+    without the interpreter's teardown of what it still holds (an object's finalizer here)."""
+    done = subprocess.run(
+        [sys.executable, "-c", CONSOLE_EXIT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (
+        3,
+        "unflushed output, exit handler ran\n",
+        "",
+    )
