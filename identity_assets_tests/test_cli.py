@@ -337,6 +337,8 @@ def test_the_command_exits_2_naming_a_bad_variable(tmp_path, landing: Landing) -
 CONSOLE_EXIT = """
 import atexit
 import sys
+import threading
+import time
 
 from identity_assets import cli
 
@@ -352,6 +354,7 @@ atexit.register(lambda: print("exit handler ran"))
 
 def main():
     sys.stdout.write("unflushed output, ")
+    threading.Thread(target=lambda: (time.sleep(0.2), print("thread finished"))).start()
     return 3
 
 
@@ -361,8 +364,9 @@ cli.console()
 
 
 def test_the_console_script_ends_after_the_exit_handlers_without_the_teardown() -> None:
-    """`console` exits with `main`'s code, its output flushed and the exit handlers run, but
-    without the interpreter's teardown of what it still holds (an object's finalizer here)."""
+    """`console` exits with `main`'s code once its threads finished, its output flushed and the
+    exit handlers run, but without the interpreter's teardown of what it still holds (an
+    object's finalizer here)."""
     done = subprocess.run(
         [sys.executable, "-c", CONSOLE_EXIT],
         capture_output=True,
@@ -372,6 +376,6 @@ def test_the_console_script_ends_after_the_exit_handlers_without_the_teardown() 
     )
     assert (done.returncode, done.stdout, done.stderr) == (
         3,
-        "unflushed output, exit handler ran\n",
+        "unflushed output, thread finished\nexit handler ran\n",
         "",
     )

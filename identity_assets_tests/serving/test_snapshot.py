@@ -4,9 +4,11 @@ of what changed, switched atomically, checked against the warehouse, and read wi
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from identity_assets.resources import (
     IdentityRulesResource,
     Warehouse,
 )
+from identity_assets.serving import snapshot
 from identity_assets.serving.assets import serving_snapshot, snapshot_checks
 from identity_assets.serving.snapshot import (
     POINTER,
@@ -674,6 +677,63 @@ def test_a_reader_finishes_on_its_version_while_new_reads_see_the_next(tmp_path,
         reader.stdin.write("\n")
         reader.stdin.flush()
         assert list(map(int, reader.stdout.readline().split())) == [old, 1]
+
+
+_COUNTER = """
+import sqlite3, sys
+conn = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+print(conn.execute("select count(*) from identity_journal").fetchall()[0][0])
+"""
+
+
+def test_a_version_is_checkpointed_behind_the_run_and_a_reader_waits_for_it(
+    tmp_path, landing, monkeypatch
+) -> None:
+    """A version's pages are still only in the write-ahead log when publish returns, and other
+    processes read the version from there; the writer copies them into the file in a thread of
+    its own, and a reader in the same process waits for it."""
+    pipeline = Pipeline(tmp_path, landing)
+    pipeline.run(D1, [track(1, D1, userId="u-1")])
+    gate = threading.Event()
+    checkpoint = snapshot._checkpoint
+
+    def held(*args) -> None:
+        gate.wait(timeout=60)
+        checkpoint(*args)
+
+    monkeypatch.setattr(snapshot, "_checkpoint", held)
+    pipeline.run(D2, [track(2, D2, userId="u-2")], checks=False)
+    pointer = read_pointer(pipeline.serving)
+    path = pipeline.serving / pointer.file
+    assert _rows_in_the_file_alone(path, tmp_path / "copy.sqlite") == 1
+    counted = subprocess.run(
+        [sys.executable, "-c", _COUNTER, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert counted.stdout == "2\n", counted.stderr
+    threading.Timer(0.2, gate.set).start()
+    with open_current(pipeline.serving) as (opened, conn):
+        assert gate.is_set()
+        assert opened == pointer
+        assert conn.execute("select count(*) from identity_journal").fetchall() == [(2,)]
+    assert _rows_in_the_file_alone(path, tmp_path / "copy.sqlite") == 2
+    # nor does a large commit checkpoint in the writer, as SQLite would past 1,000 pages
+    with _writer(path) as writer:
+        writer.execute("pragma wal_autocheckpoint")
+        assert writer.fetchall() == [(0,)]
+
+
+def _rows_in_the_file_alone(path: Path, copy: Path) -> int:
+    """The journal rows the snapshot file holds without its write-ahead log."""
+    shutil.copyfile(path, copy)
+    with closing(sqlite3.connect(copy)) as conn:
+        count = conn.execute("select count(*) from identity_journal").fetchall()[0][0]
+    for companion in (copy, copy.with_name(f"{copy.name}-wal"), copy.with_name(f"{copy.name}-shm")):
+        companion.unlink(missing_ok=True)
+    return count
 
 
 def test_the_checks_find_a_snapshot_that_differs_from_the_warehouse(tmp_path, landing) -> None:
