@@ -43,7 +43,7 @@ import pyarrow as pa
 from identity_assets import changes, sql
 
 if TYPE_CHECKING:
-    from adbc_driver_manager.dbapi import Cursor
+    from adbc_driver_manager.dbapi import Connection, Cursor
 
 TABLES = ("identity_journal", "customer_profiles", "identity_map")
 POINTER = "current"
@@ -770,7 +770,7 @@ def _writer(path: Path) -> Iterator[Cursor]:
 _CHECKPOINTS: dict[Path, threading.Thread] = {}
 
 
-def _checkpoint(connection, cursor: Cursor) -> None:
+def _checkpoint(connection: Connection, cursor: Cursor) -> None:
     """Copy the writer's committed pages from the write-ahead log into the file (as many as the
     readers of other processes allow, as SQLite's own checkpoint after a commit would), then
     close the writer. A checkpoint that fails loses nothing: the pages stay in the log, which
