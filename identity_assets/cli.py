@@ -306,13 +306,11 @@ def _run_ranges(
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from identity_assets.definitions import DAILY_JOB_NAME
-
     failed = False
     for first, last in _contiguous_ranges(days):
         span = first.isoformat() if first == last else f"{first}..{last}"
         wait_for_writers(instance, say=lambda line: print(line, flush=True))
-        print(f"identity-assets: running {DAILY_JOB_NAME} for {span}", flush=True)
+        print(f"identity-assets: running {job.name} for {span}", flush=True)
         started = time.perf_counter()
         try:
             result = job.execute_in_process(
