@@ -12,9 +12,10 @@ whole-table check.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -71,16 +72,76 @@ class Scope:
 Prepare = Callable[[duckdb.DuckDBPyConnection, Scope], AbstractContextManager[str]]
 
 
-def failing_rows_check(
-    warehouse: Warehouse,
-    query_name: str,
-    what: str,
-    params: dict[str, object] | None = None,
-    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
-) -> dg.AssetCheckResult:
-    """Pass when the check's query returns no rows; otherwise show up to 20 of them."""
-    with warehouse.get_connection() as conn:
-        return _result(*_failing_rows(conn, query_name, params or {}), what, severity)
+@dataclass(frozen=True)
+class RowCheck:
+    """One check on `asset`: the rows of `query` (an SQL file's name) are its failures, each
+    a `what` (formatted with the query's parameters, which `params` makes from the step's
+    resources). With a `producer`, it verifies what that producer changed since it last
+    passed (`changed_rows_check`, with `rules_of` and `reach`); without, the whole table. A
+    blocking check fails with an error, the others warn."""
+
+    asset: str
+    query: str
+    what: str
+    description: str
+    blocking: bool = True
+    producer: str | None = None
+    rules_of: str | None = None
+    reach: bool = True
+    params: Callable[[Any], dict[str, object]] | None = None
+
+
+def stage_checks(
+    name: str, checks: dict[str, RowCheck], resource_keys: frozenset[str] = frozenset()
+) -> dg.AssetChecksDefinition:
+    """A stage's checks, declared as data, as one step after the step that writes their
+    tables (decision 0044). Each keeps its own name, asset, blocking, progress and result, and
+    a run that selects some runs only those."""
+
+    @dg.multi_asset_check(
+        name=name,
+        specs=[
+            dg.AssetCheckSpec(
+                check_name,
+                asset=check.asset,
+                blocking=check.blocking,
+                description=check.description,
+            )
+            for check_name, check in checks.items()
+        ],
+        can_subset=True,
+        required_resource_keys={"warehouse", *resource_keys},
+    )
+    def _checks(context) -> Iterator[dg.AssetCheckResult]:  # an AssetCheckExecutionContext
+        warehouse = context.resources.warehouse
+        for check_name, check in checks.items():
+            key = dg.AssetCheckKey(dg.AssetKey(check.asset), check_name)
+            if key not in context.selected_asset_check_keys:
+                continue
+            params = check.params(context.resources) if check.params else None
+            what = check.what.format(**params) if params else check.what
+            if check.producer:
+                result = changed_rows_check(
+                    context, warehouse, check.producer, check.query, what, params,
+                    rules_of=check.rules_of, check=check_name, reach=check.reach,
+                )  # fmt: skip
+            else:
+                severity = (
+                    dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN
+                )
+                with warehouse.get_connection() as conn:
+                    failing = _failing_rows(conn, check.query, params or {})
+                result = _result(*failing, what, severity)
+            yield dg.AssetCheckResult(
+                check_name=check_name,
+                asset_key=check.asset,
+                passed=result.passed,
+                severity=result.severity,
+                description=result.description,
+                metadata=result.metadata,
+            )
+
+    return _checks
 
 
 def changed_rows_check(

@@ -11,30 +11,13 @@ from identity_assets import compaction
 from identity_assets.checks import CHECK_SCOPE_TAG, EVERYTHING
 from identity_assets.configuration import check_configuration
 from identity_assets.identity.assets import resolve_identity_graph
-from identity_assets.identity.checks import (
-    every_identity_summarised,
-    identities_within_limits,
-    largest_identity_within_limit,
-    no_blocked_identifier_linked,
-    one_identity_per_identifier,
-    refused_links_kept_apart,
-)
+from identity_assets.identity.checks import identity_checks
 from identity_assets.ingest.assets import ingest_landed_days
-from identity_assets.ingest.checks import lines_balance, one_row_per_event
+from identity_assets.ingest.checks import ingest_checks
 from identity_assets.journal.assets import build_journals
-from identity_assets.journal.checks import (
-    journal_covers_linked_events,
-    journal_identities_exist,
-    one_profile_per_identity,
-)
+from identity_assets.journal.checks import journal_checks
 from identity_assets.metrics.assets import value_customers
-from identity_assets.metrics.checks import (
-    every_purchase_rule_matches,
-    one_metrics_row_per_identity,
-    predictions_valid,
-    purchase_values_usable,
-    value_model_trusted,
-)
+from identity_assets.metrics.checks import metrics_checks
 from identity_assets.resources import (
     FullRefresh,
     Warehouse,
@@ -53,11 +36,7 @@ from identity_assets.schedules import (
     build_weekly_schedule,
 )
 from identity_assets.segments.assets import segment_membership, segment_updates
-from identity_assets.segments.checks import (
-    every_segment_has_members,
-    one_membership_per_identity_and_segment,
-    segment_updates_delivered,
-)
+from identity_assets.segments.checks import delivery_checks, membership_checks
 from identity_assets.serving.assets import serving_root, serving_snapshot, snapshot_checks
 from identity_assets.serving.snapshot import fold
 from identity_assets.writers import WAREHOUSE_TAG, WRITE
@@ -174,25 +153,12 @@ def build_definitions() -> dg.Definitions:
         assets=ASSETS,
         asset_checks=[
             *column_schema_changes,
-            lines_balance,
-            one_row_per_event,
-            one_identity_per_identifier,
-            no_blocked_identifier_linked,
-            every_identity_summarised,
-            largest_identity_within_limit,
-            identities_within_limits,
-            refused_links_kept_apart,
-            journal_identities_exist,
-            journal_covers_linked_events,
-            one_profile_per_identity,
-            predictions_valid,
-            one_metrics_row_per_identity,
-            purchase_values_usable,
-            every_purchase_rule_matches,
-            value_model_trusted,
-            one_membership_per_identity_and_segment,
-            every_segment_has_members,
-            segment_updates_delivered,
+            ingest_checks,
+            identity_checks,
+            journal_checks,
+            metrics_checks,
+            membership_checks,
+            delivery_checks,
             snapshot_checks,
         ],
         jobs=[daily_pipeline, full_check_sweep, warehouse_compaction],

@@ -60,3 +60,34 @@ def test_a_changed_sql_file_changes_the_code_version(tmp_path) -> None:
     assert source_digest(tmp_path, ("journal",)) == before
     query.write_text("select 2")
     assert source_digest(tmp_path, ("journal",)) != before
+
+
+def test_each_stage_runs_its_checks_in_one_step_before_what_reads_its_tables() -> None:
+    job = defs.resolve_job_def(DAILY_JOB_NAME)
+    steps = {node.name for node in job.graph.nodes}
+    asset_steps = {
+        "ingest_landed_days",
+        "resolve_identity_graph",
+        "build_journals",
+        "value_customers",
+        "segment_membership",
+        "segment_updates",
+        "serving_snapshot",
+    }
+    check_steps = {
+        "ingest_checks",
+        "identity_checks",
+        "journal_checks",
+        "metrics_checks",
+        "segment_membership_checks",
+        "segment_updates_checks",
+        "snapshot_checks",
+    }
+    # besides these, one step holds Dagster's column-schema check of every table
+    assert asset_steps | check_steps <= steps and len(steps) == 15
+    upstream = job.graph.dependency_structure.input_to_upstream_outputs_for_node
+    # the membership checks gate delivery: segment_updates waits for their step
+    feeding_delivery = {
+        output.node_name for outputs in upstream("segment_updates").values() for output in outputs
+    }
+    assert "segment_membership_checks" in feeding_delivery

@@ -11,7 +11,7 @@ import pytest
 
 from identity_assets.definitions import DAILY_JOB_NAME, defs
 from identity_assets.identity.assets import resolve_identity_graph
-from identity_assets.identity.checks import largest_identity_within_limit
+from identity_assets.identity.checks import identity_checks
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.ingest.core import ingest_day
 from identity_assets.journal.assets import build_journals
@@ -103,7 +103,7 @@ def test_the_sensor_waits_while_a_run_holds_the_warehouse(tmp_path: Path, landin
 def test_an_over_merge_stops_everything_downstream(tmp_path: Path, landing: Landing, max_size):
     landing.write("a.jsonl", [track(1, DAY, userId="u-1", anonymousId="a-1", email="a@b.co")])
     result = dg.materialize(
-        [ingest_landed_days, resolve_identity_graph, build_journals, largest_identity_within_limit],
+        [ingest_landed_days, resolve_identity_graph, build_journals, identity_checks],
         resources=pipeline_resources(
             tmp_path / "identity.duckdb",
             landing.root,

@@ -18,16 +18,12 @@ import pytest
 from identity_assets import changes
 from identity_assets.checks import CHECK_SCOPE_TAG, EVERYTHING
 from identity_assets.definitions import SWEEP_JOB_NAME, build_definitions
-from identity_assets.identity.checks import largest_identity_within_limit
+from identity_assets.identity.checks import identity_checks
 from identity_assets.identity.graph import resolve_identities
-from identity_assets.ingest.checks import lines_balance, one_row_per_event
+from identity_assets.ingest.checks import ingest_checks
 from identity_assets.ingest.core import ingest_day, landed_days
 from identity_assets.journal.build import update_journals
-from identity_assets.journal.checks import (
-    journal_covers_linked_events,
-    journal_identities_exist,
-    one_profile_per_identity,
-)
+from identity_assets.journal.checks import journal_checks
 from identity_assets.resources import Warehouse
 from identity_assets.sample import SampleConfig, write_sample
 from identity_assets_tests.builders import run_checks
@@ -35,7 +31,9 @@ from identity_assets_tests.builders import run_checks
 pytestmark = pytest.mark.heavy
 
 SAMPLE = SampleConfig(people=40, days=3, history_days=20)
-JOURNAL_CHECKS = [journal_covers_linked_events, journal_identities_exist, one_profile_per_identity]
+JOURNAL_CHECKS = [journal_checks]
+# the journal's checks and the ingest check that finds an event stored twice by its key
+JOURNAL_AND_KEYS = (*(key.name for key in journal_checks.check_keys), "one_row_per_event")
 
 
 def passed(evaluations: dict[str, dg.AssetCheckEvaluation]) -> dict[str, bool]:
@@ -60,7 +58,7 @@ def built_once(tmp_path_factory) -> tuple[Path, Path, list[date]]:
     with warehouse.get_connection() as conn:
         for day in days[:-1]:
             run_day(conn, landing, day)
-    checks = [*JOURNAL_CHECKS, lines_balance, one_row_per_event, largest_identity_within_limit]
+    checks = [*JOURNAL_CHECKS, ingest_checks, identity_checks]
     evaluations = run_checks(checks, warehouse)
     assert all(passed(evaluations).values())
     assert {e.metadata["scope"].value for e in evaluations.values()} == {
@@ -120,7 +118,7 @@ def test_a_changed_identity_gone_fails_the_scoped_check_with_its_rows_on_every_d
             ).fetchone()[0]
         )
         conn.execute("delete from identities where identity_id = ?", [gone])
-    evaluations = run_checks([journal_identities_exist], warehouse)
+    evaluations = run_checks(JOURNAL_CHECKS, warehouse, only=["journal_identities_exist"])
     check = evaluations["journal_identities_exist"]
     assert not check.passed
     assert check.metadata["scope_days"].value == 1
@@ -147,11 +145,12 @@ def test_the_coverage_check_reads_other_days_only_for_the_identities_the_placeme
             "  except select identity_id from change_identities where version = $version))",
             {"first": days[0], "last": days[-1], "version": version},
         )
-    scoped = run_checks([journal_covers_linked_events], warehouse)
+    covers = ["journal_covers_linked_events"]
+    scoped = run_checks(JOURNAL_CHECKS, warehouse, only=covers)
     metadata = scoped["journal_covers_linked_events"].metadata
     assert scoped["journal_covers_linked_events"].passed
     assert (metadata["scope_days"].value, metadata["scope_identities"].value) == (1, moved)
-    sweep = run_checks([journal_covers_linked_events], warehouse, everything=True)
+    sweep = run_checks(JOURNAL_CHECKS, warehouse, everything=True, only=covers)
     assert not sweep["journal_covers_linked_events"].passed
 
 
@@ -176,11 +175,13 @@ def test_a_corrupted_old_row_is_the_sweeps_to_find(built) -> None:
         conn.execute(
             "insert into raw_events select * from raw_events where day = ? limit 1", [days[0]]
         )
-    scoped = run_checks([*JOURNAL_CHECKS, one_row_per_event], warehouse)
+    scoped = run_checks([*JOURNAL_CHECKS, ingest_checks], warehouse, only=JOURNAL_AND_KEYS)
     assert all(passed(scoped).values())
     assert scoped["journal_covers_linked_events"].metadata["scope_days"].value == 1
 
-    sweep = run_checks([*JOURNAL_CHECKS, one_row_per_event], warehouse, everything=True)
+    sweep = run_checks(
+        [*JOURNAL_CHECKS, ingest_checks], warehouse, everything=True, only=JOURNAL_AND_KEYS
+    )
     assert passed(sweep) == {
         "journal_covers_linked_events": False,
         "journal_identities_exist": True,
@@ -200,7 +201,9 @@ def test_a_changed_days_copy_of_an_old_event_is_found_by_its_key(built) -> None:
             "where day = ? limit 1",
             [days[-1], days[0]],
         )
-    evaluation = run_checks([one_row_per_event], warehouse)["one_row_per_event"]
+    evaluation = run_checks([ingest_checks], warehouse, only=["one_row_per_event"])[
+        "one_row_per_event"
+    ]
     assert not evaluation.passed
     assert evaluation.metadata["failing_rows"].value == 1
 
@@ -212,9 +215,13 @@ def test_a_failed_check_verifies_the_same_changes_again(built) -> None:
         conn.execute(
             "insert into raw_events select * from raw_events where day = ? limit 1", [days[-1]]
         )
-    assert passed(run_checks([one_row_per_event], warehouse)) == {"one_row_per_event": False}
+    assert passed(run_checks([ingest_checks], warehouse, only=["one_row_per_event"])) == {
+        "one_row_per_event": False
+    }
     # nothing new was ingested since, but the changes it failed on are still its to verify
-    assert passed(run_checks([one_row_per_event], warehouse)) == {"one_row_per_event": False}
+    assert passed(run_checks([ingest_checks], warehouse, only=["one_row_per_event"])) == {
+        "one_row_per_event": False
+    }
 
 
 def test_changed_parameters_verify_everything_once(built) -> None:
@@ -222,7 +229,10 @@ def test_changed_parameters_verify_everything_once(built) -> None:
     with warehouse.get_connection() as conn:
         (largest,) = conn.execute("select max(identifier_count) from identities").fetchone()
     evaluation = run_checks(
-        [largest_identity_within_limit], warehouse, max_identity_size=largest - 1
+        [identity_checks],
+        warehouse,
+        max_identity_size=largest - 1,
+        only=["largest_identity_within_limit"],
     )["largest_identity_within_limit"]
     assert not evaluation.passed
     assert evaluation.metadata["scope"].value == (
@@ -237,7 +247,7 @@ def test_logs_are_kept_until_the_checks_have_read_them(built) -> None:
         latest = changes.latest_version(conn, "raw_events")
         logged = "select count(*) from change_days where version = ?"
         assert conn.execute(logged, [latest]).fetchone()[0] == 1
-    assert all(passed(run_checks([lines_balance, one_row_per_event], warehouse)).values())
+    assert all(passed(run_checks([ingest_checks], warehouse)).values())
     with warehouse.get_connection() as conn:
         assert conn.execute(logged, [latest]).fetchone()[0] == 0
 

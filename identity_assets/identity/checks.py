@@ -4,108 +4,55 @@ Each verifies the identities the identity stage changed since it last passed, an
 once after the stage's rules change.
 """
 
-import dagster as dg
+from functools import partial
 
-from identity_assets.checks import changed_rows_check
-from identity_assets.resources import IdentityRulesResource, Warehouse
+from identity_assets.checks import RowCheck, stage_checks
 
+_check = partial(RowCheck, producer="event_placements", rules_of="identity")
 
-def _identity_check(
-    context: dg.AssetCheckExecutionContext,
-    warehouse: Warehouse,
-    what: str,
-    query: str,
-    params: dict[str, object] | None = None,
-) -> dg.AssetCheckResult:
-    return changed_rows_check(
-        context,
-        warehouse,
-        "event_placements",
-        f"identity/{query}",
-        what,
-        params=params,
-        rules_of="identity",
-    )
-
-
-@dg.asset_check(asset="identity_map", blocking=True)
-def one_identity_per_identifier(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    """Each linked identifier belongs to exactly one identity."""
-    return _identity_check(
-        context,
-        warehouse,
-        "identifier(s) mapped twice",
-        "check_one_identity_per_identifier",
-    )
-
-
-@dg.asset_check(asset="identity_map", blocking=True)
-def no_blocked_identifier_linked(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    """Placeholders, shared and invalid identifiers never join identities."""
-    return _identity_check(
-        context,
-        warehouse,
-        "blocked identifier(s) linked",
-        "check_no_blocked_identifier_linked",
-    )
-
-
-@dg.asset_check(asset="identities", blocking=True)
-def every_identity_summarised(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    """identities and identity_map describe the same set of identities."""
-    return _identity_check(
-        context,
-        warehouse,
-        "identity row(s) out of step",
-        "check_every_identity_summarised",
-    )
-
-
-@dg.asset_check(asset="identities", blocking=True)
-def largest_identity_within_limit(
-    context: dg.AssetCheckExecutionContext,
-    warehouse: Warehouse,
-    identity_rules: IdentityRulesResource,
-) -> dg.AssetCheckResult:
-    """An over-merge stops the run: identities with more identifiers than the configured size
-    (a shared identifier the guards missed) never reach journals, metrics or segments."""
-    return _identity_check(
-        context,
-        warehouse,
-        f"identities with more than {identity_rules.max_identity_size} identifiers",
-        "check_largest_identity",
-        params={"max_size": identity_rules.max_identity_size},
-    )
-
-
-@dg.asset_check(asset="identity_map", blocking=True)
-def identities_within_limits(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    """No identity holds more values of an identifier type than the type's limit."""
-    return _identity_check(
-        context,
-        warehouse,
-        "identities over a type's limit",
-        "check_identities_within_limits",
-    )
-
-
-@dg.asset_check(asset="identity_refused_links", blocking=True)
-def refused_links_kept_apart(
-    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-) -> dg.AssetCheckResult:
-    """Every link a limit refused stays refused: its two identifiers are in different
-    identities."""
-    return _identity_check(
-        context,
-        warehouse,
-        "refused link(s) joined anyway",
-        "check_refused_links_apart",
-    )
+identity_checks = stage_checks(
+    "identity_checks",
+    {
+        "one_identity_per_identifier": _check(
+            "identity_map",
+            "identity/check_one_identity_per_identifier",
+            "identifier(s) mapped twice",
+            "Each linked identifier belongs to exactly one identity.",
+        ),
+        "no_blocked_identifier_linked": _check(
+            "identity_map",
+            "identity/check_no_blocked_identifier_linked",
+            "blocked identifier(s) linked",
+            "Placeholders, shared and invalid identifiers never join identities.",
+        ),
+        "every_identity_summarised": _check(
+            "identities",
+            "identity/check_every_identity_summarised",
+            "identity row(s) out of step",
+            "identities and identity_map describe the same set of identities.",
+        ),
+        "largest_identity_within_limit": _check(
+            "identities",
+            "identity/check_largest_identity",
+            "identities with more than {max_size} identifiers",
+            "An over-merge stops the run: identities with more identifiers than the configured "
+            "size (a shared identifier the guards missed) never reach journals, metrics or "
+            "segments.",
+            params=lambda resources: {"max_size": resources.identity_rules.max_identity_size},
+        ),
+        "identities_within_limits": _check(
+            "identity_map",
+            "identity/check_identities_within_limits",
+            "identities over a type's limit",
+            "No identity holds more values of an identifier type than the type's limit.",
+        ),
+        "refused_links_kept_apart": _check(
+            "identity_refused_links",
+            "identity/check_refused_links_apart",
+            "refused link(s) joined anyway",
+            "Every link a limit refused stays refused: its two identifiers are in different "
+            "identities.",
+        ),
+    },
+    resource_keys=frozenset({"identity_rules"}),
+)

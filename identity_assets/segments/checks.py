@@ -1,39 +1,40 @@
-"""Checks on segments: membership must be sound; undelivered updates warn."""
+"""Checks on segments: membership must be sound before any update is sent (its step runs
+before delivery); segments nobody is in and undelivered updates warn."""
 
-import dagster as dg
+from identity_assets.checks import RowCheck, stage_checks
 
-from identity_assets.checks import failing_rows_check
-from identity_assets.resources import SegmentRulesResource, Warehouse
+membership_checks = stage_checks(
+    "segment_membership_checks",
+    {
+        "one_membership_per_identity_and_segment": RowCheck(
+            "segment_membership",
+            "segments/check_one_membership",
+            "membership row(s) doubled or unknown",
+            "An identity is in a segment at most once, and only known identities are members.",
+        ),
+        "every_segment_has_members": RowCheck(
+            "segment_membership",
+            "segments/check_segments_have_members",
+            "segment(s) with no member",
+            "Warns, naming them, about segments whose condition matches nobody on the data.",
+            blocking=False,
+            params=lambda resources: {
+                "segments": [segment.name for segment in resources.segment_rules.segments()]
+            },
+        ),
+    },
+    resource_keys=frozenset({"segment_rules"}),
+)
 
-
-@dg.asset_check(asset="segment_membership", blocking=True)
-def one_membership_per_identity_and_segment(warehouse: Warehouse) -> dg.AssetCheckResult:
-    """An identity is in a segment at most once, and only known identities are members."""
-    return failing_rows_check(
-        warehouse, "segments/check_one_membership", "membership row(s) doubled or unknown"
-    )
-
-
-@dg.asset_check(asset="segment_updates")
-def segment_updates_delivered(warehouse: Warehouse) -> dg.AssetCheckResult:
-    """Warns, listing them, about updates not delivered yet (they are retried next run)."""
-    return failing_rows_check(
-        warehouse,
-        "segments/check_updates_delivered",
-        "segment update(s) not delivered yet",
-        severity=dg.AssetCheckSeverity.WARN,
-    )
-
-
-@dg.asset_check(asset="segment_membership")
-def every_segment_has_members(
-    warehouse: Warehouse, segment_rules: SegmentRulesResource
-) -> dg.AssetCheckResult:
-    """Warns, naming them, about segments whose condition matches nobody on the data."""
-    return failing_rows_check(
-        warehouse,
-        "segments/check_segments_have_members",
-        "segment(s) with no member",
-        params={"segments": [segment.name for segment in segment_rules.segments()]},
-        severity=dg.AssetCheckSeverity.WARN,
-    )
+delivery_checks = stage_checks(
+    "segment_updates_checks",
+    {
+        "segment_updates_delivered": RowCheck(
+            "segment_updates",
+            "segments/check_updates_delivered",
+            "segment update(s) not delivered yet",
+            "Warns, listing them, about updates not delivered yet (they are retried next run).",
+            blocking=False,
+        ),
+    },
+)

@@ -7,14 +7,7 @@ import dagster as dg
 import pytest
 
 from identity_assets.identity.assets import resolve_identity_graph
-from identity_assets.identity.checks import (
-    every_identity_summarised,
-    identities_within_limits,
-    largest_identity_within_limit,
-    no_blocked_identifier_linked,
-    one_identity_per_identifier,
-    refused_links_kept_apart,
-)
+from identity_assets.identity.checks import identity_checks
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.resources import (
     IdentityRulesResource,
@@ -24,14 +17,7 @@ from identity_assets_tests.builders import Landing, materialized_metadata, pipel
 
 pytestmark = pytest.mark.heavy
 
-CHECKS = [
-    one_identity_per_identifier,
-    no_blocked_identifier_linked,
-    every_identity_summarised,
-    largest_identity_within_limit,
-    identities_within_limits,
-    refused_links_kept_apart,
-]
+CHECKS = [identity_checks]
 
 
 def test_identity_assets_materialise_with_their_story_and_checks(tmp_path: Path, landing: Landing):

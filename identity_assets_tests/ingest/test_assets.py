@@ -11,7 +11,7 @@ from dagster._core.storage.tags import (
 )
 
 from identity_assets.ingest.assets import ingest_landed_days
-from identity_assets.ingest.checks import lines_balance, one_row_per_event
+from identity_assets.ingest.checks import ingest_checks
 from identity_assets.resources import Warehouse
 from identity_assets_tests.builders import (
     EVENTS,
@@ -35,7 +35,7 @@ def test_a_range_run_records_each_days_own_figures(landing: Landing, resources) 
     landing.write("c.jsonl", ["late"], day=date(2026, 11, 20))
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [ingest_landed_days, lines_balance, one_row_per_event],
+        [ingest_landed_days, ingest_checks],
         resources=resources,
         instance=instance,
         tags={
@@ -78,7 +78,7 @@ def test_checks_fail_and_name_the_rows_when_the_rules_break(landing: Landing, re
         conn.execute("delete from raw_event_rejects")
         conn.execute("insert into raw_events select * from raw_events limit 1")
 
-    evaluations = run_checks([lines_balance, one_row_per_event], warehouse)
+    evaluations = run_checks([ingest_checks], warehouse)
     balance, duplicates = evaluations["lines_balance"], evaluations["one_row_per_event"]
     assert not balance.passed
     assert balance.metadata["failing_rows"].value == 1
@@ -88,5 +88,5 @@ def test_checks_fail_and_name_the_rows_when_the_rules_break(landing: Landing, re
 
 
 def test_ingest_checks_are_blocking() -> None:
-    specs = [*lines_balance.check_specs, *one_row_per_event.check_specs]
+    specs = list(ingest_checks.check_specs)
     assert all(spec.blocking for spec in specs)

@@ -8,11 +8,7 @@ import pytest
 from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.journal.assets import build_journals
-from identity_assets.journal.checks import (
-    journal_covers_linked_events,
-    journal_identities_exist,
-    one_profile_per_identity,
-)
+from identity_assets.journal.checks import journal_checks
 from identity_assets.resources import (
     IdentityRulesResource,
     Warehouse,
@@ -28,7 +24,7 @@ from identity_assets_tests.builders import (
 
 pytestmark = pytest.mark.heavy
 
-CHECKS = [journal_identities_exist, journal_covers_linked_events, one_profile_per_identity]
+CHECKS = [journal_checks]
 
 
 def test_journal_assets_materialise_with_their_story_and_checks(tmp_path: Path, landing: Landing):

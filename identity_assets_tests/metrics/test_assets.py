@@ -11,13 +11,7 @@ from identity_assets.identity.assets import resolve_identity_graph
 from identity_assets.ingest.assets import ingest_landed_days
 from identity_assets.journal.assets import build_journals
 from identity_assets.metrics.assets import value_customers
-from identity_assets.metrics.checks import (
-    every_purchase_rule_matches,
-    one_metrics_row_per_identity,
-    predictions_valid,
-    purchase_values_usable,
-    value_model_trusted,
-)
+from identity_assets.metrics.checks import metrics_checks
 from identity_assets.metrics.selection import CANDIDATES
 from identity_assets.resources import (
     FullRefresh,
@@ -36,13 +30,7 @@ from identity_assets_tests.builders import (
 
 pytestmark = pytest.mark.heavy
 
-CHECKS = [
-    predictions_valid,
-    one_metrics_row_per_identity,
-    purchase_values_usable,
-    every_purchase_rule_matches,
-    value_model_trusted,
-]
+CHECKS = [metrics_checks]
 
 
 def test_metrics_assets_materialise_with_their_story_and_checks(tmp_path: Path, landing: Landing):

@@ -12,21 +12,13 @@ import pytest
 from identity_assets.resources import IdentifierApi, SegmentRulesResource, Warehouse
 from identity_assets.segments import assets
 from identity_assets.segments.assets import segment_membership, segment_updates
-from identity_assets.segments.checks import (
-    every_segment_has_members,
-    one_membership_per_identity_and_segment,
-    segment_updates_delivered,
-)
+from identity_assets.segments.checks import delivery_checks, membership_checks
 from identity_assets.segments.outbox import deliver_updates
 from identity_assets_tests.builders import TOKEN, materialized_metadata, valued_warehouse
 
 pytestmark = pytest.mark.heavy
 
-CHECKS = [
-    one_membership_per_identity_and_segment,
-    segment_updates_delivered,
-    every_segment_has_members,
-]
+CHECKS = [membership_checks, delivery_checks]
 
 
 def materialize(tmp_path: Path, api: IdentifierApi) -> dg.ExecuteInProcessResult:
