@@ -116,6 +116,7 @@ def test_the_seeds_metrics_and_the_models_inputs(shop) -> None:
     assert ann["currency"] == "USD"  # ...but spend is summed in the main currency only
     assert ann["total_spend"] == pytest.approx(40 + 25.5 + 25)
     assert json.loads(ann["spend_by_currency"]) == {"EUR": 10.0, "USD": 90.5}
+    assert ann["spend_by_currency"] == '{"EUR":10.00,"USD":90.50}'  # by currency, exactly
     assert ann["avg_order_value"] == pytest.approx(90.5 / 3)
     assert ann["first_purchase_at"] == datetime(2026, 11, 10, 10)
     assert ann["last_purchase_at"] == datetime(2026, 11, 20, 12)

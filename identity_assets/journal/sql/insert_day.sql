@@ -60,7 +60,8 @@ first_received as (
 ),
 
 event_traits as (
-    select event_id, to_json(map(list(trait order by trait), list(value order by trait))) as traits
+    select event_id, to_json(map_from_entries(list_sort(list({'key': trait, 'value': value}))))
+        as traits
     from first_received
     group by event_id
 )

@@ -8,6 +8,10 @@
 -- the linked identifiers from `identity_map`. A trait is the latest non-empty value received
 -- from any source (each journal row carries its event's traits, read from the payload once
 -- when the row was placed).
+--
+-- Lists and maps are sorted after they are aggregated (list_sort, map_from_entries over sorted
+-- key-value pairs), not by an ordered aggregate: the same JSON, and the profiles of a 10M day's
+-- 108,048 identities took 0.55-0.58 s to list their identifiers, against 0.72-0.84 s.
 create or replace temp table profile_members as
 select distinct t.identity_id, r.identity_id is not null as rebuilt
 from profile_touched as t
@@ -71,7 +75,7 @@ anti join profile_traits as p using (identity_id, trait);
 -- of the profiles it absorbed
 create or replace temp table profile_activity as
 with read as (
-    select identity_id, list(distinct source order by source) as sources, count(*) as event_count
+    select identity_id, list_sort(list(distinct source)) as sources, count(*) as event_count
     from profile_rows
     group by identity_id
 ),
@@ -146,14 +150,11 @@ traits as (
         max(clean_text(value ->> '$')) filter (where trait = 'first_name') as first_name,
         max(clean_text(value ->> '$')) filter (where trait = 'last_name') as last_name,
         max(clean_text(value ->> '$')) filter (where trait = 'created_at') as created_at,
-        to_json(map(
-            list(trait order by trait) filter (
-                where trait not in ('email', 'phone', 'name', 'first_name', 'last_name', 'created_at')
-            ),
-            list(value order by trait) filter (
+        to_json(map_from_entries(list_sort(
+            list({'key': trait, 'value': value}) filter (
                 where trait not in ('email', 'phone', 'name', 'first_name', 'last_name', 'created_at')
             )
-        )) as traits
+        ))) as traits
     from latest
     group by identity_id
 ),
@@ -167,7 +168,7 @@ known as (
 ),
 
 by_type as (
-    select identity_id, identifier_type, list(identifier_value order by identifier_value) as ids
+    select identity_id, identifier_type, list_sort(list(identifier_value)) as ids
     from known
     group by identity_id, identifier_type
 ),
@@ -175,7 +176,7 @@ by_type as (
 identifiers as (
     select
         identity_id,
-        to_json(map(list(identifier_type order by identifier_type), list(ids order by identifier_type)))
+        to_json(map_from_entries(list_sort(list({'key': identifier_type, 'value': ids}))))
             as identifiers
     from by_type
     group by identity_id

@@ -54,7 +54,7 @@ main_currency as (
 currencies as (
     select
         identity_id,
-        to_json(map(list(currency order by currency), list(round(spend, 2) order by currency)))
+        to_json(map_from_entries(list_sort(list({'key': currency, 'value': round(spend, 2)}))))
             as spend_by_currency
     from by_currency
     group by identity_id
