@@ -303,6 +303,21 @@ def test_profiles_built_before_their_traits_were_stored_are_rebuilt_once(
     assert_equals_one_run(conn, landing, days)
 
 
+def test_the_warehouse_keeps_no_index_and_an_older_one_drops_its_profile_index(
+    conn, landing: Landing
+) -> None:
+    land(conn, landing, D1, [identify(1, D1, {"plan": "pro"}, hour=11, userId="u-1")])
+    assert conn.execute("select index_name from duckdb_indexes()").fetchall() == []
+    # a warehouse from before decision 0045 kept its profiles indexed by identity
+    conn.execute("create index customer_profiles_by_identity on customer_profiles (identity_id)")
+    conn.execute("update table_definitions set digest = 'older' where stage = 'journal'")
+    land(conn, landing, D2, [identify(1, D2, {"plan": "free"}, hour=9, userId="u-1")])
+    assert conn.execute("select index_name from duckdb_indexes()").fetchall() == []
+    assert json.loads(profile(conn, identity_of(conn, "user_id", "u-1"))["traits"]) == {
+        "plan": "free"
+    }
+
+
 def identifier_call(day: date, hour: int, **body: str) -> dict:
     return {
         "endpoint": "identifier",
