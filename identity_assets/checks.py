@@ -132,16 +132,23 @@ def stage_checks(
                 with warehouse.get_connection() as conn:
                     failing = _failing_rows(conn, check.query, params or {})
                 result = _result(*failing, what, severity)
-            yield dg.AssetCheckResult(
-                check_name=check_name,
-                asset_key=check.asset,
-                passed=result.passed,
-                severity=result.severity,
-                description=result.description,
-                metadata=result.metadata,
-            )
+            yield named(result, check_name, check.asset)
 
     return _checks
+
+
+def named(
+    result: dg.AssetCheckResult, check_name: str, asset: str | None = None, **metadata: object
+) -> dg.AssetCheckResult:
+    """`result` as `check_name`'s, for a step that runs several checks, with `metadata` added."""
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        asset_key=asset,
+        passed=result.passed,
+        severity=result.severity,
+        description=result.description,
+        metadata={**result.metadata, **metadata},
+    )
 
 
 def changed_rows_check(

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 
 from identity_assets import settings
-from identity_assets.checks import Scope, changed_rows_check
+from identity_assets.checks import Scope, changed_rows_check, named
 from identity_assets.metadata import stage_asset
 from identity_assets.resources import FullRefresh, IdentityRulesResource, Warehouse
 from identity_assets.serving.snapshot import (
@@ -186,10 +186,4 @@ def snapshot_checks(
                 subject=pointer.file,
                 check=name,
             )
-            yield dg.AssetCheckResult(
-                check_name=name,
-                passed=result.passed,
-                severity=result.severity,
-                description=result.description,
-                metadata={**result.metadata, "version": pointer.version},
-            )
+            yield named(result, name, version=pointer.version)
